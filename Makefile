@@ -1,0 +1,42 @@
+# anchorlb — every target installs what it needs itself (see `setup`).
+SHELL := /bin/bash
+.DEFAULT_GOAL := test
+
+DEBIAN_PACKAGES := frr bird2 gobgpd iproute2 iputils-arping iputils-ping ndisc6 tcpdump libpcap-dev python3 make g++
+NPM_STAMP := node_modules/.anchorlb-installed
+
+.PHONY: setup setup-debian setup-npm gen gen-check lint typecheck test test-unit test-only
+
+setup: setup-debian setup-npm
+
+# Installs only what is missing, so a second run does nothing.
+setup-debian:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "setup: installing Debian packages:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+setup-npm: $(NPM_STAMP)
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+gen: setup-npm
+	npm run --silent gen
+
+gen-check: setup-npm
+	npm run --silent gen:check
+
+lint: setup-npm
+	npm run --silent lint
+
+typecheck: setup-npm
+	npm run --silent typecheck
+
+test: setup typecheck lint gen-check
+	npm run --silent test
+
+test-unit: setup-npm
+	npm run --silent test:unit

@@ -1,0 +1,16 @@
+import { Command } from 'commander';
+
+/**
+ * The `anchorlb` command. Each part registers its own subcommand here, so the
+ * binary's help lists everything the project can run.
+ */
+export function buildProgram(): Command {
+  const program = new Command('anchorlb')
+    .description('Bare-metal load balancer for Kubernetes')
+    .version(process.env.npm_package_version ?? '0.1.0');
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}
