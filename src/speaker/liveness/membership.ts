@@ -1,0 +1,101 @@
+import type { Heartbeat } from './heartbeat.ts';
+
+export interface MembershipOptions {
+  /** This speaker's node name: always live until it leaves. */
+  self: string;
+  /** How often every speaker sends a heartbeat. */
+  intervalMs: number;
+  /** A member silent for this many intervals is failed. Detection time = intervalMs × missedHeartbeats. */
+  missedHeartbeats: number;
+}
+
+export const DEFAULT_LIVENESS = { intervalMs: 100, missedHeartbeats: 5 } as const;
+
+export type MemberEvent =
+  | { type: 'joined'; node: string }
+  | { type: 'left'; node: string }
+  | { type: 'failed'; node: string; silentForMs: number };
+
+export type HeartbeatVerdict = 'accepted' | 'replayed' | 'self';
+
+interface MemberRecord {
+  incarnation: bigint;
+  sequence: bigint;
+  lastHeardAt: number;
+  live: boolean;
+  interfaces: string[];
+}
+
+/**
+ * Who is alive, from heartbeats alone; pure (the caller passes the time), so every
+ * rule is tested without sockets. Replays — a datagram not newer than the last one
+ * accepted from that node — are dropped, so an old packet can never revive a
+ * failed or departed node.
+ */
+export class Membership {
+  private readonly members = new Map<string, MemberRecord>();
+  private selfLeaving = false;
+  readonly counters = { accepted: 0, replayed: 0 };
+
+  constructor(private readonly options: MembershipOptions) {}
+
+  get detectionTimeMs(): number {
+    return this.options.intervalMs * this.options.missedHeartbeats;
+  }
+
+  receive(heartbeat: Heartbeat, now: number): { verdict: HeartbeatVerdict; events: MemberEvent[] } {
+    if (heartbeat.node === this.options.self) return { verdict: 'self', events: [] };
+    const known = this.members.get(heartbeat.node);
+    if (known && !isNewer(heartbeat, known)) {
+      this.counters.replayed++;
+      return { verdict: 'replayed', events: [] };
+    }
+    this.counters.accepted++;
+    const wasLive = known?.live ?? false;
+    const live = !heartbeat.leaving;
+    this.members.set(heartbeat.node, {
+      incarnation: heartbeat.incarnation,
+      sequence: heartbeat.sequence,
+      lastHeardAt: now,
+      live,
+      interfaces: heartbeat.interfaces,
+    });
+    const events: MemberEvent[] = [];
+    if (live && !wasLive) events.push({ type: 'joined', node: heartbeat.node });
+    if (!live && wasLive) events.push({ type: 'left', node: heartbeat.node });
+    return { verdict: 'accepted', events };
+  }
+
+  /** Fails every member silent for longer than the detection time. */
+  tick(now: number): MemberEvent[] {
+    const events: MemberEvent[] = [];
+    for (const [node, member] of this.members) {
+      const silentForMs = now - member.lastHeardAt;
+      if (member.live && silentForMs > this.detectionTimeMs) {
+        member.live = false;
+        events.push({ type: 'failed', node, silentForMs });
+      }
+    }
+    return events;
+  }
+
+  /** This speaker is stopping: it no longer counts itself, so its own election hands its IPs over. */
+  leave(): void {
+    this.selfLeaving = true;
+  }
+
+  live(): Set<string> {
+    const names = [...this.members].filter(([, member]) => member.live).map(([node]) => node);
+    if (!this.selfLeaving) names.push(this.options.self);
+    return new Set(names);
+  }
+
+  interfacesOf(node: string): string[] | undefined {
+    return this.members.get(node)?.interfaces;
+  }
+}
+
+function isNewer(heartbeat: Heartbeat, known: MemberRecord): boolean {
+  if (heartbeat.incarnation !== known.incarnation) return heartbeat.incarnation > known.incarnation;
+  return heartbeat.sequence > known.sequence;
+}

@@ -1,0 +1,86 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { Membership } from '../../../../src/speaker/liveness/membership.ts';
+import type { Heartbeat } from '../../../../src/speaker/liveness/heartbeat.ts';
+
+const beat = (node: string, sequence: bigint, extra: Partial<Heartbeat> = {}): Heartbeat => ({ node, incarnation: 1n, sequence, leaving: false, interfaces: ['eth0'], ...extra });
+
+describe('speaker/liveness: membership', () => {
+  it('counts itself and every node it hears from as live', () => {
+    const members = new Membership({ self: 'a', intervalMs: 100, missedHeartbeats: 5 });
+    expect(members.receive(beat('b', 1n), 0).events).to.deep.equal([{ type: 'joined', node: 'b' }]);
+    expect(members.receive(beat('b', 2n), 100).events).to.deep.equal([]);
+    expect([...members.live()].sort()).to.deep.equal(['a', 'b']);
+    expect(members.interfacesOf('b')).to.deep.equal(['eth0']);
+  });
+
+  it('fails a silent node after exactly the detection time, not before', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 10, max: 1000 }), fc.integer({ min: 2, max: 10 }), (intervalMs, missed) => {
+        const members = new Membership({ self: 'a', intervalMs, missedHeartbeats: missed });
+        members.receive(beat('b', 1n), 0);
+        expect(members.tick(intervalMs * missed)).to.deep.equal([]);
+        expect(members.tick(intervalMs * missed + 1)).to.deep.equal([{ type: 'failed', node: 'b', silentForMs: intervalMs * missed + 1 }]);
+        expect(members.live().has('b')).to.equal(false);
+        expect(members.tick(intervalMs * missed * 10)).to.deep.equal([]);
+      }),
+    );
+  });
+
+  it('drops replayed heartbeats, so an old datagram cannot revive a failed node', () => {
+    const members = new Membership({ self: 'a', intervalMs: 100, missedHeartbeats: 3 });
+    members.receive(beat('b', 5n), 0);
+    members.tick(1000);
+    expect(members.receive(beat('b', 5n), 1001).verdict).to.equal('replayed');
+    expect(members.receive(beat('b', 4n), 1002).verdict).to.equal('replayed');
+    expect(members.live().has('b')).to.equal(false);
+    expect(members.counters.replayed).to.equal(2);
+    expect(members.receive(beat('b', 6n), 1003).events).to.deep.equal([{ type: 'joined', node: 'b' }]);
+  });
+
+  it('accepts a restarted speaker (new incarnation) even though its sequence starts over', () => {
+    const members = new Membership({ self: 'a', intervalMs: 100, missedHeartbeats: 3 });
+    members.receive(beat('b', 900n), 0);
+    expect(members.receive(beat('b', 1n, { incarnation: 2n }), 50).verdict).to.equal('accepted');
+    expect(members.receive(beat('b', 901n), 60).verdict).to.equal('replayed');
+  });
+
+  it('removes a leaving node at once (planned move) and itself when it leaves', () => {
+    const members = new Membership({ self: 'a', intervalMs: 100, missedHeartbeats: 3 });
+    members.receive(beat('b', 1n), 0);
+    expect(members.receive(beat('b', 2n, { leaving: true }), 10).events).to.deep.equal([{ type: 'left', node: 'b' }]);
+    expect(members.live().has('b')).to.equal(false);
+    members.leave();
+    expect(members.live().size).to.equal(0);
+  });
+
+  it('ignores its own heartbeats echoed back', () => {
+    const members = new Membership({ self: 'a', intervalMs: 100, missedHeartbeats: 3 });
+    expect(members.receive(beat('a', 1n), 0).verdict).to.equal('self');
+  });
+
+  it('converges: nodes hearing the same heartbeats in any order agree on who is live', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ node: fc.constantFrom('b', 'c', 'd'), sequence: fc.bigInt({ min: 1n, max: 50n }), leaving: fc.boolean() }), { maxLength: 30 }),
+        fc.integer(),
+        (beats, seed) => {
+          const views = [beats, [...beats].reverse(), [...beats].sort((x, y) => (Number(x.sequence) * seed) % 5 - (Number(y.sequence) * seed) % 5)].map((order) => {
+            const members = new Membership({ self: 'a', intervalMs: 100, missedHeartbeats: 3 });
+            for (const b of order) members.receive(beat(b.node, b.sequence, { leaving: b.leaving }), 0);
+            return [...members.live()].sort().join(',');
+          });
+          // The newest heartbeat of each node decides; ties in sequence with different flags are not produced by a real sender.
+          const newest = new Map<string, { sequence: bigint; leaving: boolean[] }>();
+          for (const b of beats) {
+            const known = newest.get(b.node);
+            if (!known || b.sequence > known.sequence) newest.set(b.node, { sequence: b.sequence, leaving: [b.leaving] });
+            else if (b.sequence === known.sequence) known.leaving.push(b.leaving);
+          }
+          const unambiguous = [...newest.values()].every((n) => new Set(n.leaving).size === 1);
+          if (unambiguous) expect(new Set(views).size).to.equal(1);
+        },
+      ),
+    );
+  });
+});
