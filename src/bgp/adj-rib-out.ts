@@ -1,0 +1,140 @@
+/**
+ * Adj-RIB-Out of one session: what we want the peer to have (desired) against what we have
+ * sent it (sent). `takeChanges()` yields only the difference, grouped by identical
+ * attributes so the codec can pack each group into as few UPDATEs as possible: re-announcing
+ * an unchanged route sends nothing, and a withdraw of something sent is never lost.
+ */
+import type { LargeCommunity, Prefix } from './codec/index.ts';
+
+/** The per-route attributes a user chooses; ORIGIN, AS_PATH and NEXT_HOP are the session's. */
+export interface RouteAttributes {
+  /** RFC 1997 communities as uint32. */
+  readonly communities?: readonly number[];
+  readonly largeCommunities?: readonly LargeCommunity[];
+  /** Sent to iBGP peers only; default 100 there. */
+  readonly localPref?: number;
+  readonly med?: number;
+}
+
+export interface Route {
+  readonly prefix: Prefix;
+  readonly attributes?: RouteAttributes;
+}
+
+export interface AnnouncementBatch {
+  readonly attributes: RouteAttributes;
+  readonly prefixes: Prefix[];
+}
+
+export interface RibChanges {
+  /** One batch per distinct attribute set (prefixes of both families mixed). */
+  readonly announce: AnnouncementBatch[];
+  readonly withdraw: Prefix[];
+}
+
+interface Entry {
+  readonly prefix: Prefix;
+  readonly attributes: RouteAttributes;
+  readonly attributesKey: string;
+}
+
+/** A map key for a prefix; cheaper than formatting the address. */
+export function prefixKey(prefix: Prefix): string {
+  return `${prefix.family}/${prefix.address.toString(16)}/${prefix.length}`;
+}
+
+/** Sorted, de-duplicated attributes, so equal sets compare equal whatever order they came in. */
+export function normalizeAttributes(attributes: RouteAttributes = {}): RouteAttributes {
+  const normalized: { -readonly [K in keyof RouteAttributes]: RouteAttributes[K] } = {};
+  if (attributes.communities?.length) normalized.communities = [...new Set(attributes.communities)].sort((a, b) => a - b);
+  if (attributes.largeCommunities?.length) {
+    const byText = new Map(attributes.largeCommunities.map((c) => [`${c.globalAdmin}:${c.localData1}:${c.localData2}`, c]));
+    normalized.largeCommunities = [...byText.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
+  }
+  if (attributes.localPref !== undefined) normalized.localPref = attributes.localPref;
+  if (attributes.med !== undefined) normalized.med = attributes.med;
+  return normalized;
+}
+
+function attributesKey(attributes: RouteAttributes): string {
+  return JSON.stringify([attributes.communities ?? [], (attributes.largeCommunities ?? []).map((c) => [c.globalAdmin, c.localData1, c.localData2]), attributes.localPref ?? null, attributes.med ?? null]);
+}
+
+export class AdjRibOut {
+  private desired = new Map<string, Entry>();
+  /** prefix key → attributes key of what the peer has from us. */
+  private readonly sent = new Map<string, { prefix: Prefix; attributesKey: string }>();
+
+  /** Replaces the desired set (the last route wins for a prefix given twice). */
+  setRoutes(routes: Iterable<Route>): void {
+    const desired = new Map<string, Entry>();
+    const keys = new Map<string, RouteAttributes>();
+    for (const route of routes) {
+      const attributes = normalizeAttributes(route.attributes);
+      const key = attributesKey(attributes);
+      // Routes sharing attributes share one object: cheap for 100k routes with one set.
+      const shared = keys.get(key) ?? attributes;
+      keys.set(key, shared);
+      desired.set(prefixKey(route.prefix), { prefix: route.prefix, attributes: shared, attributesKey: key });
+    }
+    this.desired = desired;
+  }
+
+  /** Number of desired routes. */
+  get size(): number {
+    return this.desired.size;
+  }
+
+  /** Number of routes the peer currently has from us. */
+  get sentCount(): number {
+    return this.sent.size;
+  }
+
+  /** True when the peer does not have exactly the desired set. */
+  get dirty(): boolean {
+    if (this.sent.size !== this.desired.size) return true;
+    for (const [key, entry] of this.desired) if (this.sent.get(key)?.attributesKey !== entry.attributesKey) return true;
+    return false;
+  }
+
+  /** The difference between desired and sent, which from now on counts as sent. */
+  takeChanges(): RibChanges {
+    const batches = new Map<string, AnnouncementBatch>();
+    const withdraw: Prefix[] = [];
+    for (const [key, entry] of this.desired) {
+      if (this.sent.get(key)?.attributesKey === entry.attributesKey) continue;
+      let batch = batches.get(entry.attributesKey);
+      if (!batch) {
+        batch = { attributes: entry.attributes, prefixes: [] };
+        batches.set(entry.attributesKey, batch);
+      }
+      batch.prefixes.push(entry.prefix);
+      this.sent.set(key, { prefix: entry.prefix, attributesKey: entry.attributesKey });
+    }
+    for (const [key, sent] of this.sent) {
+      if (this.desired.has(key)) continue;
+      withdraw.push(sent.prefix);
+      this.sent.delete(key);
+    }
+    return { announce: [...batches.values()], withdraw };
+  }
+
+  /** Every desired route, grouped by attributes: for a route refresh (call takeChanges first, so no withdraw is lost). */
+  all(): AnnouncementBatch[] {
+    const batches = new Map<string, AnnouncementBatch>();
+    for (const entry of this.desired.values()) {
+      let batch = batches.get(entry.attributesKey);
+      if (!batch) {
+        batch = { attributes: entry.attributes, prefixes: [] };
+        batches.set(entry.attributesKey, batch);
+      }
+      batch.prefixes.push(entry.prefix);
+    }
+    return [...batches.values()];
+  }
+
+  /** The session went down: the peer has nothing from us any more. */
+  forgetSent(): void {
+    this.sent.clear();
+  }
+}
