@@ -1,0 +1,190 @@
+import { convertLegacyConfigData } from './legacy-config.ts';
+import { convertMetadata } from './metadata.ts';
+import { ANCHORLB_API_VERSION, CONVERTIBLE_KINDS } from './objects.ts';
+import {
+  DocumentReport,
+  childPath,
+  isJsonObject,
+  type ConversionProblem,
+  type DocumentRef,
+  type JsonObject,
+} from './report.ts';
+import { convertServiceAnnotations } from './service.ts';
+import { readYamlDocuments } from './yaml.ts';
+
+export { formatConversionProblem, type ConversionProblem } from './report.ts';
+export { writeYamlDocuments } from './yaml.ts';
+
+export interface ManifestSource {
+  /** File name, shown in problems; absent for standard input. */
+  name?: string;
+  text: string;
+}
+
+export interface ConvertOptions {
+  /** Put every anchorlb object in this namespace instead of its own. */
+  namespace?: string;
+}
+
+export interface ConversionResult {
+  objects: JsonObject[];
+  /** Any problem means the conversion failed: nothing should be written. */
+  problems: ConversionProblem[];
+  /** What was deliberately left out or renamed, and why. */
+  notes: string[];
+}
+
+const METALLB_GROUP = 'metallb.io';
+/** MetalLB's per-node status objects: written by its speakers, replaced by our VIPStatus. */
+const METALLB_STATUS_KINDS = new Set(['ServiceL2Status', 'ServiceBGPStatus']);
+const OBJECT_FIELDS = new Set(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
+const CONFIGMAP_FIELDS = new Set(['apiVersion', 'kind', 'metadata', 'data']);
+
+/** Every field of metallb.io/v1beta1 BGPPeer; MetalLB's own conversion to v1beta2 keeps each under the same name. */
+const V1BETA1_BGPPEER_FIELDS = new Set([
+  'myASN',
+  'peerASN',
+  'peerAddress',
+  'sourceAddress',
+  'peerPort',
+  'holdTime',
+  'keepaliveTime',
+  'routerID',
+  'nodeSelectors',
+  'password',
+  'bfdProfile',
+  'ebgpMultiHop',
+]);
+
+function reportUnknownFields(report: DocumentReport, object: JsonObject, known: ReadonlySet<string>): void {
+  for (const [key, value] of Object.entries(object)) {
+    if (!known.has(key)) report.problem(childPath('', key), value, 'not supported by anchorlb');
+  }
+}
+
+function dropStatus(report: DocumentReport, status: unknown): void {
+  const empty = status === undefined || status === null || (isJsonObject(status) && Object.keys(status).length === 0);
+  if (!empty) report.note('status dropped: written by the system, not by users');
+}
+
+/** v1beta1 BGPPeer: same field names as v1beta2; its node selectors have the LabelSelector shape already. */
+function upgradeV1beta1BgpPeer(report: DocumentReport, spec: JsonObject): JsonObject {
+  for (const [key, value] of Object.entries(spec)) {
+    if (!V1BETA1_BGPPEER_FIELDS.has(key)) {
+      report.problem(childPath('spec', key), value, 'not a field of metallb.io/v1beta1 BGPPeer (MetalLB itself would drop it)');
+    }
+  }
+  if (spec.peerPort !== 0) return spec;
+  const { peerPort: _unset, ...rest } = spec;
+  report.note('spec.peerPort 0 dropped: in v1beta1 it meant the default port, 179');
+  return rest;
+}
+
+/** A MetalLB CRD object (or one of ours, unchanged) as ours. */
+function convertCustomObject(report: DocumentReport, object: JsonObject, kind: string, apiVersion: string): JsonObject[] {
+  reportUnknownFields(report, object, OBJECT_FIELDS);
+  dropStatus(report, object.status);
+  const metadata = convertMetadata(report, object.metadata);
+  let spec = object.spec ?? {};
+  if (!isJsonObject(spec)) {
+    report.problem('spec', spec, 'must be an object');
+    return [];
+  }
+  if (apiVersion === `${METALLB_GROUP}/v1beta1` && kind === 'BGPPeer') spec = upgradeV1beta1BgpPeer(report, spec);
+  if (metadata === undefined) return [];
+  return [{ apiVersion: ANCHORLB_API_VERSION, kind, metadata, spec }];
+}
+
+function convertService(report: DocumentReport, service: JsonObject): JsonObject[] {
+  reportUnknownFields(report, service, OBJECT_FIELDS);
+  dropStatus(report, service.status);
+  const metadata = convertMetadata(report, service.metadata);
+  if (metadata === undefined) return [];
+  if (isJsonObject(metadata.annotations)) {
+    const annotations = convertServiceAnnotations(report, metadata.annotations as Record<string, string>);
+    if (Object.keys(annotations).length > 0) metadata.annotations = annotations;
+    else delete metadata.annotations;
+  }
+  const { status: _status, ...rest } = service;
+  return [{ ...rest, metadata }];
+}
+
+function convertLegacyConfigMap(report: DocumentReport, configMap: JsonObject): JsonObject[] {
+  reportUnknownFields(report, configMap, CONFIGMAP_FIELDS);
+  const metadata = convertMetadata(report, configMap.metadata);
+  const namespace = typeof metadata?.namespace === 'string' ? metadata.namespace : undefined;
+  return convertLegacyConfigData(report, configMap.data, namespace);
+}
+
+function convertObject(report: DocumentReport, value: unknown): JsonObject[] {
+  if (!isJsonObject(value) || typeof value.apiVersion !== 'string' || typeof value.kind !== 'string') {
+    report.problem('', value, 'not a Kubernetes object (a map with apiVersion and kind)');
+    return [];
+  }
+  const { apiVersion, kind } = value;
+  report.identify(kind, isJsonObject(value.metadata) && typeof value.metadata.name === 'string' ? value.metadata.name : undefined);
+  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
+  if (group === METALLB_GROUP && METALLB_STATUS_KINDS.has(kind)) {
+    report.note('skipped: a status object written by MetalLB itself; anchorlb writes VIPStatus objects instead');
+    return [];
+  }
+  const metallbVersions = kind === 'BGPPeer' ? ['v1beta1', 'v1beta2'] : ['v1beta1'];
+  const known =
+    (group === METALLB_GROUP && metallbVersions.includes(version ?? '')) || apiVersion === ANCHORLB_API_VERSION;
+  if (known && CONVERTIBLE_KINDS.has(kind)) return convertCustomObject(report, value, kind, apiVersion);
+  if (apiVersion === 'v1' && kind === 'Service') return convertService(report, value);
+  if (apiVersion === 'v1' && kind === 'ConfigMap') return convertLegacyConfigMap(report, value);
+  report.problem('', `${apiVersion} ${kind}`, 'not a kind anchorlb convert knows');
+  return [];
+}
+
+function namespaceOf(object: JsonObject): string {
+  return isJsonObject(object.metadata) && typeof object.metadata.namespace === 'string' ? object.metadata.namespace : '';
+}
+
+/**
+ * Converts MetalLB manifests (CRD objects of metallb.io/v1beta1 and v1beta2, the
+ * legacy ConfigMap of MetalLB ≤ 0.12, Services carrying MetalLB annotations) to
+ * anchorlb's. Pure: text in, objects and findings out.
+ */
+export function convertManifests(sources: readonly ManifestSource[], options: ConvertOptions = {}): ConversionResult {
+  const result: ConversionResult = { objects: [], problems: [], notes: [] };
+  const producedBy = new Map<string, string>();
+  const collect = (report: DocumentReport, objects: JsonObject[]): void => {
+    for (const object of objects) {
+      if (object.apiVersion === ANCHORLB_API_VERSION && options.namespace !== undefined && isJsonObject(object.metadata)) {
+        object.metadata.namespace = options.namespace;
+      }
+      const name = isJsonObject(object.metadata) ? String(object.metadata.name) : '';
+      const key = `${String(object.kind)} ${namespaceOf(object)}/${name}`;
+      const earlier = producedBy.get(key);
+      if (earlier === undefined) producedBy.set(key, report.label);
+      else report.problem('metadata.name', name, `${String(object.kind)} of this name and namespace also comes from ${earlier}`);
+      result.objects.push(object);
+    }
+    result.problems.push(...report.problems);
+    result.notes.push(...report.notes);
+  };
+  for (const source of sources) {
+    for (const document of readYamlDocuments(source.text)) {
+      const ref: DocumentRef = source.name === undefined ? { index: document.index } : { source: source.name, index: document.index };
+      if (document.errors.length > 0) {
+        const report = new DocumentReport(ref);
+        for (const error of document.errors) report.problem('', undefined, `not valid YAML: ${error}`);
+        collect(report, []);
+        continue;
+      }
+      // `kubectl get -o yaml` of several objects gives one List document.
+      const { value } = document;
+      const isList = isJsonObject(value) && value.kind === 'List' && Array.isArray(value.items);
+      const entries: [unknown, DocumentRef][] = isList
+        ? (value.items as unknown[]).map((item, position) => [item, { ...ref, item: position + 1 }])
+        : [[value, ref]];
+      for (const [entry, entryRef] of entries) {
+        const report = new DocumentReport(entryRef);
+        collect(report, convertObject(report, entry));
+      }
+    }
+  }
+  return result;
+}
