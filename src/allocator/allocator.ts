@@ -1,0 +1,717 @@
+/**
+ * The IP allocation engine: pools in, Service requests in, assignments and
+ * typed reasons out. Plain data only; the reconciler turns results into
+ * Service status, annotations and Events. MetalLB's rules (sharing, dual-stack,
+ * pool choice) with free space kept as interval sets.
+ */
+import { formatAddress, formatRange, IpInputError, parseAddress, type Address, type Family, type IpRange } from './ip.ts';
+import { Pool, type PoolCounts, type PoolSpec } from './pool.ts';
+import { normalizeRequest, type NormalizedRequest, type ServiceRequest } from './request.ts';
+
+/** Why a Service got no address; each maps to one Event. */
+export type FailureReason =
+  | 'Exhausted'
+  | 'NotInAnyPool'
+  | 'SharingConflict'
+  | 'FamilyUnavailable'
+  | 'PoolNotFound'
+  | 'PoolIneligible'
+  | 'NoEligiblePool'
+  | 'InvalidRequest';
+
+/** Why a Service lost the addresses it held. */
+export type ReleaseReason =
+  | 'PoolDeleted'
+  | 'PoolShrunk'
+  | 'PoolChanged'
+  | 'PoolIneligible'
+  | 'RequestChanged'
+  | 'SharingConflict'
+  | 'ServiceDeleted'
+  | 'NotLoadBalancer';
+
+export interface Failure {
+  reason: FailureReason;
+  message: string;
+  /** The Service holding the address, for SharingConflict. */
+  conflictWith?: string;
+}
+
+export interface Release {
+  service: string;
+  ips: string[];
+  pool: string;
+  reason: ReleaseReason;
+  message: string;
+}
+
+export type AssignResult =
+  | {
+      ok: true;
+      /** Primary family first. */
+      ips: string[];
+      pool: string;
+      /** False when the Service already held exactly these addresses. */
+      changed: boolean;
+      /** Set when addresses held before this call were given up first. */
+      released?: Release;
+      /** PreferDualStack got one family only: why not the other. */
+      partial?: Failure;
+    }
+  | { ok: false; failure: Failure; released?: Release };
+
+export type AdoptResult = { ok: true; ips: string[]; pool: string } | { ok: false; failure: Failure };
+
+export interface PoolRefusal {
+  pool: string;
+  message: string;
+}
+
+export interface SetPoolsResult {
+  refused: PoolRefusal[];
+  released: Release[];
+}
+
+export interface Assignment {
+  ips: string[];
+  pool: string;
+}
+
+interface HeldAddress extends Address {
+  text: string;
+}
+
+interface Holding {
+  pool: string;
+  addresses: HeldAddress[];
+  request: NormalizedRequest;
+}
+
+/** One address in use and the Services on it (several only when they share). */
+interface AddressUse extends HeldAddress {
+  pool: string;
+  /** All users carry the same sharing key (only a sole user may change it). */
+  sharingKey: string;
+  users: Map<string, Holding>;
+}
+
+interface Conflict {
+  message: string;
+  conflictWith: string;
+}
+
+interface Problem<Reason> {
+  reason: Reason;
+  message: string;
+  conflictWith?: string;
+}
+
+interface RangeOwner extends IpRange {
+  pool: Pool;
+}
+
+const ALL_FAMILIES = ['IPv4', 'IPv6'] as const;
+
+function compareBigint(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sameAddresses(a: readonly Address[], b: readonly Address[]): boolean {
+  return a.length === b.length && a.every((x) => b.some((y) => y.family === x.family && y.value === x.value));
+}
+
+export class Allocator {
+  private pools = new Map<string, Pool>();
+  /** Pools in the order auto-assignment tries them. */
+  private poolOrder: Pool[] = [];
+  private rangeIndex: Record<Family, RangeOwner[]> = { IPv4: [], IPv6: [] };
+  private refusals: PoolRefusal[] = [];
+  private readonly holdings = new Map<string, Holding>();
+  private readonly uses = new Map<string, AddressUse>();
+  /** sharing key -> addresses whose users carry it, to find an address to share. */
+  private readonly sharedAddresses = new Map<string, Set<AddressUse>>();
+  /** Addresses left by releases inside setPools, returned once the new pools are in place. */
+  private readonly pendingFree: Address[] = [];
+
+  /**
+   * Replaces the pool set. `specs` come in the caller's precedence order
+   * (creationTimestamp, then name): a pool overlapping an earlier one is refused
+   * and the earlier keeps working. Assignments that lost validity are released
+   * and reported; assignments still valid are kept (moved to another pool if
+   * their address now lies there).
+   */
+  setPools(specs: readonly PoolSpec[]): SetPoolsResult {
+    const refused: PoolRefusal[] = [];
+    const accepted = new Map<string, Pool>();
+    const index: Record<Family, RangeOwner[]> = { IPv4: [], IPv6: [] };
+    for (const spec of specs) {
+      let pool: Pool;
+      try {
+        pool = new Pool(spec);
+      } catch (error) {
+        if (!(error instanceof IpInputError)) throw error;
+        refused.push({ pool: spec.name, message: error.message });
+        continue;
+      }
+      if (accepted.has(pool.name)) {
+        refused.push({ pool: pool.name, message: `pool ${pool.name}: the name is used by an earlier pool` });
+        continue;
+      }
+      const overlap = this.findOverlap(index, pool);
+      if (overlap !== undefined) {
+        refused.push({ pool: pool.name, message: overlap });
+        continue;
+      }
+      accepted.set(pool.name, pool);
+      for (const family of ALL_FAMILIES) {
+        for (const range of pool.ranges[family]) index[family].push({ ...range, pool });
+      }
+    }
+    for (const family of ALL_FAMILIES) index[family].sort((a, b) => compareBigint(a.first, b.first));
+
+    const released: Release[] = [];
+    for (const [service, holding] of this.holdings) {
+      const problem = this.problemUnderPools(holding, accepted, index, refused);
+      if (problem !== undefined) released.push(this.unhold(service, holding, problem, false));
+    }
+
+    const carried = new Set<Pool>();
+    for (const pool of accepted.values()) {
+      const previous = this.pools.get(pool.name);
+      if (previous !== undefined && pool.sameSpaceAs(previous)) {
+        pool.adoptSpaceOf(previous);
+        carried.add(pool);
+      }
+    }
+    // Every address still in use lies in an accepted pool, or its holdings were released above.
+    for (const holding of this.holdings.values()) {
+      holding.pool = (this.ownerIn(index, holding.addresses[0] as Address) as Pool).name;
+    }
+    const usedByPool = new Map<Pool, Record<Family, bigint[]>>();
+    for (const use of this.uses.values()) {
+      const pool = this.ownerIn(index, use) as Pool;
+      use.pool = pool.name;
+      if (carried.has(pool)) continue;
+      let used = usedByPool.get(pool);
+      if (used === undefined) usedByPool.set(pool, (used = { IPv4: [], IPv6: [] }));
+      used[use.family].push(use.value);
+    }
+    for (const pool of accepted.values()) {
+      if (carried.has(pool)) continue;
+      const used = usedByPool.get(pool) ?? { IPv4: [], IPv6: [] };
+      for (const family of ALL_FAMILIES) used[family].sort(compareBigint);
+      pool.buildFreeSpace(used);
+    }
+    // Addresses released above go back only into carried pools; rebuilt ones never counted them.
+    for (const address of this.pendingFree.splice(0)) {
+      const owner = this.ownerIn(index, address);
+      if (owner !== undefined && carried.has(owner) && owner.allows(address.family, address.value)) {
+        owner.giveBack(address.family, address.value);
+      }
+    }
+
+    this.pools = accepted;
+    this.rangeIndex = index;
+    this.refusals = refused;
+    const rank = (pool: Pool): number => (pool.priority > 0 ? pool.priority : Number.POSITIVE_INFINITY);
+    const position = new Map([...accepted.values()].map((pool, i) => [pool, i]));
+    this.poolOrder = [...accepted.values()].sort(
+      (a, b) =>
+        Number(b.restricted) - Number(a.restricted) ||
+        rank(a) - rank(b) ||
+        (position.get(a) as number) - (position.get(b) as number),
+    );
+    return { refused, released };
+  }
+
+  /** Pools refused by the last setPools, with the reason (for a condition on each). */
+  refusedPools(): PoolRefusal[] {
+    return [...this.refusals];
+  }
+
+  /** Counts per accepted pool and family: total, in use (shared addresses once), available. */
+  poolStats(): Map<string, PoolCounts> {
+    return new Map([...this.pools.values()].map((pool) => [pool.name, pool.counts()]));
+  }
+
+  /**
+   * Restart: records addresses a Service already holds (read from its status)
+   * before anything new is handed out. Refused when the addresses are outside
+   * every pool, the pool does not admit the Service, or another Service holds
+   * them without compatible sharing; the reconciler then calls assign, which
+   * hands out new ones. Request changes (pinned IP or pool) are left to assign.
+   */
+  adopt(request: ServiceRequest, ips: readonly string[]): AdoptResult {
+    let normalized: NormalizedRequest;
+    let addresses: HeldAddress[];
+    try {
+      normalized = normalizeRequest(request);
+      addresses = ips.map((text, i) => {
+        const address = parseAddress(text, `status.loadBalancer.ingress[${i}].ip`);
+        return { ...address, text: formatAddress(address.family, address.value) };
+      });
+    } catch (error) {
+      return { ok: false, failure: invalid(error) };
+    }
+    const current = this.holdings.get(normalized.key);
+    if (current !== undefined && sameAddresses(current.addresses, addresses)) {
+      current.request = normalized;
+      return { ok: true, ips: current.addresses.map((a) => a.text), pool: current.pool };
+    }
+    if (
+      addresses.length === 0 ||
+      addresses.length > 2 ||
+      (addresses.length === 2 && addresses[0]?.family === addresses[1]?.family)
+    ) {
+      return {
+        ok: false,
+        failure: { reason: 'InvalidRequest', message: `status holds ${JSON.stringify(ips)}: expected one address per family` },
+      };
+    }
+    if (current !== undefined)
+      this.unhold(normalized.key, current, { reason: 'RequestChanged', message: 'status changed' }, true);
+    const placed = this.placeRequested(normalized, addresses);
+    if (!placed.ok) return placed;
+    this.hold(normalized, placed.pool, addresses);
+    return { ok: true, ips: addresses.map((a) => a.text), pool: placed.pool.name };
+  }
+
+  /**
+   * Level-triggered: returns what the Service should hold now. Keeps a valid
+   * assignment unchanged; otherwise releases it (saying why) and allocates again.
+   */
+  assign(request: ServiceRequest): AssignResult {
+    let normalized: NormalizedRequest;
+    try {
+      normalized = normalizeRequest(request);
+    } catch (error) {
+      // MetalLB keeps what the Service holds while its request is unreadable.
+      return { ok: false, failure: invalid(error) };
+    }
+    const current = this.holdings.get(normalized.key);
+    let released: Release | undefined;
+    if (current !== undefined) {
+      const problem = this.problemWithRequest(current, normalized);
+      if (problem === undefined) return this.keep(current, normalized);
+      released = this.unhold(normalized.key, current, problem, true);
+    }
+    const result = this.allocate(normalized);
+    if (released !== undefined) result.released = released;
+    return result;
+  }
+
+  /** The Service is gone or no longer a LoadBalancer: frees its addresses. */
+  release(key: string, reason: 'ServiceDeleted' | 'NotLoadBalancer'): Release | undefined {
+    const holding = this.holdings.get(key);
+    if (holding === undefined) return undefined;
+    const message = reason === 'ServiceDeleted' ? 'the Service was deleted' : 'the Service is no longer of type LoadBalancer';
+    return this.unhold(key, holding, { reason, message }, true);
+  }
+
+  assignmentOf(key: string): Assignment | undefined {
+    const holding = this.holdings.get(key);
+    return holding === undefined ? undefined : { ips: holding.addresses.map((a) => a.text), pool: holding.pool };
+  }
+
+  /** The Services on one address (announced together). */
+  servicesOn(ip: string): string[] {
+    return [...(this.uses.get(ip)?.users.keys() ?? [])].sort();
+  }
+
+  /** Every assignment, for status writers and tests. */
+  assignments(): Map<string, Assignment> {
+    return new Map([...this.holdings.keys()].map((key) => [key, this.assignmentOf(key) as Assignment]));
+  }
+
+  // ---- keeping what is held
+
+  private keep(holding: Holding, request: NormalizedRequest): AssignResult {
+    this.updateSharing(holding, request);
+    holding.request = request;
+    const pool = this.pools.get(holding.pool) as Pool;
+    const result: AssignResult = { ok: true, ips: holding.addresses.map((a) => a.text), pool: pool.name, changed: false };
+    const missing = request.families.find((family) => !holding.addresses.some((a) => a.family === family));
+    if (missing === undefined || request.requested.length > 0) return result;
+    // PreferDualStack holding one family: try the other from the same pool, as MetalLB does.
+    const picked = this.pickInPool(pool, missing, request);
+    if (typeof picked !== 'bigint') {
+      result.partial = familyFailure(picked, missing, [pool]);
+      return result;
+    }
+    const added = this.useAddress(pool, missing, picked, holding);
+    holding.addresses.push(added);
+    holding.addresses.sort((a, b) => request.families.indexOf(a.family) - request.families.indexOf(b.family));
+    return { ok: true, ips: holding.addresses.map((a) => a.text), pool: pool.name, changed: true };
+  }
+
+  /** Re-keys the addresses of a sole user whose sharing key changed. */
+  private updateSharing(holding: Holding, request: NormalizedRequest): void {
+    for (const address of holding.addresses) {
+      const use = this.uses.get(address.text) as AddressUse;
+      if (use.sharingKey === request.sharingKey) continue;
+      this.unindexShared(use);
+      use.sharingKey = request.sharingKey;
+      this.indexShared(use);
+    }
+  }
+
+  private problemWithRequest(holding: Holding, request: NormalizedRequest): Problem<ReleaseReason> | undefined {
+    const heldFamilies = holding.addresses.map((a) => a.family);
+    const familiesFit =
+      heldFamilies.every((family) => request.families.includes(family)) &&
+      (request.policy === 'PreferDualStack' || heldFamilies.length === request.families.length);
+    const held = holding.addresses.map((a) => a.text).join(', ');
+    if (!familiesFit) {
+      return { reason: 'RequestChanged', message: `holds ${held} but the Service asks for ${request.families.join(' and ')}` };
+    }
+    if (request.requestedPool !== undefined && request.requestedPool !== holding.pool) {
+      return {
+        reason: 'RequestChanged',
+        message: `holds ${held} from pool ${holding.pool} but the Service asks for pool ${request.requestedPool}`,
+      };
+    }
+    if (request.requested.length > 0 && !sameAddresses(request.requested, holding.addresses)) {
+      const asked = request.requested.map((a) => formatAddress(a.family, a.value)).join(', ');
+      return { reason: 'RequestChanged', message: `holds ${held} but the Service asks for ${asked}` };
+    }
+    const pool = this.pools.get(holding.pool) as Pool;
+    if (!pool.admits(request)) {
+      return { reason: 'PoolIneligible', message: `pool ${pool.name} no longer admits this Service (namespace or labels)` };
+    }
+    for (const address of holding.addresses) {
+      const conflict = this.sharingConflict(this.uses.get(address.text) as AddressUse, request);
+      if (conflict !== undefined) return { reason: 'SharingConflict', ...conflict };
+    }
+    return undefined;
+  }
+
+  private problemUnderPools(
+    holding: Holding,
+    pools: Map<string, Pool>,
+    index: Record<Family, RangeOwner[]>,
+    refused: readonly PoolRefusal[],
+  ): Problem<ReleaseReason> | undefined {
+    const owners = holding.addresses.map((address) => this.ownerIn(index, address));
+    const outside = holding.addresses.find((_, i) => owners[i] === undefined);
+    if (outside !== undefined) {
+      if (pools.has(holding.pool)) {
+        return { reason: 'PoolShrunk', message: `${outside.text} is no longer in pool ${holding.pool} nor any other pool` };
+      }
+      const refusal = refused.find((r) => r.pool === holding.pool);
+      const why = refusal === undefined ? 'was deleted' : `is refused (${refusal.message})`;
+      return { reason: 'PoolDeleted', message: `pool ${holding.pool} ${why}; ${outside.text} is in no other pool` };
+    }
+    const pool = owners[0] as Pool;
+    if (owners.some((owner) => owner !== pool)) {
+      return {
+        reason: 'PoolChanged',
+        message: `${holding.addresses.map((a) => a.text).join(' and ')} now lie in different pools`,
+      };
+    }
+    const excluded = holding.addresses.find((address) => !pool.allows(address.family, address.value));
+    if (excluded !== undefined) {
+      return { reason: 'PoolChanged', message: `${excluded.text} is now excluded by pool ${pool.name} (avoidBuggyIPs)` };
+    }
+    if (!pool.admits(holding.request)) {
+      return { reason: 'PoolIneligible', message: `pool ${pool.name} no longer admits this Service (namespace or labels)` };
+    }
+    const pinned = holding.request.requestedPool;
+    if (pinned !== undefined && pinned !== pool.name) {
+      return {
+        reason: 'PoolChanged',
+        message: `${holding.addresses[0]?.text} now lies in pool ${pool.name}, not the requested ${pinned}`,
+      };
+    }
+    return undefined;
+  }
+
+  // ---- allocating
+
+  private allocate(request: NormalizedRequest): AssignResult {
+    if (request.requested.length > 0) {
+      const addresses = request.requested.map((a) => ({ ...a, text: formatAddress(a.family, a.value) }));
+      const placed = this.placeRequested(request, addresses);
+      if (!placed.ok) return placed;
+      if (request.requestedPool !== undefined && request.requestedPool !== placed.pool.name) {
+        const asked = addresses.map((a) => a.text).join(', ');
+        return {
+          ok: false,
+          failure: {
+            reason: 'InvalidRequest',
+            message: `requested ${asked} lies in pool ${placed.pool.name}, not in the requested pool ${request.requestedPool}`,
+          },
+        };
+      }
+      return this.commit(request, placed.pool, addresses);
+    }
+    if (request.requestedPool !== undefined) {
+      const pool = this.pools.get(request.requestedPool);
+      if (pool === undefined) {
+        const refusal = this.refusals.find((r) => r.pool === request.requestedPool);
+        const why = refusal === undefined ? 'does not exist' : `is refused (${refusal.message})`;
+        return { ok: false, failure: { reason: 'PoolNotFound', message: `pool ${request.requestedPool} ${why}` } };
+      }
+      if (!pool.admits(request)) {
+        return {
+          ok: false,
+          failure: { reason: 'PoolIneligible', message: `pool ${pool.name} does not admit this Service (namespace or labels)` },
+        };
+      }
+      return this.allocateFrom([pool], request);
+    }
+    const candidates = this.poolOrder.filter((pool) => pool.autoAssign && pool.admits(request));
+    if (candidates.length === 0) {
+      return {
+        ok: false,
+        failure: {
+          reason: 'NoEligiblePool',
+          message: `no pool with autoAssign admits namespace ${request.namespace} and this Service's labels`,
+        },
+      };
+    }
+    return this.allocateFrom(candidates, request);
+  }
+
+  /**
+   * MetalLB's pool choice: the first pool (in order) offering every wanted
+   * family wins; for PreferDualStack, failing that, the first pool offering the
+   * primary family, then the first offering the secondary.
+   */
+  private allocateFrom(pools: readonly Pool[], request: NormalizedRequest): AssignResult {
+    const [primary, secondary] = request.families as [Family, Family | undefined];
+    const outcomes = new Map<Pool, Map<Family, bigint | 'absent' | 'full'>>();
+    let primaryOnly: Pool | undefined;
+    let secondaryOnly: Pool | undefined;
+    for (const pool of pools) {
+      const picks = new Map(request.families.map((family) => [family, this.pickInPool(pool, family, request)]));
+      outcomes.set(pool, picks);
+      if ([...picks.values()].every((pick) => typeof pick === 'bigint')) return this.commitPicks(request, pool, picks);
+      if (request.policy !== 'PreferDualStack' || secondary === undefined) continue;
+      if (primaryOnly === undefined && typeof picks.get(primary) === 'bigint') primaryOnly = pool;
+      if (secondaryOnly === undefined && typeof picks.get(secondary) === 'bigint') secondaryOnly = pool;
+    }
+    const fallback = primaryOnly ?? secondaryOnly;
+    if (fallback !== undefined) {
+      const picks = outcomes.get(fallback) as Map<Family, bigint | 'absent' | 'full'>;
+      const result = this.commitPicks(request, fallback, picks);
+      const missing = request.families.find((family) => typeof picks.get(family) !== 'bigint') as Family;
+      if (result.ok) result.partial = familyFailure(picks.get(missing) as 'absent' | 'full', missing, [fallback]);
+      return result;
+    }
+    // Report the family that blocked: unavailable everywhere beats full somewhere.
+    for (const family of request.families) {
+      const states = pools.map((pool) => outcomes.get(pool)?.get(family));
+      if (states.every((state) => state === 'absent')) return { ok: false, failure: familyFailure('absent', family, pools) };
+    }
+    const blocked = request.families.find((family) => pools.every((pool) => typeof outcomes.get(pool)?.get(family) !== 'bigint'));
+    if (blocked !== undefined) return { ok: false, failure: familyFailure('full', blocked, pools) };
+    const names = pools.map((pool) => pool.name).join(', ');
+    return {
+      ok: false,
+      failure: {
+        reason: 'FamilyUnavailable',
+        message: `no eligible pool (${names}) has free ${request.families.join(' and ')} addresses together`,
+      },
+    };
+  }
+
+  private commitPicks(request: NormalizedRequest, pool: Pool, picks: Map<Family, bigint | 'absent' | 'full'>): AssignResult {
+    const addresses: HeldAddress[] = [];
+    for (const family of request.families) {
+      const value = picks.get(family);
+      if (typeof value === 'bigint') addresses.push({ family, value, text: formatAddress(family, value) });
+    }
+    return this.commit(request, pool, addresses);
+  }
+
+  /**
+   * The lowest address of one family in the pool this Service may take: a free
+   * one, or one already used by Services it can share with (MetalLB scans from
+   * the pool's start and takes the first that fits; the lower of the two is
+   * that same answer).
+   */
+  private pickInPool(pool: Pool, family: Family, request: NormalizedRequest): bigint | 'absent' | 'full' {
+    if (!pool.hasFamily(family)) return 'absent';
+    let best = pool.lowestFree(family);
+    if (request.sharingKey !== '') {
+      for (const use of this.sharedAddresses.get(request.sharingKey) ?? []) {
+        if (use.pool !== pool.name || use.family !== family || (best !== undefined && use.value >= best)) continue;
+        if (this.sharingConflict(use, request) === undefined) best = use.value;
+      }
+    }
+    return best ?? 'full';
+  }
+
+  /** Where requested (or adopted) addresses may be held: one pool, allowed, admitting, shareable. */
+  private placeRequested(
+    request: NormalizedRequest,
+    addresses: readonly HeldAddress[],
+  ): { ok: true; pool: Pool } | { ok: false; failure: Failure } {
+    let pool: Pool | undefined;
+    for (const address of addresses) {
+      const owner = this.ownerIn(this.rangeIndex, address);
+      if (owner === undefined) {
+        return { ok: false, failure: { reason: 'NotInAnyPool', message: `${address.text} is not in any pool` } };
+      }
+      if (!owner.allows(address.family, address.value)) {
+        return {
+          ok: false,
+          failure: { reason: 'NotInAnyPool', message: `${address.text} is excluded by pool ${owner.name} (avoidBuggyIPs)` },
+        };
+      }
+      if (pool !== undefined && pool !== owner) {
+        return {
+          ok: false,
+          failure: {
+            reason: 'InvalidRequest',
+            message: `${addresses.map((a) => a.text).join(' and ')} lie in different pools (${pool.name}, ${owner.name})`,
+          },
+        };
+      }
+      pool = owner;
+    }
+    const chosen = pool as Pool;
+    if (!chosen.admits(request)) {
+      return {
+        ok: false,
+        failure: { reason: 'PoolIneligible', message: `pool ${chosen.name} does not admit this Service (namespace or labels)` },
+      };
+    }
+    for (const address of addresses) {
+      const use = this.uses.get(address.text);
+      const conflict = use === undefined ? undefined : this.sharingConflict(use, request);
+      if (conflict !== undefined) return { ok: false, failure: { reason: 'SharingConflict', ...conflict } };
+    }
+    return { ok: true, pool: chosen };
+  }
+
+  private commit(request: NormalizedRequest, pool: Pool, addresses: HeldAddress[]): AssignResult {
+    this.hold(request, pool, addresses);
+    return { ok: true, ips: addresses.map((a) => a.text), pool: pool.name, changed: true };
+  }
+
+  // ---- sharing
+
+  /** MetalLB's rules: same non-empty key, same backend key, no port used twice. */
+  private sharingConflict(use: AddressUse, request: NormalizedRequest): Conflict | undefined {
+    for (const [other, holding] of use.users) {
+      if (other === request.key) continue;
+      const at = `${use.text} is held by ${other}`;
+      if (use.sharingKey === '') return { message: `${at}, which does not allow sharing`, conflictWith: other };
+      if (request.sharingKey === '') return { message: `${at} and this Service does not allow sharing`, conflictWith: other };
+      if (use.sharingKey !== request.sharingKey) {
+        return {
+          message: `${at} with sharing key ${JSON.stringify(use.sharingKey)}, not ${JSON.stringify(request.sharingKey)}`,
+          conflictWith: other,
+        };
+      }
+      if (holding.request.backendKey !== request.backendKey) {
+        return {
+          message: `${at}, whose externalTrafficPolicy or pod selector differs (Local Services sharing an address must select the same pods)`,
+          conflictWith: other,
+        };
+      }
+      for (const port of request.ports) {
+        if (holding.request.ports.has(port)) return { message: `${at}, which already uses port ${port}`, conflictWith: other };
+      }
+    }
+    return undefined;
+  }
+
+  private indexShared(use: AddressUse): void {
+    if (use.sharingKey === '') return;
+    let set = this.sharedAddresses.get(use.sharingKey);
+    if (set === undefined) this.sharedAddresses.set(use.sharingKey, (set = new Set()));
+    set.add(use);
+  }
+
+  private unindexShared(use: AddressUse): void {
+    const set = this.sharedAddresses.get(use.sharingKey);
+    if (set === undefined) return;
+    set.delete(use);
+    if (set.size === 0) this.sharedAddresses.delete(use.sharingKey);
+  }
+
+  // ---- bookkeeping
+
+  private hold(request: NormalizedRequest, pool: Pool, addresses: HeldAddress[]): void {
+    const holding: Holding = { pool: pool.name, addresses: [], request };
+    for (const address of addresses) holding.addresses.push(this.useAddress(pool, address.family, address.value, holding));
+    this.holdings.set(request.key, holding);
+  }
+
+  private useAddress(pool: Pool, family: Family, value: bigint, holding: Holding): HeldAddress {
+    const text = formatAddress(family, value);
+    let use = this.uses.get(text);
+    if (use === undefined) {
+      pool.take(family, value);
+      use = { family, value, text, pool: pool.name, sharingKey: holding.request.sharingKey, users: new Map() };
+      this.uses.set(text, use);
+      this.indexShared(use);
+    }
+    use.users.set(holding.request.key, holding);
+    return { family, value, text };
+  }
+
+  /**
+   * Drops a holding; an address returns to its pool's free space when its last
+   * user leaves (`giveBack` false while setPools swaps the pools underneath).
+   */
+  private unhold(key: string, holding: Holding, problem: Problem<ReleaseReason>, giveBack: boolean): Release {
+    this.holdings.delete(key);
+    for (const address of holding.addresses) {
+      const use = this.uses.get(address.text) as AddressUse;
+      use.users.delete(key);
+      if (use.users.size > 0) continue;
+      this.uses.delete(address.text);
+      this.unindexShared(use);
+      if (giveBack) this.pools.get(use.pool)?.giveBack(use.family, use.value);
+      else this.pendingFree.push(use);
+    }
+    return {
+      service: key,
+      ips: holding.addresses.map((a) => a.text),
+      pool: holding.pool,
+      reason: problem.reason,
+      message: problem.message,
+    };
+  }
+
+  private findOverlap(index: Record<Family, RangeOwner[]>, pool: Pool): string | undefined {
+    for (const family of ALL_FAMILIES) {
+      for (const range of pool.ranges[family]) {
+        const other = index[family].find((o) => o.first <= range.last && range.first <= o.last);
+        if (other !== undefined) {
+          return `pool ${pool.name}: ${formatRange(range)} overlaps ${formatRange(other)} of pool ${other.pool.name}, which came first`;
+        }
+      }
+    }
+    return undefined;
+  }
+
+  private ownerIn(index: Record<Family, RangeOwner[]>, address: Address): Pool | undefined {
+    const ranges = index[address.family];
+    let low = 0;
+    let high = ranges.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >> 1;
+      const range = ranges[middle] as RangeOwner;
+      if (address.value < range.first) high = middle - 1;
+      else if (address.value > range.last) low = middle + 1;
+      else return range.pool;
+    }
+    return undefined;
+  }
+}
+
+function invalid(error: unknown): Failure {
+  if (error instanceof IpInputError) return { reason: 'InvalidRequest', message: error.message };
+  throw error;
+}
+
+function familyFailure(state: 'absent' | 'full', family: Family, pools: readonly Pool[]): Failure {
+  const names = pools.map((pool) => pool.name).join(', ');
+  return state === 'absent'
+    ? { reason: 'FamilyUnavailable', message: `no eligible pool (${names}) has ${family} addresses` }
+    : { reason: 'Exhausted', message: `no available ${family} address in pool${pools.length > 1 ? 's' : ''} ${names}` };
+}
