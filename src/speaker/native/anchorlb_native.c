@@ -1,0 +1,647 @@
+// anchorlb native addon: what Node cannot do by itself.
+//   - AF_PACKET sockets bound to one interface with a classic BPF filter (ARP and/or
+//     ICMPv6 Neighbor Solicitation/Advertisement), received through libuv without
+//     blocking the event loop, and raw Ethernet frame sending.
+//   - TCP socket options: TCP_MD5SIG (RFC 2385), IP_TTL / IPV6_UNICAST_HOPS,
+//     IP_MINTTL / IPV6_MINHOPCOUNT (GTSM, RFC 5082), and creating an unconnected TCP
+//     socket so a key can be set before Node sends the SYN.
+// Plain node_api.h (no node-addon-api): the surface is small and this keeps the build
+// free of dependencies. Every failure becomes a JS Error with `code` set to the errno name.
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <node_api.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#ifndef PACKET_IGNORE_OUTGOING
+#define PACKET_IGNORE_OUTGOING 23
+#endif
+
+#define FILTER_ARP 1u
+#define FILTER_NDP 2u
+#define RECEIVE_BUFFER_SIZE 65536
+// Frames handled per readiness callback before yielding back to the event loop.
+#define MAX_FRAMES_PER_WAKEUP 256
+
+// ---------------------------------------------------------------------------------------
+// errors
+
+static napi_value make_error(napi_env env, int err, const char *fmt, ...) {
+  char message[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(message, sizeof message, fmt, ap);
+  va_end(ap);
+  const char *name = err ? strerrorname_np(err) : "EINVAL";
+  napi_value code, msg, error;
+  napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, code, msg, &error);
+  return error;
+}
+
+static void throw_error(napi_env env, int err, const char *fmt, ...) {
+  char message[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(message, sizeof message, fmt, ap);
+  va_end(ap);
+  napi_throw(env, make_error(env, err, "%s", message));
+}
+
+static void throw_type_error(napi_env env, const char *message) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
+}
+
+// ---------------------------------------------------------------------------------------
+// argument helpers (each returns false with a pending exception)
+
+static bool get_args(napi_env env, napi_callback_info info, size_t expected, napi_value *argv,
+                     napi_value *this_arg) {
+  size_t argc = expected;
+  if (napi_get_cb_info(env, info, &argc, argv, this_arg, NULL) != napi_ok) return false;
+  if (argc < expected) {
+    throw_type_error(env, "missing arguments");
+    return false;
+  }
+  return true;
+}
+
+static bool get_string(napi_env env, napi_value value, char *out, size_t size, const char *what) {
+  size_t length;
+  if (napi_get_value_string_utf8(env, value, out, size, &length) != napi_ok) {
+    char message[128];
+    snprintf(message, sizeof message, "%s must be a string", what);
+    throw_type_error(env, message);
+    return false;
+  }
+  if (length >= size - 1) {
+    throw_error(env, EINVAL, "%s is too long", what);
+    return false;
+  }
+  return true;
+}
+
+static bool get_int(napi_env env, napi_value value, int32_t *out, const char *what) {
+  if (napi_get_value_int32(env, value, out) != napi_ok) {
+    char message[128];
+    snprintf(message, sizeof message, "%s must be a number", what);
+    throw_type_error(env, message);
+    return false;
+  }
+  return true;
+}
+
+static bool get_buffer(napi_env env, napi_value value, void **data, size_t *length, const char *what) {
+  bool is_buffer = false;
+  napi_is_buffer(env, value, &is_buffer);
+  if (!is_buffer || napi_get_buffer_info(env, value, data, length) != napi_ok) {
+    char message[128];
+    snprintf(message, sizeof message, "%s must be a Buffer", what);
+    throw_type_error(env, message);
+    return false;
+  }
+  return true;
+}
+
+static bool get_interface_index(napi_env env, int fd, const char *ifname, int *index) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+  if (ioctl(fd, SIOCGIFINDEX, &ifr) < 0) {
+    int err = errno;
+    throw_error(env, err, "interface %s: %s%s", ifname, strerror(err),
+                err == ENODEV ? " (no such interface in this network namespace)" : "");
+    return false;
+  }
+  *index = ifr.ifr_ifindex;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// interfaceInfo(name) -> { index, mac: Buffer(6), mtu }
+
+static napi_value interface_info(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv, NULL)) return NULL;
+  char ifname[IFNAMSIZ + 1];
+  if (!get_string(env, argv[0], ifname, sizeof ifname, "interface name")) return NULL;
+
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    throw_error(env, errno, "interface %s: cannot open a socket for ioctl: %s", ifname, strerror(errno));
+    return NULL;
+  }
+  int index;
+  if (!get_interface_index(env, fd, ifname, &index)) {
+    close(fd);
+    return NULL;
+  }
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+  if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) {
+    int err = errno;
+    close(fd);
+    throw_error(env, err, "interface %s: cannot read its MAC address: %s", ifname, strerror(err));
+    return NULL;
+  }
+  unsigned char mac[6];
+  memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+  int mtu = ioctl(fd, SIOCGIFMTU, &ifr) < 0 ? 0 : ifr.ifr_mtu;
+  close(fd);
+
+  napi_value result, index_value, mac_value, mtu_value;
+  void *mac_data;
+  napi_create_object(env, &result);
+  napi_create_int32(env, index, &index_value);
+  napi_create_buffer_copy(env, 6, mac, &mac_data, &mac_value);
+  napi_create_int32(env, mtu, &mtu_value);
+  napi_set_named_property(env, result, "index", index_value);
+  napi_set_named_property(env, result, "mac", mac_value);
+  napi_set_named_property(env, result, "mtu", mtu_value);
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------
+// packet sockets
+
+typedef struct packet_socket {
+  uv_poll_t poll;  // first member: the uv handle pointer is the struct pointer
+  napi_env env;
+  int fd;
+  int ifindex;
+  char ifname[IFNAMSIZ];
+  napi_ref self;      // strong while open: an open socket is never collected
+  napi_ref on_frame;  // (frame: Buffer, packetType: number) => void
+  napi_ref on_error;  // (error: Error) => void
+  napi_async_context async_context;
+  unsigned char buffer[RECEIVE_BUFFER_SIZE];
+} packet_socket;
+
+// Classic BPF: accept ARP (ethertype 0x0806) and/or IPv6 (0x86dd) whose next header is
+// ICMPv6 (58) with type 135 (NS) or 136 (NA). No IPv6 extension headers: NDP never uses them.
+static int build_filter(unsigned mode, struct sock_filter *prog) {
+  int n = 0;
+  const uint32_t accept = 0x40000;
+  // Jump offsets are relative, so the program is laid out with fixed tails:
+  //   [0] ldh [12]
+  //   [1] jeq ARP  -> accept | next   (ARP off: next | next)
+  //   [2] jeq IPv6 -> next | reject   (NDP off: reject | reject)
+  //   [3] ldb [20]        next header
+  //   [4] jeq 58   -> next | reject
+  //   [5] ldb [54]        ICMPv6 type
+  //   [6] jeq 135  -> accept | next
+  //   [7] jeq 136  -> accept | reject
+  //   [8] ret accept
+  //   [9] ret 0
+  prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12);
+  if (mode & FILTER_ARP)
+    prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE_ARP, 6, 0);
+  else
+    prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE_ARP, 0, 0);
+  if (mode & FILTER_NDP)
+    prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE_IPV6, 0, 6);
+  else
+    prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE_IPV6, 6, 6);
+  prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 20);
+  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 58, 0, 4);
+  prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 54);
+  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 135, 1, 0);
+  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 136, 0, 1);
+  prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, accept);
+  prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+  return n;
+}
+
+static void call_js(packet_socket *sock, napi_ref callback_ref, size_t argc, napi_value *argv) {
+  napi_env env = sock->env;
+  napi_value callback, self, ignored;
+  napi_get_reference_value(env, callback_ref, &callback);
+  napi_get_reference_value(env, sock->self, &self);
+  if (napi_make_callback(env, sock->async_context, self, callback, argc, argv, &ignored) ==
+      napi_pending_exception) {
+    napi_value exception;
+    napi_get_and_clear_last_exception(env, &exception);
+    napi_fatal_exception(env, exception);
+  }
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  packet_socket *sock = (packet_socket *)handle;
+  napi_env env = sock->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  if (status < 0) {
+    napi_value error = make_error(env, -status, "interface %s: raw socket poll failed: %s", sock->ifname,
+                                  uv_strerror(status));
+    uv_poll_stop(&sock->poll);
+    call_js(sock, sock->on_error, 1, &error);
+    napi_close_handle_scope(env, scope);
+    return;
+  }
+  (void)events;
+  for (int i = 0; i < MAX_FRAMES_PER_WAKEUP && sock->fd >= 0; i++) {
+    struct sockaddr_ll from;
+    socklen_t from_length = sizeof from;
+    ssize_t n = recvfrom(sock->fd, sock->buffer, sizeof sock->buffer, MSG_DONTWAIT | MSG_TRUNC,
+                         (struct sockaddr *)&from, &from_length);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENETDOWN) {
+        napi_value error = make_error(env, errno, "interface %s: receiving a frame failed: %s", sock->ifname,
+                                      strerror(errno));
+        call_js(sock, sock->on_error, 1, &error);
+      }
+      break;
+    }
+    // Frames we sent ourselves come back on an ETH_P_ALL socket when PACKET_IGNORE_OUTGOING
+    // is unavailable; they are never requests to answer.
+    if (from.sll_pkttype == PACKET_OUTGOING) continue;
+    size_t length = (size_t)n > sizeof sock->buffer ? sizeof sock->buffer : (size_t)n;
+    napi_value argv[2];
+    void *data;
+    napi_create_buffer_copy(env, length, sock->buffer, &data, &argv[0]);
+    napi_create_int32(env, from.sll_pkttype, &argv[1]);
+    call_js(sock, sock->on_frame, 2, argv);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void on_poll_closed(uv_handle_t *handle) {
+  free(handle);  // the poll handle is the first member of packet_socket
+}
+
+// Stops receiving and closes the fd; memory goes when libuv has let go of the handle.
+static void stop_and_close(packet_socket *sock) {
+  uv_poll_stop(&sock->poll);
+  if (sock->fd >= 0) close(sock->fd);
+  sock->fd = -1;
+  uv_close((uv_handle_t *)&sock->poll, on_poll_closed);
+}
+
+// A socket still open when its Node environment (main thread or worker) ends.
+static void close_at_teardown(void *sock) { stop_and_close(sock); }
+
+static bool set_membership(napi_env env, packet_socket *sock, int type, const unsigned char *mac, bool add) {
+  struct packet_mreq mreq;
+  memset(&mreq, 0, sizeof mreq);
+  mreq.mr_ifindex = sock->ifindex;
+  mreq.mr_type = (unsigned short)type;
+  if (mac) {
+    mreq.mr_alen = 6;
+    memcpy(mreq.mr_address, mac, 6);
+  }
+  int option = add ? PACKET_ADD_MEMBERSHIP : PACKET_DROP_MEMBERSHIP;
+  if (setsockopt(sock->fd, SOL_PACKET, option, &mreq, sizeof mreq) < 0) {
+    throw_error(env, errno, "interface %s: cannot %s packet membership: %s", sock->ifname, add ? "add" : "drop",
+                strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+// openPacketSocket(ifname, filterMode, onFrame, onError) -> handle object
+static napi_value open_packet_socket(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv, NULL)) return NULL;
+  char ifname[IFNAMSIZ + 1];
+  int32_t mode;
+  if (!get_string(env, argv[0], ifname, sizeof ifname, "interface name")) return NULL;
+  if (!get_int(env, argv[1], &mode, "filter mode")) return NULL;
+  if (mode <= 0 || (mode & ~(int32_t)(FILTER_ARP | FILTER_NDP))) {
+    throw_error(env, EINVAL, "filter mode %d is not 1 (ARP), 2 (NDP) or 3 (both)", mode);
+    return NULL;
+  }
+  napi_valuetype t1, t2;
+  napi_typeof(env, argv[2], &t1);
+  napi_typeof(env, argv[3], &t2);
+  if (t1 != napi_function || t2 != napi_function) {
+    throw_type_error(env, "onFrame and onError must be functions");
+    return NULL;
+  }
+
+  // Protocol 0: nothing is queued until the filter is attached and the socket bound.
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    int err = errno;
+    throw_error(env, err, "interface %s: cannot open a raw (AF_PACKET) socket: %s%s", ifname, strerror(err),
+                err == EPERM ? " (needs CAP_NET_RAW)" : "");
+    return NULL;
+  }
+  int ifindex;
+  if (!get_interface_index(env, fd, ifname, &ifindex)) {
+    close(fd);
+    return NULL;
+  }
+  struct sock_filter prog[16];
+  struct sock_fprog fprog = {.len = (unsigned short)build_filter((unsigned)mode, prog), .filter = prog};
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) < 0) {
+    int err = errno;
+    close(fd);
+    throw_error(env, err, "interface %s: cannot attach the BPF filter: %s", ifname, strerror(err));
+    return NULL;
+  }
+  int one = 1;
+  // Best effort (Linux >= 4.20); outgoing frames are also dropped in on_readable.
+  setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
+  struct sockaddr_ll addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sll_family = AF_PACKET;
+  addr.sll_protocol = htons(ETH_P_ALL);
+  addr.sll_ifindex = ifindex;
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+    int err = errno;
+    close(fd);
+    throw_error(env, err, "interface %s: cannot bind the raw socket: %s", ifname, strerror(err));
+    return NULL;
+  }
+
+  packet_socket *sock = calloc(1, sizeof *sock);
+  if (!sock) {
+    close(fd);
+    throw_error(env, ENOMEM, "interface %s: out of memory", ifname);
+    return NULL;
+  }
+  sock->env = env;
+  sock->fd = fd;
+  sock->ifindex = ifindex;
+  strncpy(sock->ifname, ifname, IFNAMSIZ - 1);
+
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  int rc = uv_poll_init(loop, &sock->poll, fd);
+  if (rc < 0) {
+    close(fd);
+    free(sock);
+    throw_error(env, -rc, "interface %s: cannot watch the raw socket: %s", ifname, uv_strerror(rc));
+    return NULL;
+  }
+
+  napi_value handle, resource_name;
+  napi_create_object(env, &handle);
+  napi_wrap(env, handle, sock, NULL, NULL, NULL);
+  napi_create_reference(env, handle, 1, &sock->self);
+  napi_create_reference(env, argv[2], 1, &sock->on_frame);
+  napi_create_reference(env, argv[3], 1, &sock->on_error);
+  napi_create_string_utf8(env, "anchorlb:PacketSocket", NAPI_AUTO_LENGTH, &resource_name);
+  napi_async_init(env, handle, resource_name, &sock->async_context);
+  napi_add_env_cleanup_hook(env, close_at_teardown, sock);
+  uv_poll_start(&sock->poll, UV_READABLE, on_readable);
+  return handle;
+}
+
+static packet_socket *unwrap_open(napi_env env, napi_value handle) {
+  void *pointer = NULL;
+  if (napi_unwrap(env, handle, &pointer) != napi_ok || !pointer) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    throw_error(env, EBADF, "raw socket is closed");
+    return NULL;
+  }
+  return pointer;
+}
+
+// packetSend(handle, frame)
+static napi_value packet_send(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv, NULL)) return NULL;
+  packet_socket *sock = unwrap_open(env, argv[0]);
+  if (!sock) return NULL;
+  void *data;
+  size_t length;
+  if (!get_buffer(env, argv[1], &data, &length, "frame")) return NULL;
+  if (length < 14) {
+    throw_error(env, EINVAL, "interface %s: frame of %zu bytes is shorter than an Ethernet header", sock->ifname,
+                length);
+    return NULL;
+  }
+  ssize_t sent;
+  do sent = send(sock->fd, data, length, 0);
+  while (sent < 0 && errno == EINTR);
+  if (sent < 0) {
+    throw_error(env, errno, "interface %s: sending a frame of %zu bytes failed: %s", sock->ifname, length,
+                strerror(errno));
+    return NULL;
+  }
+  return NULL;
+}
+
+// packetMembership(handle, kind, mac | null, add): kind 'multicast' | 'allmulti' | 'promisc'
+static napi_value packet_membership(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv, NULL)) return NULL;
+  packet_socket *sock = unwrap_open(env, argv[0]);
+  if (!sock) return NULL;
+  char kind[16];
+  if (!get_string(env, argv[1], kind, sizeof kind, "membership kind")) return NULL;
+  bool add;
+  if (napi_get_value_bool(env, argv[3], &add) != napi_ok) {
+    throw_type_error(env, "add must be a boolean");
+    return NULL;
+  }
+  if (strcmp(kind, "multicast") == 0) {
+    void *mac;
+    size_t length;
+    if (!get_buffer(env, argv[2], &mac, &length, "multicast MAC")) return NULL;
+    if (length != 6) {
+      throw_error(env, EINVAL, "multicast MAC must be 6 bytes, got %zu", length);
+      return NULL;
+    }
+    set_membership(env, sock, PACKET_MR_MULTICAST, mac, add);
+  } else if (strcmp(kind, "allmulti") == 0) {
+    set_membership(env, sock, PACKET_MR_ALLMULTI, NULL, add);
+  } else if (strcmp(kind, "promisc") == 0) {
+    set_membership(env, sock, PACKET_MR_PROMISC, NULL, add);
+  } else {
+    throw_error(env, EINVAL, "membership kind %s is not multicast, allmulti or promisc", kind);
+  }
+  return NULL;
+}
+
+// packetClose(handle): idempotent
+static napi_value packet_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv, NULL)) return NULL;
+  void *pointer = NULL;
+  if (napi_remove_wrap(env, argv[0], &pointer) != napi_ok || !pointer) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    return NULL;
+  }
+  packet_socket *sock = pointer;
+  napi_remove_env_cleanup_hook(env, close_at_teardown, sock);
+  napi_async_destroy(env, sock->async_context);
+  napi_delete_reference(env, sock->on_frame);
+  napi_delete_reference(env, sock->on_error);
+  napi_delete_reference(env, sock->self);
+  stop_and_close(sock);
+  return NULL;
+}
+
+// ---------------------------------------------------------------------------------------
+// TCP
+
+static bool socket_family(napi_env env, int fd, int *family) {
+  socklen_t length = sizeof *family;
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, family, &length) < 0) {
+    throw_error(env, errno, "fd %d: not a socket: %s", fd, strerror(errno));
+    return false;
+  }
+  if (*family != AF_INET && *family != AF_INET6) {
+    throw_error(env, EAFNOSUPPORT, "fd %d: not an IPv4 or IPv6 socket", fd);
+    return false;
+  }
+  return true;
+}
+
+// createTcpSocket(family 4 | 6) -> fd (unconnected, unbound, non-blocking, close-on-exec)
+static napi_value create_tcp_socket(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv, NULL)) return NULL;
+  int32_t version;
+  if (!get_int(env, argv[0], &version, "family")) return NULL;
+  if (version != 4 && version != 6) {
+    throw_error(env, EINVAL, "family %d is not 4 or 6", version);
+    return NULL;
+  }
+  int fd = socket(version == 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    throw_error(env, errno, "cannot create an IPv%d TCP socket: %s", version, strerror(errno));
+    return NULL;
+  }
+  napi_value result;
+  napi_create_int32(env, fd, &result);
+  return result;
+}
+
+// setTcpMd5Key(fd, peerAddress, key: Buffer): an empty key removes the peer's key.
+static napi_value set_tcp_md5_key(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv, NULL)) return NULL;
+  int32_t fd;
+  char peer[INET6_ADDRSTRLEN + 1];
+  void *key;
+  size_t key_length;
+  if (!get_int(env, argv[0], &fd, "fd")) return NULL;
+  if (!get_string(env, argv[1], peer, sizeof peer, "peer address")) return NULL;
+  if (!get_buffer(env, argv[2], &key, &key_length, "key")) return NULL;
+  if (key_length > TCP_MD5SIG_MAXKEYLEN) {
+    throw_error(env, EINVAL, "TCP-MD5 key for %s is %zu bytes; the limit is %d", peer, key_length,
+                TCP_MD5SIG_MAXKEYLEN);
+    return NULL;
+  }
+  int family;
+  if (!socket_family(env, fd, &family)) return NULL;
+
+  struct tcp_md5sig sig;
+  memset(&sig, 0, sizeof sig);
+  struct in_addr v4;
+  struct in6_addr v6;
+  if (inet_pton(AF_INET, peer, &v4) == 1) {
+    if (family == AF_INET) {
+      struct sockaddr_in *sin = (struct sockaddr_in *)&sig.tcpm_addr;
+      sin->sin_family = AF_INET;
+      sin->sin_addr = v4;
+    } else {
+      // A dual-stack IPv6 socket sees IPv4 peers as ::ffff:a.b.c.d; the kernel stores the key as IPv4.
+      struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&sig.tcpm_addr;
+      sin6->sin6_family = AF_INET6;
+      sin6->sin6_addr.s6_addr[10] = 0xff;
+      sin6->sin6_addr.s6_addr[11] = 0xff;
+      memcpy(&sin6->sin6_addr.s6_addr[12], &v4, 4);
+    }
+  } else if (inet_pton(AF_INET6, peer, &v6) == 1) {
+    if (family != AF_INET6) {
+      throw_error(env, EAFNOSUPPORT, "peer address %s is IPv6 but fd %d is an IPv4 socket", peer, fd);
+      return NULL;
+    }
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&sig.tcpm_addr;
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_addr = v6;
+  } else {
+    throw_error(env, EINVAL, "peer address %s is not an IPv4 or IPv6 address", peer);
+    return NULL;
+  }
+  sig.tcpm_keylen = (uint16_t)key_length;
+  memcpy(sig.tcpm_key, key, key_length);
+  if (setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &sig, sizeof sig) < 0) {
+    int err = errno;
+    // Removing a key that is not there is not an error for the caller.
+    if (key_length == 0 && err == ENOENT) return NULL;
+    throw_error(env, err, "cannot %s the TCP-MD5 key for peer %s on fd %d: %s", key_length ? "set" : "remove", peer,
+                fd, strerror(err));
+  }
+  return NULL;
+}
+
+// IPv4 option and its IPv6 counterpart; on IPv6 sockets both are set, because a dual-stack
+// socket may carry IPv4 (mapped) traffic, which the IPv4 option governs.
+static napi_value set_ttl_option(napi_env env, napi_callback_info info, int v4_option, int v6_option,
+                                 const char *what, int minimum) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv, NULL)) return NULL;
+  int32_t fd, ttl;
+  if (!get_int(env, argv[0], &fd, "fd") || !get_int(env, argv[1], &ttl, what)) return NULL;
+  if (ttl < minimum || ttl > 255) {
+    throw_error(env, EINVAL, "%s %d is out of range %d..255", what, ttl, minimum);
+    return NULL;
+  }
+  int family;
+  if (!socket_family(env, fd, &family)) return NULL;
+  if (family == AF_INET6) {
+    if (setsockopt(fd, IPPROTO_IPV6, v6_option, &ttl, sizeof ttl) < 0) {
+      throw_error(env, errno, "cannot set %s %d on IPv6 fd %d: %s", what, ttl, fd, strerror(errno));
+      return NULL;
+    }
+    setsockopt(fd, IPPROTO_IP, v4_option, &ttl, sizeof ttl);
+    return NULL;
+  }
+  if (setsockopt(fd, IPPROTO_IP, v4_option, &ttl, sizeof ttl) < 0)
+    throw_error(env, errno, "cannot set %s %d on fd %d: %s", what, ttl, fd, strerror(errno));
+  return NULL;
+}
+
+static napi_value set_ip_ttl(napi_env env, napi_callback_info info) {
+  return set_ttl_option(env, info, IP_TTL, IPV6_UNICAST_HOPS, "TTL", 1);
+}
+
+static napi_value set_ip_min_ttl(napi_env env, napi_callback_info info) {
+  return set_ttl_option(env, info, IP_MINTTL, IPV6_MINHOPCOUNT, "minimum TTL", 0);
+}
+
+// ---------------------------------------------------------------------------------------
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor properties[] = {
+      {"interfaceInfo", NULL, interface_info, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openPacketSocket", NULL, open_packet_socket, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"packetSend", NULL, packet_send, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"packetMembership", NULL, packet_membership, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"packetClose", NULL, packet_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"createTcpSocket", NULL, create_tcp_socket, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setTcpMd5Key", NULL, set_tcp_md5_key, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setIpTtl", NULL, set_ip_ttl, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setIpMinTtl", NULL, set_ip_min_ttl, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
