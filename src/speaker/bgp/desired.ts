@@ -6,6 +6,7 @@
 import { parseCommunity } from '../../api/community.ts';
 import { FAMILY_BITS, formatIP, isParseError, parseIP } from '../../api/net.ts';
 import { matchesAnySelector, type LabelSelector, type Labels } from '../../common/labels.ts';
+import { advertisementSelectsPool, advertisementSelectsService, type AdvertisementSelection } from '../selection.ts';
 
 /** RFC 8326 GRACEFUL_SHUTDOWN (65535:0): routers lower the route's preference before it goes. */
 export const GRACEFUL_SHUTDOWN_COMMUNITY = 0xffff0000;
@@ -34,17 +35,14 @@ export interface BgpPeerView {
   vrf?: string;
 }
 
-export interface BgpAdvertisementView {
+export interface BgpAdvertisementView extends AdvertisementSelection {
   name: string;
   aggregationLength?: number;
   aggregationLengthV6?: number;
   localPref?: number;
   communities?: string[];
-  ipAddressPools?: string[];
-  ipAddressPoolSelectors?: LabelSelector[];
   nodeSelectors?: LabelSelector[];
   peers?: string[];
-  serviceSelectors?: LabelSelector[];
 }
 
 export interface PoolView {
@@ -172,7 +170,7 @@ export function desiredBgpState(state: ClusterBgpState, node: LocalNodeView): De
     const targets = [...sessions.values()].filter((session) => !advert.peers || advert.peers.length === 0 || advert.peers.includes(session.peer));
     for (const service of state.services) {
       if (!poolLabels.has(service.pool) || !advertisementSelectsPool(advert, service.pool, poolLabels.get(service.pool))) continue;
-      if (advert.serviceSelectors && advert.serviceSelectors.length > 0 && !matchesAnySelector(advert.serviceSelectors, service.labels)) continue;
+      if (!advertisementSelectsService(advert, service.labels)) continue;
       if (service.externalTrafficPolicy === 'Local' && !service.nodesWithReadyEndpoints.has(node.name)) continue;
       for (const ip of service.ips) {
         const prefix = aggregatePrefix(ip, advert);
@@ -193,13 +191,6 @@ export function desiredBgpState(state: ClusterBgpState, node: LocalNodeView): De
 function olderFirst(a: BgpPeerView, b: BgpPeerView): number {
   if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? -1 : 1;
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-}
-
-function advertisementSelectsPool(advert: BgpAdvertisementView, pool: string, labels: Labels): boolean {
-  const byName = advert.ipAddressPools ?? [];
-  const bySelector = advert.ipAddressPoolSelectors ?? [];
-  if (byName.length === 0 && bySelector.length === 0) return true;
-  return byName.includes(pool) || (bySelector.length > 0 && matchesAnySelector(bySelector, labels));
 }
 
 /** The covering prefix of the advertisement's aggregation length (default: the host route). */

@@ -1,0 +1,81 @@
+/**
+ * Which Service IPs this node answers for on Layer 2, and on which interfaces:
+ * a pure function of cluster state, the live speakers and the node. Every speaker
+ * runs the same election per IP, so exactly one node answers for each.
+ */
+import { matchesAnySelector, type Labels } from '../common/labels.ts';
+import { advertisementSelectsPool, advertisementSelectsService, type AdvertisementSelection } from './selection.ts';
+import { electL2Owner, type L2AdvertisementView, type NodeView, type ServiceView as ElectionServiceView } from './election.ts';
+
+export interface L2AdvertisementSpecView extends L2AdvertisementView, AdvertisementSelection {
+  /** Put the IP on this interface (e.g. `lo`) while the node owns it. */
+  bindToInterface?: string;
+}
+
+export interface L2ServiceView extends ElectionServiceView {
+  labels?: Labels;
+  ips: string[];
+  pool: string;
+}
+
+export interface ClusterL2State {
+  advertisements: L2AdvertisementSpecView[];
+  pools: Array<{ name: string; labels?: Labels }>;
+  services: L2ServiceView[];
+  nodes: NodeView[];
+}
+
+export interface L2Announcement {
+  ip: string;
+  /** Services holding the IP (several when shared). */
+  services: string[];
+  /** Interfaces to answer on; empty = every interface the node announces from. */
+  interfaces: string[];
+  /** Interfaces that must carry the address while this node owns it. */
+  bindToInterfaces: string[];
+}
+
+export interface L2Desired {
+  /** The IPs this node answers for. */
+  announcements: Map<string, L2Announcement>;
+  /** Every IP with an L2 advertisement → its owner (undefined when no node may answer), as every speaker sees it. */
+  owners: Map<string, string | undefined>;
+}
+
+export function desiredL2State(state: ClusterL2State, self: string, live: ReadonlySet<string>): L2Desired {
+  const poolLabels = new Map(state.pools.map((pool) => [pool.name, pool.labels]));
+  const byIp = new Map<string, L2ServiceView[]>();
+  for (const service of state.services) {
+    for (const ip of service.ips) {
+      const holders = byIp.get(ip) ?? [];
+      holders.push(service);
+      byIp.set(ip, holders);
+    }
+  }
+
+  const announcements = new Map<string, L2Announcement>();
+  const owners = new Map<string, string | undefined>();
+  for (const [ip, services] of byIp) {
+    const advertisements = state.advertisements.filter((advert) =>
+      services.some((service) => poolLabels.has(service.pool) && advertisementSelectsPool(advert, service.pool, poolLabels.get(service.pool)) && advertisementSelectsService(advert, service.labels)),
+    );
+    if (advertisements.length === 0) continue;
+    const owner = electL2Owner(state.nodes, live, { ip, advertisements, services });
+    owners.set(ip, owner);
+    if (owner !== self) continue;
+    const selfNode = state.nodes.find((node) => node.name === self);
+    const mine = advertisements.filter((advert) => matchesAnySelector(advert.nodeSelectors, selfNode?.labels));
+    const everyInterface = mine.some((advert) => !advert.interfaces || advert.interfaces.length === 0);
+    announcements.set(ip, {
+      ip,
+      services: services.map((service) => service.key).sort(),
+      interfaces: everyInterface ? [] : unique(mine.flatMap((advert) => advert.interfaces ?? [])),
+      bindToInterfaces: unique(mine.flatMap((advert) => (advert.bindToInterface ? [advert.bindToInterface] : []))),
+    });
+  }
+  return { announcements, owners };
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)].sort();
+}
