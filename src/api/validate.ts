@@ -81,7 +81,11 @@ export function validateManifests(yamlText: string): ManifestResult[] {
   const documents = safelyParse(yamlText);
   if (!Array.isArray(documents)) return [{ index: 0, problems: [documents] }];
   const objects = documents.map((document) => document.object);
-  const ofKind = (kind: KindName): unknown[] => objects.filter((object) => (object as { kind?: unknown } | null)?.kind === kind);
+  // A kind absent from the stream stays unknown (undefined), so references to it are not judged.
+  const ofKind = (kind: KindName): unknown[] | undefined => {
+    const found = objects.filter((object) => (object as { kind?: unknown } | null)?.kind === kind);
+    return found.length > 0 ? found : undefined;
+  };
   const context: ValidationContext = { pools: ofKind('IPAddressPool'), communities: ofKind('Community'), bfdProfiles: ofKind('BFDProfile') };
   return documents.flatMap(({ object, error }, index) => {
     if (object === null || object === undefined) return error ? [{ index, problems: [error] }] : [];
