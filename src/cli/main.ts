@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerConvertCommand } from './convert.ts';
 
 /**
  * The `anchorlb` command. Each part registers its own subcommand here, so the
@@ -8,6 +9,7 @@ export function buildProgram(): Command {
   const program = new Command('anchorlb')
     .description('Bare-metal load balancer for Kubernetes')
     .version(process.env.npm_package_version ?? '0.1.0');
+  registerConvertCommand(program);
   return program;
 }
 

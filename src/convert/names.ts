@@ -9,11 +9,11 @@ export function isDnsLabel(name: string): boolean {
 /**
  * Turns a free-form name from MetalLB's legacy ConfigMap (where `My_Pool` was
  * fine) into an object name Kubernetes accepts, or undefined if nothing usable
- * is left. Lower-cases, maps every other character to '-', trims dashes at the
+ * is left. Lower-cases, maps each run of other characters to one '-', trims dashes at the
  * ends and cuts to 63 characters.
  */
 export function toDnsLabel(name: string): string | undefined {
-  const mapped = name.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+  const mapped = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-');
   const trimmed = mapped.replace(/^-+/, '').slice(0, MAX_LABEL).replace(/-+$/, '');
   return trimmed === '' ? undefined : trimmed;
 }
