@@ -43,8 +43,19 @@ export function prefixKey(prefix: Prefix): string {
   return `${prefix.family}/${prefix.address.toString(16)}/${prefix.length}`;
 }
 
-/** Sorted, de-duplicated attributes, so equal sets compare equal whatever order they came in. */
+function checkUint32(field: string, value: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`route attribute ${field}: ${value} is not an integer in 0..4294967295`);
+}
+
+/**
+ * Sorted, de-duplicated attributes, so equal sets compare equal whatever order they came in.
+ * Throws a RangeError naming the field on a value that cannot go on the wire.
+ */
 export function normalizeAttributes(attributes: RouteAttributes = {}): RouteAttributes {
+  for (const c of attributes.communities ?? []) checkUint32('communities', c);
+  for (const c of attributes.largeCommunities ?? []) for (const [k, v] of Object.entries(c)) checkUint32(`largeCommunities.${k}`, v as number);
+  if (attributes.localPref !== undefined) checkUint32('localPref', attributes.localPref);
+  if (attributes.med !== undefined) checkUint32('med', attributes.med);
   const normalized: { -readonly [K in keyof RouteAttributes]: RouteAttributes[K] } = {};
   if (attributes.communities?.length) normalized.communities = [...new Set(attributes.communities)].sort((a, b) => a - b);
   if (attributes.largeCommunities?.length) {

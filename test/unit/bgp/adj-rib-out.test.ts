@@ -52,6 +52,12 @@ describe('Adj-RIB-Out', () => {
     expect(texts(rib.takeChanges())).to.deep.equal({ announce: [['192.0.2.11/32']], withdraw: [] });
   });
 
+  it('rejects attribute values that cannot go on the wire, naming the field', () => {
+    const rib = new AdjRibOut();
+    expect(() => rib.setRoutes([route('192.0.2.10/32', [-1])])).to.throw(RangeError, 'communities: -1');
+    expect(() => rib.setRoutes([{ prefix: parsePrefix('192.0.2.10/32'), attributes: { med: 2 ** 32 } }])).to.throw(RangeError, 'med: 4294967296');
+  });
+
   it('all() lists every desired route for a route refresh', () => {
     const rib = new AdjRibOut();
     rib.setRoutes([route('192.0.2.10/32'), route('192.0.2.11/32', [1])]);

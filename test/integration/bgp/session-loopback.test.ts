@@ -1,0 +1,98 @@
+import { expect } from 'chai';
+import { createLogger } from '../../../src/common/log.ts';
+import { parsePrefix } from '../../../src/bgp/codec/index.ts';
+import { BgpSpeaker } from '../../../src/bgp/speaker.ts';
+import type { Route } from '../../../src/bgp/adj-rib-out.ts';
+import { waitFor } from '../../support/testbed.ts';
+
+const log = createLogger('bgp-test', 'silent');
+
+function hostRoutes(count: number, family: 4 | 6, communities?: number[]): Route[] {
+  return Array.from({ length: count }, (_, i) => ({
+    prefix: parsePrefix(family === 4 ? `198.51.${100 + (i >> 8)}.${i & 255}/32` : `2001:db8:ff::${i.toString(16)}/128`),
+    ...(communities ? { attributes: { communities } } : {}),
+  }));
+}
+
+/** Two of our speakers over loopback: "router" listens (passive peer), "node" connects from 127.0.0.2. */
+describe('BGP session over loopback (our speaker against itself)', function () {
+  this.timeout(30_000);
+  let router: BgpSpeaker;
+  let node: BgpSpeaker;
+
+  beforeEach(async () => {
+    router = new BgpSpeaker({ routerId: '192.0.2.1', localAsn: 64512, listen: { port: 0, address: '127.0.0.1' }, log });
+    await router.start();
+    await router.addPeer({ peerAddress: '127.0.0.2', peerAsn: 65001, passive: true, holdTimeSec: 9 });
+    node = new BgpSpeaker({ routerId: '192.0.2.11', localAsn: 65001, log });
+  });
+  afterEach(async () => {
+    await node.stop();
+    await router.stop();
+  });
+
+  async function connectNode(routes: Route[] = [], extra: { password?: string } = {}): Promise<void> {
+    await node.addPeer({ peerAddress: '127.0.0.1', peerAsn: 64512, port: router.listenPort ?? 0, sourceAddress: '127.0.0.2', nextHop6: '2001:db8::11', gracefulRestart: { restartTimeSec: 120, restarted: false }, ...extra }, routes);
+    await waitFor('session established', () => node.status()[0]?.state === 'Established' && router.status()[0]?.state === 'Established', 10_000, 20);
+  }
+  const received = () => router.status()[0]?.stats;
+
+  it('announces a table in few UPDATEs, then End-of-RIB per family, and the peer counts every prefix', async () => {
+    await connectNode([...hostRoutes(1000, 4, [65001 * 65536 + 1]), ...hostRoutes(1000, 6)]);
+    await waitFor('2 End-of-RIB', () => received()?.endOfRibReceived === 2, 10_000, 20);
+    expect(received()?.prefixesReceived).to.equal(2000);
+    expect(node.status()[0]?.families).to.deep.equal(['ipv4', 'ipv6']);
+    // 1000 IPv4 /32 take 5 octets each: a handful of 4096-octet UPDATEs, not one per prefix
+    expect(node.status()[0]?.stats.updatesSent).to.be.below(20);
+  });
+
+  it('sends nothing for an unchanged table, and withdraws what is removed', async () => {
+    const routes = hostRoutes(10, 4);
+    await connectNode(routes);
+    await waitFor('End-of-RIB', () => received()?.endOfRibReceived === 2, 10_000, 20);
+    const sent = node.status()[0]?.stats.updatesSent;
+    node.setRoutes(routes);
+    node.setRoutes(routes.slice(0, 7));
+    await waitFor('3 withdrawals', () => received()?.withdrawalsReceived === 3, 10_000, 20);
+    expect(node.status()[0]?.stats.updatesSent).to.equal((sent ?? 0) + 1);
+    expect(node.status()[0]?.advertised).to.equal(7);
+  });
+
+  it('an administrative stop tells the peer why (RFC 8203) and the peer goes down', async () => {
+    await connectNode();
+    await node.stop({ communication: 'maintenance window' });
+    await waitFor('router sees the session down', () => router.status()[0]?.state !== 'Established', 10_000, 20);
+    expect(received()?.lastNotificationReceived).to.equal('Cease / Administrative Shutdown: "maintenance window"');
+  });
+
+  it('a graceful stop closes without a NOTIFICATION', async () => {
+    await connectNode();
+    await node.stop({ graceful: true });
+    await waitFor('router sees the session down', () => router.status()[0]?.state !== 'Established', 10_000, 20);
+    expect(received()?.lastNotificationReceived).to.equal(undefined);
+  });
+
+  it('refuses a peer in the wrong AS with Bad Peer AS', async () => {
+    await node.addPeer({ peerAddress: '127.0.0.1', peerAsn: 64999, port: router.listenPort ?? 0, sourceAddress: '127.0.0.2' });
+    await waitFor('notification', () => received()?.lastNotificationReceived, 10_000, 20);
+    expect(received()?.lastNotificationReceived).to.equal('OPEN Message Error / Bad Peer AS');
+  });
+
+  it('rejects bad configuration with the field and the value', async () => {
+    const bad = [
+      [{ peerAddress: 'router1', peerAsn: 1 }, 'peerAddress "router1"'],
+      [{ peerAddress: '192.0.2.1', peerAsn: 0 }, 'peerAsn 0'],
+      [{ peerAddress: '192.0.2.1', peerAsn: 1, holdTimeSec: 2 }, 'holdTimeSec 2'],
+      [{ peerAddress: '192.0.2.1', peerAsn: 1, nextHop6: '192.0.2.1' }, 'nextHop6 "192.0.2.1"'],
+    ] as const;
+    for (const [config, text] of bad) {
+      let message = '';
+      try {
+        await node.addPeer(config);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).to.contain(text);
+    }
+  });
+});
