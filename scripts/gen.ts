@@ -1,14 +1,18 @@
 /**
  * Generates crds/*.yaml and src/schemas/generated/types.ts from src/schemas/*.schema.json.
  * With --check, writes nothing and exits 1 naming every stale file (CI's drift check).
+ * --root DIR works on another tree (tests use a temporary copy).
  */
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { findDrift, renderOutputs, writeOutputs } from '../src/schemas/generate.ts';
 
-const rootDir = fileURLToPath(new URL('..', import.meta.url));
+function rootDirOf(argv: string[]): string {
+  const index = argv.indexOf('--root');
+  return (index >= 0 ? argv[index + 1] : undefined) ?? fileURLToPath(new URL('..', import.meta.url));
+}
 
-async function main(check: boolean): Promise<number> {
+async function main(rootDir: string, check: boolean): Promise<number> {
   const outputs = await renderOutputs(join(rootDir, 'src/schemas'));
   if (!check) {
     writeOutputs(rootDir, outputs);
@@ -21,7 +25,7 @@ async function main(check: boolean): Promise<number> {
   return stale.length === 0 ? 0 : 1;
 }
 
-main(process.argv.includes('--check')).then(
+main(rootDirOf(process.argv), process.argv.includes('--check')).then(
   (code) => process.exit(code),
   (error: unknown) => {
     console.error(error instanceof Error ? error.message : error);
