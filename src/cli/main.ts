@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerConvertCommand } from './convert.ts';
+import { registerBgpAnnounceCommand } from './bgp-announce.ts';
 
 /**
  * The `anchorlb` command. Each part registers its own subcommand here, so the
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
     .description('Bare-metal load balancer for Kubernetes')
     .version(process.env.npm_package_version ?? '0.1.0');
   registerConvertCommand(program);
+  registerBgpAnnounceCommand(program);
   return program;
 }
 
