@@ -12,6 +12,7 @@ export const TYPES_FILE = 'src/schemas/generated/types.ts';
 
 /** Formats Kubernetes knows with the meaning ours have; the others are ours alone and are left out of CRDs. */
 const KUBERNETES_FORMATS = new Set(['ipv4', 'ipv6', 'date-time']);
+const ROOT_FIELDS = new Set(['apiVersion', 'kind', 'metadata']);
 /** Keywords that only the generator, ajv or json-schema-to-typescript read. */
 const NON_CRD_KEYWORDS = new Set(['$schema', '$id', 'definitions', 'title', 'x-anchorlb', 'tsType']);
 
@@ -41,6 +42,10 @@ export function crdSchemaOf(kind: KindSchema, common: SchemaNode): SchemaNode {
     kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' },
     metadata: { type: 'object' },
   };
+  // The API server fills these itself; CRDs (like controller-gen's) leave them out of required.
+  const required = Array.isArray(schema.required) ? schema.required.filter((field) => !ROOT_FIELDS.has(String(field))) : [];
+  if (required.length > 0) schema.required = required;
+  else delete schema.required;
   return schema;
 }
 
