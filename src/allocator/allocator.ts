@@ -329,7 +329,10 @@ export class Allocator {
     this.updateSharing(holding, request);
     holding.request = request;
     const pool = this.pools.get(holding.pool) as Pool;
-    const result: AssignResult = { ok: true, ips: holding.addresses.map((a) => a.text), pool: pool.name, changed: false };
+    // The primary family leads; a reordered ipFamilies reorders (changes) the status.
+    const reordered = holding.addresses.length === 2 && holding.addresses[0]?.family !== request.families[0];
+    if (reordered) holding.addresses.reverse();
+    const result: AssignResult = { ok: true, ips: holding.addresses.map((a) => a.text), pool: pool.name, changed: reordered };
     const missing = request.families.find((family) => !holding.addresses.some((a) => a.family === family));
     if (missing === undefined || request.requested.length > 0) return result;
     // PreferDualStack holding one family: try the other from the same pool, as MetalLB does.
@@ -339,8 +342,8 @@ export class Allocator {
       return result;
     }
     const added = this.useAddress(pool, missing, picked, holding);
-    holding.addresses.push(added);
-    holding.addresses.sort((a, b) => request.families.indexOf(a.family) - request.families.indexOf(b.family));
+    if (missing === request.families[0]) holding.addresses.unshift(added);
+    else holding.addresses.push(added);
     return { ok: true, ips: holding.addresses.map((a) => a.text), pool: pool.name, changed: true };
   }
 

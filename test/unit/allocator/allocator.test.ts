@@ -282,6 +282,14 @@ describe('Allocator', () => {
       expect(allocator.setPools([{ name: 'p', addresses: ['192.0.2.0/30', '2001:db8::/64'] }]).released).to.deep.equal([]);
       expect(allocator.assign(prefer)).to.deep.include({ changed: true, ips: ['192.0.2.0', '2001:db8::'] });
     });
+    it('keeps both addresses when the primary family is swapped, primary first', () => {
+      const allocator = withPools(both);
+      const dual = (first: 'IPv4' | 'IPv6', second: 'IPv4' | 'IPv6') =>
+        service('a', { ipFamilies: [first, second], ipFamilyPolicy: 'RequireDualStack' });
+      expect(ips(allocator.assign(dual('IPv4', 'IPv6')))).to.deep.equal(['198.51.100.0', '2001:db8:2::']);
+      expect(allocator.assign(dual('IPv6', 'IPv4'))).to.deep.include({ changed: true, ips: ['2001:db8:2::', '198.51.100.0'] });
+      expect(allocator.assign(dual('IPv6', 'IPv4'))).to.deep.include({ changed: false });
+    });
   });
 
   describe('sharing', () => {
