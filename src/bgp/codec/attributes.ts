@@ -171,7 +171,9 @@ export function encodeAttributeParts(attributes: PathAttributes, opts: CodecOpti
   }
   if (attributes.mpUnreach !== undefined) {
     const { afi, safi, withdrawn } = attributes.mpUnreach;
-    add(OPTIONAL, AttributeType.mpUnreach, Buffer.concat([encodeMpUnreachHead(afi, safi), encodePrefixes(withdrawn, familyOf(afi, 'mpUnreach'), 'mpUnreach withdrawn')]));
+    // An empty one (End-of-RIB) needs no prefix format, so any family goes.
+    const prefixes = withdrawn.length === 0 ? Buffer.alloc(0) : encodePrefixes(withdrawn, familyOf(afi, 'mpUnreach'), 'mpUnreach withdrawn');
+    add(OPTIONAL, AttributeType.mpUnreach, Buffer.concat([encodeMpUnreachHead(afi, safi), prefixes]));
   }
   if (attributes.extendedCommunities !== undefined && attributes.extendedCommunities.length > 0) {
     const bytes = Buffer.alloc(8 * attributes.extendedCommunities.length);
@@ -364,11 +366,12 @@ const SPECS: ReadonlyMap<number, AttributeSpec> = new Map<number, AttributeSpec>
     const afi = value.readUInt16BE(0);
     const safi = value[2] as number;
     const family = familyFromAfi(afi, safi);
-    if (family === undefined) {
+    if (family === undefined && value.length > 3) {
       (result.unknown as UnknownAttribute[]).push({ flags: OPTIONAL, typeCode: AttributeType.mpUnreach, value: Buffer.from(value) });
       return undefined;
     }
-    const withdrawn = readNlri(family, value, 3, value.length);
+    // Just AFI and SAFI is End-of-RIB, whatever the family.
+    const withdrawn = family === undefined ? [] : readNlri(family, value, 3, value.length);
     if (!withdrawn) return reset(UpdateErrorSubcode.optionalAttributeError, `MP_UNREACH_NLRI AFI ${afi}: malformed prefix`);
     result.mpUnreach = { afi, safi, withdrawn };
     return undefined;

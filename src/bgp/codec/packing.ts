@@ -163,16 +163,10 @@ export function endOfRib(afi: number, safi: number): UpdateMessage {
 /** The family an UPDATE marks End-of-RIB for, or undefined when it is not a marker. */
 export function endOfRibFamily(update: UpdateMessage): { afi: number; safi: number } | undefined {
   if (update.withdrawn.length > 0 || update.nlri.length > 0) return undefined;
-  const { unknown = [], ...known } = update.attributes;
-  const knownKeys = Object.keys(known).filter((key) => known[key as keyof typeof known] !== undefined);
-  if (knownKeys.length === 0 && unknown.length === 0) return { afi: Afi.ipv4, safi: Safi.unicast };
-  if (knownKeys.length === 1 && known.mpUnreach && known.mpUnreach.withdrawn.length === 0 && unknown.length === 0) {
-    return { afi: known.mpUnreach.afi, safi: known.mpUnreach.safi };
-  }
-  // A family the codec does not model arrives as a raw MP_UNREACH of just AFI and SAFI.
-  const only = unknown[0];
-  if (knownKeys.length === 0 && unknown.length === 1 && only?.typeCode === AttributeType.mpUnreach && only.value.length === 3) {
-    return { afi: only.value.readUInt16BE(0), safi: only.value[2] as number };
-  }
+  const { mpUnreach, ...others } = update.attributes;
+  const nothingElse = Object.values(others).every((value) => value === undefined);
+  if (!nothingElse) return undefined;
+  if (!mpUnreach) return { afi: Afi.ipv4, safi: Safi.unicast };
+  if (mpUnreach.withdrawn.length === 0) return { afi: mpUnreach.afi, safi: mpUnreach.safi };
   return undefined;
 }
