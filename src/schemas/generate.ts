@@ -40,7 +40,7 @@ export function crdSchemaOf(kind: KindSchema, common: SchemaNode): SchemaNode {
     ...properties,
     apiVersion: { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' },
     kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' },
-    metadata: { type: 'object' },
+    metadata: { type: 'object', description: 'Standard object metadata.' },
   };
   // The API server fills these itself; CRDs (like controller-gen's) leave them out of required.
   const required = Array.isArray(schema.required) ? schema.required.filter((field) => !ROOT_FIELDS.has(String(field))) : [];
