@@ -198,14 +198,14 @@ describe('bgp codec: errors are values with the code, subcode and data RFC 4271 
       const bytes = rawUpdate(Buffer.alloc(0), Buffer.concat([MANDATORY, attr(0xc0, 8, '0000fde9'), attr(0xc0, 8, '0000fdea')]), NLRI_198_51_100_0_24);
       const { message: update, warnings } = decodeOk(bytes);
       expect(warnings.map((w) => w.action)).to.deep.equal(['attribute-discard']);
-      expect(update).to.have.nested.deep.property('attributes.communities', [0xfde9]);
+      expect(update).to.have.deep.nested.property('attributes.communities', [0xfde9]);
     });
 
     it('a malformed AS4_PATH is discarded and the 2-octet AS_PATH used (RFC 6793 §6)', () => {
       const bytes = rawUpdate(Buffer.alloc(0), Buffer.concat([ORIGIN_IGP, attr(0x40, 2, '02 01 5ba0'), NEXT_HOP, attr(0xc0, 17, '02 02 fa56ea00')]), NLRI_198_51_100_0_24);
       const { message: update, warnings } = decodeOk(bytes, TWO_OCTET);
       expect(warnings.map((w) => [w.action, w.attributeType])).to.deep.equal([['attribute-discard', 17]]);
-      expect(update).to.have.nested.deep.property('attributes.asPath', [{ type: 'sequence', asns: [23456] }]);
+      expect(update).to.have.deep.nested.property('attributes.asPath', [{ type: 'sequence', asns: [23456] }]);
     });
 
     it('an AS4_PATH shorter than AS_PATH is prepended with the leading ASNs of AS_PATH', () => {
@@ -218,7 +218,7 @@ describe('bgp codec: errors are values with the code, subcode and data RFC 4271 
       const bytes = rawUpdate(Buffer.alloc(0), Buffer.concat([MANDATORY, unknownFamily, attr(0xe0, 99, 'beef')]), NLRI_198_51_100_0_24);
       const { message: update, warnings } = decodeOk(bytes);
       expect(warnings).to.deep.equal([]);
-      expect(update).to.have.nested.deep.property('attributes.unknown', [
+      expect(update).to.have.deep.nested.property('attributes.unknown', [
         { flags: 0x80, typeCode: 14, value: hex('0019 46 04 c0000201 00 00') },
         { flags: 0xe0, typeCode: 99, value: hex('beef') },
       ]);
