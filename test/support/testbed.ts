@@ -380,7 +380,7 @@ export interface FrrPath {
   locPrf?: number;
   community?: { string: string; list?: string[] };
   largeCommunity?: { string: string; list?: string[] };
-  aspath?: { string: string };
+  aspath?: { string: string; length?: number };
 }
 
 export class FrrRouter {
