@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { registerConvertCommand } from './convert.ts';
 import { registerBgpAnnounceCommand } from './bgp-announce.ts';
+import { registerLocalApiServerCommand } from './local-apiserver.ts';
+import { registerControllerCommand } from './controller.ts';
 
 /**
  * The `anchorlb` command. Each part registers its own subcommand here, so the
@@ -12,6 +14,8 @@ export function buildProgram(): Command {
     .version(process.env.npm_package_version ?? '0.1.0');
   registerConvertCommand(program);
   registerBgpAnnounceCommand(program);
+  registerLocalApiServerCommand(program);
+  registerControllerCommand(program);
   return program;
 }
 

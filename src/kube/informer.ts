@@ -6,7 +6,7 @@ import { KubeRest, KubeHttpError, type WatchEvent } from './rest.ts';
 export interface KubeObject {
   apiVersion?: string;
   kind?: string;
-  metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string; [field: string]: unknown };
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
 }
 
 interface ObjectList<T> {

@@ -16,6 +16,12 @@ export class KubeHttpError extends Error {
   }
 }
 
+const PATCH_CONTENT_TYPES = {
+  merge: 'application/merge-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  json: 'application/json-patch+json',
+} as const;
+
 export type Query = Record<string, string | number | boolean | undefined>;
 
 /** One event of a watch stream, as the API server sends it. */
@@ -32,11 +38,36 @@ export interface WatchEvent {
 export class KubeRest {
   constructor(private readonly kubeConfig: KubeConfig) {}
 
-  async getJson<T>(path: string, query: Query = {}): Promise<T> {
-    const { response, body } = await this.send('GET', path, query);
+  getJson<T>(path: string, query: Query = {}): Promise<T> {
+    return this.requestJson<T>('GET', path, { query });
+  }
+
+  /**
+   * A JSON merge patch (RFC 7386) by default, the type every resource accepts;
+   * `strategic` merges lists by their keys (built-in kinds only, e.g. conditions by type).
+   */
+  patch<T>(path: string, patch: unknown, type: 'merge' | 'strategic' | 'json' = 'merge'): Promise<T> {
+    return this.requestJson<T>('PATCH', path, { body: patch, contentType: PATCH_CONTENT_TYPES[type] });
+  }
+
+  create<T>(collectionPath: string, object: unknown): Promise<T> {
+    return this.requestJson<T>('POST', collectionPath, { body: object });
+  }
+
+  replace<T>(path: string, object: unknown): Promise<T> {
+    return this.requestJson<T>('PUT', path, { body: object });
+  }
+
+  delete<T>(path: string): Promise<T> {
+    return this.requestJson<T>('DELETE', path, {});
+  }
+
+  async requestJson<T>(method: string, path: string, options: { query?: Query; body?: unknown; contentType?: string }): Promise<T> {
+    const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const { response, body } = await this.send(method, path, options.query ?? {}, undefined, payload, options.contentType ?? 'application/json');
     const text = await readAll(body);
-    const parsed: unknown = text.length > 0 ? JSON.parse(text) : undefined;
-    if ((response.statusCode ?? 0) >= 300) throw new KubeHttpError(response.statusCode ?? 0, parsed, 'GET', path);
+    const parsed: unknown = text.length > 0 ? safeJson(text) : undefined;
+    if ((response.statusCode ?? 0) >= 300) throw new KubeHttpError(response.statusCode ?? 0, parsed, method, path);
     return parsed as T;
   }
 
@@ -61,12 +92,24 @@ export class KubeRest {
     });
   }
 
-  private async send(method: string, path: string, query: Query, signal?: AbortSignal): Promise<{ response: http.IncomingMessage; body: http.IncomingMessage }> {
+  private async send(
+    method: string,
+    path: string,
+    query: Query,
+    signal?: AbortSignal,
+    payload?: string,
+    contentType = 'application/json',
+  ): Promise<{ response: http.IncomingMessage; body: http.IncomingMessage }> {
     const cluster = this.kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     const url = new URL(cluster.server.replace(/\/$/, '') + path);
     for (const [key, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(key, String(value));
-    const options: https.RequestOptions = { method, headers: { Accept: 'application/json' } };
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (payload !== undefined) {
+      headers['Content-Type'] = contentType;
+      headers['Content-Length'] = String(Buffer.byteLength(payload));
+    }
+    const options: https.RequestOptions = { method, headers };
     await this.kubeConfig.applyToHTTPSOptions(options);
     // applyToHTTPSOptions builds an agent for TLS settings; plain http must not get an https agent.
     if (url.protocol === 'http:') delete options.agent;
@@ -74,7 +117,7 @@ export class KubeRest {
     return new Promise((resolve, reject) => {
       const request = transport.request(url, { ...options, signal }, (response) => resolve({ response, body: response }));
       request.on('error', reject);
-      request.end();
+      request.end(payload);
     });
   }
 }

@@ -1,0 +1,97 @@
+import { expect } from 'chai';
+import type { V1Service } from '@kubernetes/client-node';
+import { currentIngressIPs, isOurs, poolsInPrecedence, poolToSpec, serviceToRequest } from '../../../src/reconcilers/service-request.ts';
+import { poolStatusPatch } from '../../../src/reconcilers/pool-status.ts';
+import type { IPAddressPool } from '../../../src/api/index.ts';
+
+const service = (extra: { annotations?: Record<string, string>; spec?: V1Service['spec'] } = {}): V1Service => ({
+  metadata: { name: 'web', namespace: 'shop', labels: { app: 'web' }, annotations: extra.annotations ?? {} },
+  spec: { type: 'LoadBalancer', ipFamilies: ['IPv4'], ports: [{ port: 80, protocol: 'TCP' }], selector: { app: 'web' }, ...extra.spec },
+});
+const pool = (name: string, created: string, spec: Partial<IPAddressPool['spec']> = {}): IPAddressPool => ({
+  apiVersion: 'anchorlb.io/v1beta1',
+  kind: 'IPAddressPool',
+  metadata: { name, namespace: 'anchorlb-system', creationTimestamp: created, generation: 2 },
+  spec: { addresses: ['192.0.2.0/28'], ...spec },
+});
+
+describe('reconcilers: Services and pools to allocator data', () => {
+  it('is strict about loadBalancerClass: only the configured class, or no class when none is configured', () => {
+    expect(isOurs(service(), undefined)).to.equal(true);
+    expect(isOurs(service({ spec: { loadBalancerClass: 'anchorlb.io/lb' } }), undefined)).to.equal(false);
+    expect(isOurs(service({ spec: { loadBalancerClass: 'anchorlb.io/lb' } }), 'anchorlb.io/lb')).to.equal(true);
+    expect(isOurs(service(), 'anchorlb.io/lb')).to.equal(false);
+  });
+
+  it('reads requested IPs, pool and sharing key from anchorlb.io annotations, and the Service shape', () => {
+    const translated = serviceToRequest(
+      service({ annotations: { 'anchorlb.io/loadBalancerIPs': '192.0.2.5, 2001:db8::5', 'anchorlb.io/address-pool': 'public', 'anchorlb.io/allow-shared-ip': 'dns' }, spec: { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'], externalTrafficPolicy: 'Local' } }),
+      { team: 'a' },
+    );
+    expect(translated).to.deep.include({ ok: true });
+    if (!translated.ok) return;
+    expect(translated.request).to.deep.include({
+      key: 'shop/web',
+      namespace: 'shop',
+      requestedIPs: ['192.0.2.5', '2001:db8::5'],
+      requestedPool: 'public',
+      sharingKey: 'dns',
+      ipFamilyPolicy: 'RequireDualStack',
+      externalTrafficPolicy: 'Local',
+    });
+    expect(translated.request.ipFamilies).to.deep.equal(['IPv4', 'IPv6']);
+    expect(translated.request.namespaceLabels).to.deep.equal({ team: 'a' });
+    expect(translated.request.ports).to.deep.equal([{ port: 80, protocol: 'TCP' }]);
+  });
+
+  it('honours spec.loadBalancerIP like one requested IP, and refuses it together with the annotation, naming both values', () => {
+    const single = serviceToRequest(service({ spec: { loadBalancerIP: '192.0.2.9' } }), {});
+    expect(single.ok && single.request.requestedIPs).to.deep.equal(['192.0.2.9']);
+    const both = serviceToRequest(service({ annotations: { 'anchorlb.io/loadBalancerIPs': '192.0.2.5' }, spec: { loadBalancerIP: '192.0.2.9' } }), {});
+    expect(both.ok).to.equal(false);
+    if (both.ok) return;
+    expect(both.field).to.equal('metadata.annotations[anchorlb.io/loadBalancerIPs]');
+    expect(both.message).to.contain('192.0.2.9');
+  });
+
+  it('reads the addresses a Service holds from its status', () => {
+    const held = service();
+    held.status = { loadBalancer: { ingress: [{ ip: '192.0.2.1' }, { hostname: 'lb.example' }, { ip: '2001:db8::1' }] } };
+    expect(currentIngressIPs(held)).to.deep.equal(['192.0.2.1', '2001:db8::1']);
+  });
+
+  it('orders pools by creation then name, and turns selectors into predicates', () => {
+    const older = pool('b', '2026-01-01T00:00:00Z');
+    const newer = pool('a', '2026-02-01T00:00:00Z', { serviceAllocation: { priority: 5, namespaces: ['shop'], serviceSelectors: [{ matchLabels: { app: 'web' } }] } });
+    expect(poolsInPrecedence([newer, older]).map((p) => p.metadata?.name)).to.deep.equal(['b', 'a']);
+    const spec = poolToSpec(newer);
+    expect(spec).to.deep.include({ name: 'a', autoAssign: true, avoidBuggyIPs: false, priority: 5, namespaces: ['shop'] });
+    expect(spec.serviceSelectors?.[0]?.({ app: 'web' })).to.equal(true);
+    expect(spec.serviceSelectors?.[0]?.({ app: 'db' })).to.equal(false);
+  });
+});
+
+describe('reconcilers: pool status', () => {
+  const counts = {
+    IPv4: { total: 16n, inUse: 3n, available: 13n },
+    IPv6: { total: 2n ** 64n, inUse: 1n, available: 2n ** 64n - 1n },
+  };
+
+  it('writes counts per family and an accepted condition, capping counts no number can hold', () => {
+    const patch = poolStatusPatch(pool('p', '2026-01-01T00:00:00Z'), counts, undefined, '2026-11-25T00:00:00Z');
+    expect(patch?.status).to.deep.include({ assignedIPv4: 3, availableIPv4: 13, totalIPv4: 16, assignedIPv6: 1, totalIPv6: Number.MAX_SAFE_INTEGER, observedGeneration: 2 });
+    expect(patch?.status.conditions).to.deep.equal([{ type: 'Refused', status: 'False', reason: 'Accepted', message: 'the pool is in use', observedGeneration: 2, lastTransitionTime: '2026-11-25T00:00:00Z' }]);
+  });
+
+  it('writes nothing when the status already says so', () => {
+    const first = poolStatusPatch(pool('p', '2026-01-01T00:00:00Z'), counts, undefined, '2026-11-25T00:00:00Z')!;
+    const written = { ...pool('p', '2026-01-01T00:00:00Z'), status: first.status };
+    expect(poolStatusPatch(written, counts, undefined, '2026-11-26T00:00:00Z')).to.equal(undefined);
+  });
+
+  it('says why a pool is refused, naming the earlier pool it overlaps', () => {
+    const patch = poolStatusPatch(pool('late', '2026-02-01T00:00:00Z'), undefined, 'spec.addresses[0]: "192.0.2.0/28" overlaps pool early', 'now');
+    expect(patch?.status.conditions?.[0]).to.deep.include({ type: 'Refused', status: 'True', reason: 'Overlap' });
+    expect(patch?.status.conditions?.[0]?.message).to.contain('early');
+  });
+});
