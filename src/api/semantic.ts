@@ -155,9 +155,6 @@ export function validateIPAddressPool(pool: unknown, context: ValidationContext 
     problems.push(...checkDuplicates(allocation, 'namespaces', base));
     problems.push(...checkSelectorList(allocation, 'namespaceSelectors', base));
     problems.push(...checkSelectorList(allocation, 'serviceSelectors', base));
-    if (Array.isArray(allocation.namespaces) && allocation.namespaces.length > 0 && Array.isArray(allocation.namespaceSelectors) && allocation.namespaceSelectors.length > 0) {
-      problems.push({ path: `${base}.namespaceSelectors`, value: allocation.namespaceSelectors, message: 'not with spec.serviceAllocation.namespaces: use one or the other' });
-    }
   }
   return problems;
 }
@@ -293,13 +290,9 @@ export function validateBGPPeer(peer: unknown, context: ValidationContext = {}):
   return problems;
 }
 
+/** Every BFDProfile rule is a range the schema states; only the metadata is left to check. */
 export function validateBFDProfile(profile: unknown): Problem[] {
-  const spec = specOf(profile);
-  const problems = checkMetadata(profile);
-  if (spec.echoInterval !== undefined && spec.echoMode !== true) {
-    problems.push({ path: 'spec.echoInterval', value: spec.echoInterval, message: 'has no effect unless spec.echoMode is true' });
-  }
-  return problems;
+  return checkMetadata(profile);
 }
 
 export function validateCommunity(community: unknown): Problem[] {

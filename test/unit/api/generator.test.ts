@@ -9,6 +9,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { checkPrinterColumns, crdSchemaOf, findDrift, lintCrdSchema, lintSchemaSet, renderOutputs, writeOutputs } from '../../../src/schemas/generate.ts';
 import { loadSchemas, type SchemaNode } from '../../../src/schemas/load.ts';
 import { createAjv } from '../../../src/api/schema.ts';
+import { KINDS, PLURALS, type KindName } from '../../../src/api/index.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const schemaDir = join(repoRoot, 'src/schemas');
@@ -184,6 +185,11 @@ describe('generated CRDs (crds/*.yaml)', () => {
       expect((version?.additionalPrinterColumns as unknown[]).length).to.be.at.least(2);
     });
   }
+
+  it('the kind and plural constants of src/api match the schemas', () => {
+    expect([...KINDS].sort()).to.deep.equal(set.kinds.map((kind) => kind.meta.kind).sort());
+    for (const kind of set.kinds) expect(PLURALS[kind.meta.kind as KindName]).to.equal(kind.meta.plural);
+  });
 
   it('every field has a description (kubectl explain shows it)', () => {
     const undescribed: string[] = [];
