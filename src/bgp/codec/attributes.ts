@@ -517,6 +517,8 @@ export function decodeAttributes(bytes: Buffer, start: number, end: number, opts
     if (result.aggregator.asn === AS_TRANS) result.aggregator = context.as4Aggregator;
   }
   if (context.as4Path && result.asPath) result.asPath = mergeAs4Path(result.asPath, context.as4Path);
+  // Type-code order, as the encoder writes them, so decode → encode → decode is stable.
   if (result.unknown?.length === 0) delete result.unknown;
+  else result.unknown = [...(result.unknown ?? [])].sort((a, b) => a.typeCode - b.typeCode);
   return { attributes: result, warnings };
 }
