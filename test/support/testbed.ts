@@ -449,9 +449,9 @@ export class BirdRouter {
     readonly bird: ChildProcess,
   ) {}
 
-  /** birdc talks to the control socket, so no namespace switch is needed. */
+  /** birdc talks to the control socket, so no namespace switch is needed. Its output even on "Network not found" (exit 1). */
   async birdc(command: string): Promise<string> {
-    return (await run(['birdc', '-s', this.ctl, command])).stdout;
+    return (await run(['birdc', '-s', this.ctl, command], { allowFailure: true })).stdout;
   }
 
   /** Routes in a BIRD table, by prefix, with the `via` next hops (BIRD has no JSON output). */
