@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { convertManifests, formatConversionProblem, writeYamlDocuments, type ManifestSource } from '../convert/index.ts';
+import type { ManifestSource } from '../convert/index.ts';
 
 /** Exit codes: 0 converted; 1 the input has problems (nothing written); 2 input or output could not be read or written. */
 const EXIT_PROBLEMS = 1;
@@ -34,6 +34,8 @@ async function runConvert(files: readonly string[], options: ConvertCliOptions):
     process.stderr.write(`error: cannot read input: ${(error as Error).message}\n`);
     return EXIT_IO;
   }
+  // Loaded here, not at start-up: the validators it pulls in are only needed by this command.
+  const { convertManifests, formatConversionProblem, writeYamlDocuments } = await import('../convert/index.ts');
   const result = convertManifests(sources, options.namespace === undefined ? {} : { namespace: options.namespace });
   for (const note of result.notes) process.stderr.write(`note: ${note}\n`);
   for (const problem of result.problems) process.stderr.write(`error: ${formatConversionProblem(problem)}\n`);

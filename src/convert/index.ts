@@ -1,14 +1,9 @@
+import { API_VERSION, fieldPath, validateObject, type ValidationContext } from '../api/index.ts';
+import { isRedundantWellKnownAlias } from './communities.ts';
 import { convertLegacyConfigData } from './legacy-config.ts';
 import { convertMetadata } from './metadata.ts';
-import { ANCHORLB_API_VERSION, CONVERTIBLE_KINDS } from './objects.ts';
-import {
-  DocumentReport,
-  childPath,
-  isJsonObject,
-  type ConversionProblem,
-  type DocumentRef,
-  type JsonObject,
-} from './report.ts';
+import { CONVERTIBLE_KINDS } from './objects.ts';
+import { DocumentReport, isJsonObject, type ConversionProblem, type DocumentRef, type JsonObject } from './report.ts';
 import { convertServiceAnnotations } from './service.ts';
 import { readYamlDocuments } from './yaml.ts';
 
@@ -58,7 +53,7 @@ const V1BETA1_BGPPEER_FIELDS = new Set([
 
 function reportUnknownFields(report: DocumentReport, object: JsonObject, known: ReadonlySet<string>): void {
   for (const [key, value] of Object.entries(object)) {
-    if (!known.has(key)) report.problem(childPath('', key), value, 'not supported by anchorlb');
+    if (!known.has(key)) report.problem(fieldPath('', key), value, 'not supported by anchorlb');
   }
 }
 
@@ -71,7 +66,7 @@ function dropStatus(report: DocumentReport, status: unknown): void {
 function upgradeV1beta1BgpPeer(report: DocumentReport, spec: JsonObject): JsonObject {
   for (const [key, value] of Object.entries(spec)) {
     if (!V1BETA1_BGPPEER_FIELDS.has(key)) {
-      report.problem(childPath('spec', key), value, 'not a field of metallb.io/v1beta1 BGPPeer (MetalLB itself would drop it)');
+      report.problem(fieldPath('spec', key), value, 'not a field of metallb.io/v1beta1 BGPPeer (MetalLB itself would drop it)');
     }
   }
   if (spec.peerPort !== 0) return spec;
@@ -80,19 +75,32 @@ function upgradeV1beta1BgpPeer(report: DocumentReport, spec: JsonObject): JsonOb
   return rest;
 }
 
+function withoutRedundantAliases(report: DocumentReport, spec: JsonObject, aliases: unknown[]): JsonObject {
+  const path = 'spec.communities';
+  const kept = aliases.flatMap((alias, index) => {
+    const { name, value } = isJsonObject(alias) ? alias : {};
+    return isRedundantWellKnownAlias(report, fieldPath(path, index), name, value) ? [] : [index];
+  });
+  if (kept.length === aliases.length) return spec;
+  report.renumber(path, kept);
+  return { ...spec, communities: kept.map((index) => aliases[index]) };
+}
+
 /** A MetalLB CRD object (or one of ours, unchanged) as ours. */
 function convertCustomObject(report: DocumentReport, object: JsonObject, kind: string, apiVersion: string): JsonObject[] {
   reportUnknownFields(report, object, OBJECT_FIELDS);
   dropStatus(report, object.status);
   const metadata = convertMetadata(report, object.metadata);
-  let spec = object.spec ?? {};
-  if (!isJsonObject(spec)) {
-    report.problem('spec', spec, 'must be an object');
+  const given = object.spec ?? {};
+  if (!isJsonObject(given)) {
+    report.problem('spec', given, 'must be an object');
     return [];
   }
+  let spec: JsonObject = given;
   if (apiVersion === `${METALLB_GROUP}/v1beta1` && kind === 'BGPPeer') spec = upgradeV1beta1BgpPeer(report, spec);
+  if (kind === 'Community' && Array.isArray(spec.communities)) spec = withoutRedundantAliases(report, spec, spec.communities);
   if (metadata === undefined) return [];
-  return [{ apiVersion: ANCHORLB_API_VERSION, kind, metadata, spec }];
+  return [{ apiVersion: API_VERSION, kind, metadata, spec }];
 }
 
 function convertService(report: DocumentReport, service: JsonObject): JsonObject[] {
@@ -130,61 +138,112 @@ function convertObject(report: DocumentReport, value: unknown): JsonObject[] {
   }
   const metallbVersions = kind === 'BGPPeer' ? ['v1beta1', 'v1beta2'] : ['v1beta1'];
   const known =
-    (group === METALLB_GROUP && metallbVersions.includes(version ?? '')) || apiVersion === ANCHORLB_API_VERSION;
+    (group === METALLB_GROUP && metallbVersions.includes(version ?? '')) || apiVersion === API_VERSION;
   if (known && CONVERTIBLE_KINDS.has(kind)) return convertCustomObject(report, value, kind, apiVersion);
   if (apiVersion === 'v1' && kind === 'Service') return convertService(report, value);
   if (apiVersion === 'v1' && kind === 'ConfigMap') return convertLegacyConfigMap(report, value);
-  report.problem('', `${apiVersion} ${kind}`, 'not a kind anchorlb convert knows');
+  report.problem('kind', kind, `${apiVersion} ${kind} is not a kind anchorlb convert knows`);
   return [];
 }
 
-function namespaceOf(object: JsonObject): string {
-  return isJsonObject(object.metadata) && typeof object.metadata.namespace === 'string' ? object.metadata.namespace : '';
+function describeObject(object: JsonObject): { kind: string; namespace: string; name: string } {
+  const metadata = isJsonObject(object.metadata) ? object.metadata : {};
+  return {
+    kind: String(object.kind),
+    namespace: typeof metadata.namespace === 'string' ? metadata.namespace : '',
+    name: String(metadata.name),
+  };
+}
+
+/** Converted objects of one kind, or undefined when there are none (so references to that kind are not judged). */
+function ofKind(objects: readonly JsonObject[], kind: string): JsonObject[] | undefined {
+  const found = objects.filter((object) => object.apiVersion === API_VERSION && object.kind === kind);
+  return found.length > 0 ? found : undefined;
+}
+
+interface Converted {
+  object: JsonObject;
+  report: DocumentReport;
+}
+
+/** Two objects of one kind, namespace and name would overwrite each other when applied. */
+function reportDuplicates(converted: readonly Converted[]): void {
+  const first = new Map<string, string>();
+  for (const { object, report } of converted) {
+    const { kind, namespace, name } = describeObject(object);
+    const key = `${kind} ${namespace}/${name}`;
+    const earlier = first.get(key);
+    if (earlier === undefined) first.set(key, report.label);
+    else report.problem('metadata.name', name, `${kind} of this name and namespace also comes from ${earlier}`);
+  }
+}
+
+/**
+ * Every anchorlb object through the project's validators, with the others as
+ * context (pool overlaps, community aliases, BFD profiles). A field our schema
+ * does not have is one anchorlb does not support.
+ */
+function validateConverted(converted: readonly Converted[]): void {
+  const objects = converted.map(({ object }) => object);
+  const context: ValidationContext = {
+    pools: ofKind(objects, 'IPAddressPool'),
+    communities: ofKind(objects, 'Community'),
+    bfdProfiles: ofKind(objects, 'BFDProfile'),
+  };
+  for (const { object, report } of converted) {
+    // A document already refused would mostly repeat its problems here, in our terms.
+    if (object.apiVersion !== API_VERSION || report.problems.length > 0) continue;
+    const { kind, name } = describeObject(object);
+    // Objects made from a legacy ConfigMap are named, since the document is the ConfigMap.
+    const prefix = report.describes(kind, name) ? '' : `${kind}/${name} `;
+    for (const problem of validateObject(object, context)) {
+      const message = problem.message === 'unknown field' ? 'not supported by anchorlb' : problem.message;
+      report.problem(`${prefix}${report.inputPath(problem.path)}`, problem.value, message);
+    }
+  }
 }
 
 /**
  * Converts MetalLB manifests (CRD objects of metallb.io/v1beta1 and v1beta2, the
  * legacy ConfigMap of MetalLB ≤ 0.12, Services carrying MetalLB annotations) to
- * anchorlb's. Pure: text in, objects and findings out.
+ * anchorlb's, and validates the result. Pure: text in, objects and findings out.
  */
 export function convertManifests(sources: readonly ManifestSource[], options: ConvertOptions = {}): ConversionResult {
-  const result: ConversionResult = { objects: [], problems: [], notes: [] };
-  const producedBy = new Map<string, string>();
-  const collect = (report: DocumentReport, objects: JsonObject[]): void => {
-    for (const object of objects) {
-      if (object.apiVersion === ANCHORLB_API_VERSION && options.namespace !== undefined && isJsonObject(object.metadata)) {
+  const reports: DocumentReport[] = [];
+  const converted: Converted[] = [];
+  const convertEntry = (entry: unknown, ref: DocumentRef): void => {
+    const report = new DocumentReport(ref);
+    reports.push(report);
+    for (const object of convertObject(report, entry)) {
+      if (object.apiVersion === API_VERSION && options.namespace !== undefined && isJsonObject(object.metadata)) {
         object.metadata.namespace = options.namespace;
       }
-      const name = isJsonObject(object.metadata) ? String(object.metadata.name) : '';
-      const key = `${String(object.kind)} ${namespaceOf(object)}/${name}`;
-      const earlier = producedBy.get(key);
-      if (earlier === undefined) producedBy.set(key, report.label);
-      else report.problem('metadata.name', name, `${String(object.kind)} of this name and namespace also comes from ${earlier}`);
-      result.objects.push(object);
+      converted.push({ object, report });
     }
-    result.problems.push(...report.problems);
-    result.notes.push(...report.notes);
   };
   for (const source of sources) {
     for (const document of readYamlDocuments(source.text)) {
       const ref: DocumentRef = source.name === undefined ? { index: document.index } : { source: source.name, index: document.index };
       if (document.errors.length > 0) {
         const report = new DocumentReport(ref);
+        reports.push(report);
         for (const error of document.errors) report.problem('', undefined, `not valid YAML: ${error}`);
-        collect(report, []);
         continue;
       }
       // `kubectl get -o yaml` of several objects gives one List document.
       const { value } = document;
-      const isList = isJsonObject(value) && value.kind === 'List' && Array.isArray(value.items);
-      const entries: [unknown, DocumentRef][] = isList
-        ? (value.items as unknown[]).map((item, position) => [item, { ...ref, item: position + 1 }])
-        : [[value, ref]];
-      for (const [entry, entryRef] of entries) {
-        const report = new DocumentReport(entryRef);
-        collect(report, convertObject(report, entry));
+      if (isJsonObject(value) && value.kind === 'List' && Array.isArray(value.items)) {
+        value.items.forEach((item: unknown, position) => convertEntry(item, { ...ref, item: position + 1 }));
+      } else {
+        convertEntry(value, ref);
       }
     }
   }
-  return result;
+  reportDuplicates(converted);
+  validateConverted(converted);
+  return {
+    objects: converted.map(({ object }) => object),
+    problems: reports.flatMap((report) => report.problems),
+    notes: reports.flatMap((report) => report.notes),
+  };
 }

@@ -1,6 +1,8 @@
+import { isRedundantWellKnownAlias } from './communities.ts';
 import { anchorlbObject } from './objects.ts';
 import { toDnsLabel, withSuffix } from './names.ts';
-import { childPath, isJsonObject, type DocumentReport, type JsonObject } from './report.ts';
+import { fieldPath } from '../api/index.ts';
+import { isJsonObject, type DocumentReport, type JsonObject } from './report.ts';
 import { readYamlDocuments } from './yaml.ts';
 
 /*
@@ -58,7 +60,7 @@ function listOf(read: Reader): Reader {
       report.problem(path, value, 'must be a list');
       return undefined;
     }
-    return value.map((item, index) => read(report, childPath(path, index), item));
+    return value.map((item, index) => read(report, fieldPath(path, index), item));
   };
 }
 
@@ -67,7 +69,7 @@ const textMap: Reader = (report, path, value) => {
     report.problem(path, value, 'must be a map of strings');
     return undefined;
   }
-  return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, text(report, childPath(path, key), entry)]));
+  return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, text(report, fieldPath(path, key), entry)]));
 };
 
 /**
@@ -88,12 +90,12 @@ function readFields(
   const result: JsonObject = {};
   for (const [key, entry] of Object.entries(value)) {
     const field = Object.hasOwn(fields, key) ? fields[key] : undefined;
-    const here = childPath(path, key);
+    const here = fieldPath(path, key);
     if (field === undefined) report.problem(here, entry, 'not supported by anchorlb');
     else if (entry !== null) result[field.to] = field.read(report, here, entry);
   }
   for (const key of required) {
-    if (value[key] === undefined || value[key] === null) report.problem(childPath(path, key), undefined, 'required');
+    if (value[key] === undefined || value[key] === null) report.problem(fieldPath(path, key), undefined, 'required');
   }
   return result;
 }
@@ -200,20 +202,20 @@ function pick(from: JsonObject, keys: readonly string[]): JsonObject {
 }
 
 function convertPools(report: DocumentReport, names: Names, namespace: string | undefined, value: unknown): JsonObject[] {
-  const sectionPath = childPath(CONFIG_PATH, 'address-pools');
+  const sectionPath = fieldPath(CONFIG_PATH, 'address-pools');
   const pools = listOf(mapOf(POOL_FIELDS, ['name', 'protocol', 'addresses']))(report, sectionPath, value);
   if (!Array.isArray(pools)) return [];
   const objects: JsonObject[] = [];
   pools.forEach((pool: unknown, index) => {
-    const path = childPath(sectionPath, index);
+    const path = fieldPath(sectionPath, index);
     if (!isJsonObject(pool) || typeof pool.name !== 'string') return;
-    const name = names.fromLegacy('IPAddressPool', pool.name, childPath(path, 'name'));
+    const name = names.fromLegacy('IPAddressPool', pool.name, fieldPath(path, 'name'));
     if (name === undefined) return;
     objects.push(anchorlbObject('IPAddressPool', name, namespace, pick(pool, ['addresses', 'autoAssign', 'avoidBuggyIPs'])));
     const advertisements = Array.isArray(pool.bgpAdvertisements) ? pool.bgpAdvertisements : [];
     if (pool.protocol === 'layer2') {
       if (advertisements.length > 0) {
-        report.problem(childPath(path, 'bgp-advertisements'), advertisements, 'only for protocol bgp');
+        report.problem(fieldPath(path, 'bgp-advertisements'), advertisements, 'only for protocol bgp');
       }
       if (names.claim('L2Advertisement', name, path)) {
         objects.push(anchorlbObject('L2Advertisement', name, namespace, { ipAddressPools: [name] }));
@@ -224,7 +226,7 @@ function convertPools(report: DocumentReport, names: Names, namespace: string | 
       specs.forEach((advertisement: unknown, position) => {
         const advertisementName = specs.length === 1 ? name : withSuffix(name, String(position + 1));
         const spec = isJsonObject(advertisement) ? advertisement : {};
-        if (names.claim('BGPAdvertisement', advertisementName, childPath(path, 'bgp-advertisements'))) {
+        if (names.claim('BGPAdvertisement', advertisementName, fieldPath(path, 'bgp-advertisements'))) {
           objects.push(anchorlbObject('BGPAdvertisement', advertisementName, namespace, { ...spec, ipAddressPools: [name] }));
         }
       });
@@ -234,25 +236,25 @@ function convertPools(report: DocumentReport, names: Names, namespace: string | 
 }
 
 function convertBfdProfiles(report: DocumentReport, names: Names, namespace: string | undefined, value: unknown): JsonObject[] {
-  const sectionPath = childPath(CONFIG_PATH, 'bfd-profiles');
+  const sectionPath = fieldPath(CONFIG_PATH, 'bfd-profiles');
   const profiles = listOf(mapOf(BFD_PROFILE_FIELDS, ['name']))(report, sectionPath, value);
   if (!Array.isArray(profiles)) return [];
   return profiles.flatMap((profile: unknown, index) => {
     if (!isJsonObject(profile) || typeof profile.name !== 'string') return [];
     const { name: legacyName, ...spec } = profile;
-    const name = names.fromLegacy('BFDProfile', legacyName as string, childPath(childPath(sectionPath, index), 'name'));
+    const name = names.fromLegacy('BFDProfile', legacyName as string, fieldPath(fieldPath(sectionPath, index), 'name'));
     return name === undefined ? [] : [anchorlbObject('BFDProfile', name, namespace, spec)];
   });
 }
 
 function convertPeers(report: DocumentReport, names: Names, namespace: string | undefined, value: unknown): JsonObject[] {
-  const sectionPath = childPath(CONFIG_PATH, 'peers');
+  const sectionPath = fieldPath(CONFIG_PATH, 'peers');
   const peers = listOf(mapOf(PEER_FIELDS, ['my-asn', 'peer-asn', 'peer-address']))(report, sectionPath, value);
   if (!Array.isArray(peers)) return [];
   return peers.flatMap((peer: unknown, index) => {
     if (!isJsonObject(peer)) return [];
     const name = `peer-${index + 1}`;
-    if (!names.claim('BGPPeer', name, childPath(sectionPath, index))) return [];
+    if (!names.claim('BGPPeer', name, fieldPath(sectionPath, index))) return [];
     // Profiles were renamed to valid object names; the reference follows the same rule.
     const spec = typeof peer.bfdProfile === 'string' ? { ...peer, bfdProfile: toDnsLabel(peer.bfdProfile) ?? peer.bfdProfile } : peer;
     return [anchorlbObject('BGPPeer', name, namespace, spec)];
@@ -260,11 +262,13 @@ function convertPeers(report: DocumentReport, names: Names, namespace: string | 
 }
 
 function convertCommunities(report: DocumentReport, names: Names, namespace: string | undefined, value: unknown): JsonObject[] {
-  const path = childPath(CONFIG_PATH, 'bgp-communities');
+  const path = fieldPath(CONFIG_PATH, 'bgp-communities');
   const aliases = textMap(report, path, value);
-  if (!isJsonObject(aliases) || Object.keys(aliases).length === 0) return [];
-  if (!names.claim('Community', 'communities', path)) return [];
-  const communities = Object.entries(aliases).map(([name, community]) => ({ name, value: community }));
+  if (!isJsonObject(aliases) || !names.claim('Community', 'communities', path)) return [];
+  const communities = Object.entries(aliases)
+    .filter(([name, community]) => !isRedundantWellKnownAlias(report, fieldPath(path, name), name, community))
+    .map(([name, community]) => ({ name, value: community }));
+  if (communities.length === 0) return [];
   return [anchorlbObject('Community', 'communities', namespace, { communities })];
 }
 
@@ -284,7 +288,7 @@ export function convertLegacyConfigData(report: DocumentReport, data: unknown, n
     return [];
   }
   for (const [key, value] of Object.entries(data)) {
-    if (key !== 'config') report.problem(childPath('data', key), value, 'not supported by anchorlb');
+    if (key !== 'config') report.problem(fieldPath('data', key), value, 'not supported by anchorlb');
   }
   const documents = readYamlDocuments(data.config);
   if (documents.length === 0) {
@@ -304,7 +308,7 @@ export function convertLegacyConfigData(report: DocumentReport, data: unknown, n
   const names = new Names(report);
   const objects: JsonObject[] = [];
   for (const [key, value] of Object.entries(config.value)) {
-    if (!SECTIONS.has(key)) report.problem(childPath(CONFIG_PATH, key), value, 'not supported by anchorlb');
+    if (!SECTIONS.has(key)) report.problem(fieldPath(CONFIG_PATH, key), value, 'not supported by anchorlb');
   }
   // In a fixed order, so names are claimed (and clashes reported) the same way every time.
   for (const [key, convertSection] of SECTIONS) {

@@ -1,4 +1,5 @@
-import { childPath, isJsonObject, type DocumentReport, type JsonObject } from './report.ts';
+import { fieldPath } from '../api/index.ts';
+import { isJsonObject, type DocumentReport, type JsonObject } from './report.ts';
 
 /** Written by the API server or controllers, never by users: meaningless in another cluster. */
 const SYSTEM_WRITTEN = new Set([
@@ -31,7 +32,7 @@ function readStringMap(report: DocumentReport, path: string, value: unknown): Re
   const result: Record<string, string> = {};
   for (const [key, entry] of Object.entries(value)) {
     if (typeof entry === 'string') result[key] = entry;
-    else report.problem(childPath(path, key), entry, 'must be a string');
+    else report.problem(fieldPath(path, key), entry, 'must be a string');
   }
   return result;
 }
@@ -48,7 +49,7 @@ export function convertMetadata(report: DocumentReport, metadata: unknown): Json
   }
   const result: JsonObject = {};
   for (const [key, value] of Object.entries(metadata)) {
-    const path = childPath('metadata', key);
+    const path = fieldPath('metadata', key);
     if (SYSTEM_WRITTEN.has(key)) {
       if (!isEmpty(value)) report.note(`${path} dropped: written by the system, not by users`);
     } else if (key === 'name' || key === 'namespace') {
@@ -61,7 +62,7 @@ export function convertMetadata(report: DocumentReport, metadata: unknown): Json
       const annotations = readStringMap(report, path, value);
       if (annotations !== undefined && LAST_APPLIED in annotations) {
         delete annotations[LAST_APPLIED];
-        report.note(`${childPath(path, LAST_APPLIED)} dropped: it records the MetalLB object, not the converted one`);
+        report.note(`${fieldPath(path, LAST_APPLIED)} dropped: it records the MetalLB object, not the converted one`);
       }
       if (annotations !== undefined && Object.keys(annotations).length > 0) result.annotations = annotations;
     } else {

@@ -1,3 +1,5 @@
+import { formatProblem, type Problem } from '../api/index.ts';
+
 /** Where a converted object came from, so every problem and note names its document. */
 export interface DocumentRef {
   /** File name; absent for standard input. */
@@ -10,13 +12,10 @@ export interface DocumentRef {
   name?: string;
 }
 
-export interface ConversionProblem {
+/** A field problem (path, value, message) and the input document it was found in. */
+export interface ConversionProblem extends Problem {
   /** e.g. `in.yaml: document 3 (BGPPeer/peer-a)` */
   document: string;
-  /** e.g. `spec.vrf` */
-  path: string;
-  value: unknown;
-  message: string;
 }
 
 export type JsonObject = Record<string, unknown>;
@@ -32,28 +31,11 @@ export function describeDocument(ref: DocumentRef): string {
   return `${where}document ${ref.index}${item}${what}`;
 }
 
-/** `spec` + `vrf` → `spec.vrf`; keys that are not plain words are bracketed (`annotations["a.b/c"]`). */
-export function childPath(parent: string, key: string | number): string {
-  if (typeof key === 'number') return `${parent}[${key}]`;
-  const plain = /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key);
-  if (parent === '') return plain ? key : `[${JSON.stringify(key)}]`;
-  return plain ? `${parent}.${key}` : `${parent}[${JSON.stringify(key)}]`;
-}
-
-const MAX_VALUE_CHARS = 80;
-
-function showValue(value: unknown): string {
-  const text = value === undefined ? 'undefined' : JSON.stringify(value);
-  return text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS - 1)}…` : text;
-}
-
-/** `document 3 (BGPPeer/peer-a): spec.vrf: "red": not supported by anchorlb`; an empty path or a missing value is left out. */
+/** `document 3 (BGPPeer/peer-a): spec.vrf: "red": not supported by anchorlb`; a problem of the whole document shows no path. */
 export function formatConversionProblem(problem: ConversionProblem): string {
-  const parts = [problem.document];
-  if (problem.path !== '') parts.push(problem.path);
-  if (problem.value !== undefined) parts.push(showValue(problem.value));
-  parts.push(problem.message);
-  return parts.join(': ');
+  const { document, ...fieldProblem } = problem;
+  if (fieldProblem.path === '' && fieldProblem.value === undefined) return `${document}: ${fieldProblem.message}`;
+  return `${document}: ${formatProblem(fieldProblem)}`;
 }
 
 /**
@@ -64,8 +46,27 @@ export function formatConversionProblem(problem: ConversionProblem): string {
 export class DocumentReport {
   readonly problems: ConversionProblem[] = [];
   readonly notes: string[] = [];
+  /** Lists some items were dropped from: for each, the input index of every kept item. */
+  private readonly renumbered = new Map<string, number[]>();
 
   constructor(private readonly ref: DocumentRef) {}
+
+  /** Items of the list at `path` were dropped; `kept[i]` is the input index of the converted object's item i. */
+  renumber(path: string, kept: number[]): void {
+    this.renumbered.set(path, kept);
+  }
+
+  /** A path in the converted object as the path of the same field in the input document. */
+  inputPath(path: string): string {
+    for (const [list, kept] of this.renumbered) {
+      const index = path.startsWith(list) ? /^\[(\d+)\]/.exec(path.slice(list.length)) : null;
+      const original = index === null ? undefined : kept[Number(index[1])];
+      if (index !== null && original !== undefined) {
+        return `${list}[${original}]${path.slice(list.length + index[0].length)}`;
+      }
+    }
+    return path;
+  }
 
   get label(): string {
     return describeDocument(this.ref);
@@ -75,6 +76,11 @@ export class DocumentReport {
   identify(kind: string | undefined, name: string | undefined): void {
     this.ref.kind = kind;
     this.ref.name = name;
+  }
+
+  /** Whether this document is the object `kind`/`name` itself (not, say, a ConfigMap it was made from). */
+  describes(kind: string, name: string): boolean {
+    return this.ref.kind === kind && this.ref.name === name;
   }
 
   problem(path: string, value: unknown, message: string): void {

@@ -1,5 +1,5 @@
-import { isIP } from 'node:net';
-import { childPath, type DocumentReport } from './report.ts';
+import { fieldPath, isParseError, parseIP } from '../api/index.ts';
+import type { DocumentReport } from './report.ts';
 
 const METALLB_PREFIXES = ['metallb.io/', 'metallb.universe.tf/'];
 const ANCHORLB_PREFIX = 'anchorlb.io/';
@@ -12,10 +12,10 @@ const SYSTEM_WRITTEN = 'ip-allocated-from-pool';
 function loadBalancerIPsProblem(value: string): string | undefined {
   const families = new Set<number>();
   for (const part of value.split(',')) {
-    const family = isIP(part.trim());
-    if (family === 0) return `${JSON.stringify(part.trim())} is not an IP address`;
-    if (families.has(family)) return `more than one IPv${family} address`;
-    families.add(family);
+    const ip = parseIP(part.trim());
+    if (isParseError(ip)) return `${JSON.stringify(part.trim())} is ${ip.error}`;
+    if (families.has(ip.family)) return `more than one IPv${ip.family} address`;
+    families.add(ip.family);
   }
   return undefined;
 }
@@ -39,7 +39,7 @@ export function convertServiceAnnotations(
     const earlier = result[key];
     if (earlier !== undefined && earlier !== value) {
       report.problem(
-        childPath('metadata.annotations', from),
+        fieldPath('metadata.annotations', from),
         value,
         `conflicts with ${origin.get(key) ?? key}: ${JSON.stringify(earlier)}`,
       );
@@ -50,7 +50,7 @@ export function convertServiceAnnotations(
   };
   for (const [key, value] of Object.entries(annotations)) {
     const suffix = metallbSuffix(key);
-    const path = childPath('metadata.annotations', key);
+    const path = fieldPath('metadata.annotations', key);
     if (suffix === undefined) {
       place(key, value, key);
     } else if (suffix === SYSTEM_WRITTEN) {

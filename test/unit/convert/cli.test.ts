@@ -61,7 +61,7 @@ describe('anchorlb convert (the command)', () => {
     expect(run.stderr).to.contain(
       'error: document 2 (Service/odd): metadata.annotations["metallb.io/some-future-knob"]: "on": not supported by anchorlb\n',
     );
-    expect(run.stderr).to.contain('error: document 3 (Deployment/controller): "apps/v1 Deployment": not a kind anchorlb convert knows\n');
+    expect(run.stderr).to.contain('error: document 1 (BGPPeer/peer-a): spec.routeMap: "export-only": not supported by anchorlb\n');
     expect(run.stderr).to.match(/anchorlb convert: \d+ problems; nothing written\n$/);
   });
 

@@ -141,6 +141,7 @@ status: {assignedIPv4: 3, availableIPv4: 13}
     expect(result.objects.map((object) => `${object.kind as string}/${(object.metadata as Json).name as string}`)).to.deep.equal([
       'IPAddressPool/first-pool',
       'IPAddressPool/reserved',
+      'IPAddressPool/team-blue',
       'Community/communities',
     ]);
   });
@@ -151,11 +152,13 @@ status: {assignedIPv4: 3, availableIPv4: 13}
     expect(kept.objects.map((object) => (object.metadata as Json).namespace)).to.deep.equal([
       'metallb-system',
       'metallb-system',
+      'metallb-system',
       'default',
       'default',
     ]);
     const moved = convertText(text, 'anchorlb-system');
     expect(moved.objects.map((object) => (object.metadata as Json).namespace)).to.deep.equal([
+      'anchorlb-system',
       'anchorlb-system',
       'anchorlb-system',
       'default',
@@ -207,7 +210,7 @@ describe('anchorlb convert: Services', () => {
 
   it('reports malformed loadBalancerIPs and unknown MetalLB annotations by name and value', () => {
     expect(problemLines(sample('unsupported.yaml')).filter((line) => line.includes('Service/odd'))).to.deep.equal([
-      'document 2 (Service/odd): metadata.annotations["metallb.universe.tf/loadBalancerIPs"]: "192.0.2.300": "192.0.2.300" is not an IP address',
+      'document 2 (Service/odd): metadata.annotations["metallb.universe.tf/loadBalancerIPs"]: "192.0.2.300": "192.0.2.300" is not an IPv4 or IPv6 address',
       'document 2 (Service/odd): metadata.annotations["metallb.io/some-future-knob"]: "on": not supported by anchorlb',
     ]);
     const twoV4 = 'apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  annotations:\n    metallb.io/loadBalancerIPs: 192.0.2.1, 192.0.2.2\n';
@@ -221,8 +224,8 @@ describe('anchorlb convert: input it refuses', () => {
   it('names unknown kinds, objects without kind, and YAML syntax errors with their line', () => {
     const text = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: controller}\n---\n- just\n- a list\n---\nkey: [unclosed\n';
     expect(problemLines(text)).to.deep.equal([
-      'document 1 (Deployment/controller): "apps/v1 Deployment": not a kind anchorlb convert knows',
-      'document 2: ["just","a list"]: not a Kubernetes object (a map with apiVersion and kind)',
+      'document 1 (Deployment/controller): kind: "Deployment": apps/v1 Deployment is not a kind anchorlb convert knows',
+      'document 2: (object): ["just","a list"]: not a Kubernetes object (a map with apiVersion and kind)',
       'document 3: not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ] at line 9, column 1',
     ]);
   });
@@ -230,7 +233,7 @@ describe('anchorlb convert: input it refuses', () => {
   it('refuses MetalLB kinds at versions it does not know, and a missing name', () => {
     const text = 'apiVersion: metallb.io/v1beta2\nkind: IPAddressPool\nmetadata: {name: p}\n---\napiVersion: metallb.io/v1beta1\nkind: Community\nmetadata: {namespace: x}\n';
     expect(problemLines(text)).to.deep.equal([
-      'document 1 (IPAddressPool/p): "metallb.io/v1beta2 IPAddressPool": not a kind anchorlb convert knows',
+      'document 1 (IPAddressPool/p): kind: "IPAddressPool": metallb.io/v1beta2 IPAddressPool is not a kind anchorlb convert knows',
       'document 2 (Community/<no name>): metadata.name: required',
     ]);
   });
@@ -253,7 +256,7 @@ describe('anchorlb convert: input it refuses', () => {
   it('names the file a problem comes from when given one', () => {
     const result = convertManifests([{ name: 'a.yaml', text: 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n' }]);
     expect(result.problems.map(formatConversionProblem)).to.deep.equal([
-      'a.yaml: document 1 (Pod/p): "v1 Pod": not a kind anchorlb convert knows',
+      'a.yaml: document 1 (Pod/p): kind: "Pod": v1 Pod is not a kind anchorlb convert knows',
     ]);
   });
 });

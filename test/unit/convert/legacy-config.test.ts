@@ -49,12 +49,11 @@ const PEER_2: Record<string, Target> = {
   'peers[1].my-asn': ['BGPPeer', 'peer-2', 'spec.myASN'],
 };
 const COMMUNITIES: Record<string, Target> = {
-  'bgp-communities.no-advertise': ['Community', 'communities', 'spec.communities[0].value'],
+  'bgp-communities.tenant-a': ['Community', 'communities', 'spec.communities[0].value'],
 };
 const PRODUCTION_POOL: Record<string, Target> = {
   'address-pools[0].addresses[0]': ['IPAddressPool', 'production-pool', 'spec.addresses[0]'],
   'address-pools[0].addresses[1]': ['IPAddressPool', 'production-pool', 'spec.addresses[1]'],
-  'address-pools[0].addresses[2]': ['IPAddressPool', 'production-pool', 'spec.addresses[2]'],
   'address-pools[0].avoid-buggy-ips': ['IPAddressPool', 'production-pool', 'spec.avoidBuggyIPs'],
   'address-pools[0].auto-assign': ['IPAddressPool', 'production-pool', 'spec.autoAssign'],
   'address-pools[0].bgp-advertisements[0].aggregation-length': ['BGPAdvertisement', 'production-pool-1', 'spec.aggregationLength'],
@@ -63,6 +62,7 @@ const PRODUCTION_POOL: Record<string, Target> = {
   'address-pools[0].bgp-advertisements[0].communities[0]': ['BGPAdvertisement', 'production-pool-1', 'spec.communities[0]'],
   'address-pools[0].bgp-advertisements[0].communities[1]': ['BGPAdvertisement', 'production-pool-1', 'spec.communities[1]'],
   'address-pools[0].bgp-advertisements[1].aggregation-length': ['BGPAdvertisement', 'production-pool-2', 'spec.aggregationLength'],
+  'address-pools[0].bgp-advertisements[1].communities[0]': ['BGPAdvertisement', 'production-pool-2', 'spec.communities[0]'],
 };
 const BFD_PROFILE: Record<string, Target> = {
   'bfd-profiles[0].receive-interval': ['BFDProfile', 'fast-profile', 'spec.receiveInterval'],
@@ -75,7 +75,9 @@ const BFD_PROFILE: Record<string, Target> = {
 };
 /** Names and protocols carry their meaning through several objects. */
 const STRUCTURE: Record<string, Target[]> = {
-  'bgp-communities.no-advertise': [['Community', 'communities', 'spec.communities[0].name', 'no-advertise']],
+  'bgp-communities.tenant-a': [['Community', 'communities', 'spec.communities[0].name', 'tenant-a']],
+  // Restates the well-known community of that name, which the advertisement still names.
+  'bgp-communities.no-advertise': [['BGPAdvertisement', 'production-pool-1', 'spec.communities[0]', 'no-advertise']],
   'address-pools[0].name': [
     ['IPAddressPool', 'production-pool', 'metadata.name', 'production-pool'],
     ['BGPAdvertisement', 'production-pool-1', 'spec.ipAddressPools', ['production-pool']],
@@ -110,6 +112,7 @@ describe('anchorlb convert: MetalLB ≤ 0.12 ConfigMap', () => {
     expect(result.notes).to.deep.equal([
       'document 1 (ConfigMap/config): data.config.address-pools[0].name "Production_Pool" becomes IPAddressPool "production-pool" (object names are lower-case DNS labels)',
       'document 1 (ConfigMap/config): data.config.bfd-profiles[0].name "Fast_Profile" becomes BFDProfile "fast-profile" (object names are lower-case DNS labels)',
+      'document 1 (ConfigMap/config): data.config.bgp-communities.no-advertise dropped: "no-advertise" = "65535:65282" is the well-known community anchorlb knows by that name',
     ]);
   });
 
