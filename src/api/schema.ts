@@ -33,7 +33,7 @@ function rejectUnknownFields(node: unknown): unknown {
 }
 
 export function createAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false });
+  const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, verbose: true });
   ajv.addVocabulary(ANNOTATION_KEYWORDS);
   for (const [name, check] of Object.entries(FORMAT_CHECKS)) ajv.addFormat(name, (text: string) => check(text) === undefined);
   return ajv;
@@ -44,6 +44,12 @@ export function compileKindValidators(schemaDir?: string): Map<string, ValidateF
   const ajv = createAjv();
   const { common, kinds } = loadSchemas(schemaDir);
   return new Map(kinds.map((kind) => [kind.meta.kind, ajv.compile(rejectUnknownFields(dereference(kind.source, common)) as SchemaNode)]));
+}
+
+function formatReason(schema: unknown, value: unknown): string | undefined {
+  const format = isSchemaNode(schema) ? schema.format : undefined;
+  const check = typeof format === 'string' ? FORMAT_CHECKS[format] : undefined;
+  return check && typeof value === 'string' ? check(value) : undefined;
 }
 
 function article(type: string): string {
@@ -90,13 +96,13 @@ export function problemFromAjvError(error: ErrorObject, root: unknown): Problem 
       return { path, value: container, message: params.limit === 1 ? 'must not be empty' : `must be at least ${String(params.limit)} characters long` };
     case 'maxLength':
       return { path, value: container, message: `must be at most ${String(params.limit)} characters long` };
-    case 'pattern':
-      return { path, value: container, message: `must match ${String(params.pattern)}` };
-    case 'format': {
-      const check = FORMAT_CHECKS[String(params.format)];
-      const reason = check && typeof container === 'string' ? check(container) : undefined;
-      return { path, value: container, message: reason ?? `must be ${article(String(params.format))}` };
+    case 'pattern': {
+      // The pattern is the rough shape Kubernetes can check; the format beside it says what is wrong.
+      const reason = formatReason(error.parentSchema, container);
+      return { path, value: container, message: reason ?? `must match ${String(params.pattern)}` };
     }
+    case 'format':
+      return { path, value: container, message: formatReason(error.parentSchema, container) ?? `must be ${article(String(params.format))}` };
     default:
       return { path, value: container, message: error.message ?? `fails ${error.keyword}` };
   }

@@ -57,9 +57,18 @@ export function validateObject(object: unknown, context: ValidationContext = {})
     schemaValidators ??= compileKindValidators();
     const validate = schemaValidators.get(kind);
     if (!validate) return [{ path: 'kind', value: kind, message: 'has no schema' }];
-    const problems = validate(object) ? [] : (validate.errors ?? []).map((error) => problemFromAjvError(error, object));
-    const reported = new Set(problems.map((problem) => problem.path));
-    const semantic = SEMANTIC_VALIDATORS[kind](object, context).filter((problem) => !reported.has(problem.path));
+    const problems: Problem[] = [];
+    const reported = new Set<string>();
+    // A field failing both its pattern and its format gets one problem.
+    for (const error of validate(object) ? [] : (validate.errors ?? [])) {
+      const problem = problemFromAjvError(error, object);
+      const key = `${problem.path}\n${problem.message}`;
+      if (reported.has(key)) continue;
+      reported.add(key);
+      problems.push(problem);
+    }
+    const reportedPaths = new Set(problems.map((problem) => problem.path));
+    const semantic = SEMANTIC_VALIDATORS[kind](object, context).filter((problem) => !reportedPaths.has(problem.path));
     return [...problems, ...semantic];
   });
 }

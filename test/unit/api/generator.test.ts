@@ -9,7 +9,10 @@ import { parse, parseAllDocuments } from 'yaml';
 import { checkPrinterColumns, crdSchemaOf, findDrift, lintCrdSchema, lintSchemaSet, renderOutputs, writeOutputs } from '../../../src/schemas/generate.ts';
 import { loadSchemas, type SchemaNode } from '../../../src/schemas/load.ts';
 import { createAjv } from '../../../src/api/schema.ts';
-import { KINDS, PLURALS, type KindName } from '../../../src/api/index.ts';
+import fc from 'fast-check';
+import { FAMILY_BITS, KINDS, PLURALS, WELL_KNOWN_COMMUNITIES, formatIP, formatRange, type IPFamily, type KindName } from '../../../src/api/index.ts';
+import { FORMAT_CHECKS } from '../../../src/api/formats.ts';
+import { dereference } from '../../../src/schemas/load.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const schemaDir = join(repoRoot, 'src/schemas');
@@ -220,4 +223,52 @@ describe('generated CRDs (crds/*.yaml)', () => {
     }
     expect(checked).to.be.at.least(17);
   });
+});
+
+describe('patterns beside our formats (what Kubernetes checks, as it ignores our formats)', () => {
+  const patterns = new Map<string, string>();
+  const collect = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(collect);
+    if (typeof node !== 'object' || node === null) return;
+    const { format, pattern } = node as SchemaNode;
+    if (typeof format === 'string' && typeof pattern === 'string') {
+      expect(patterns.get(format) ?? pattern, `one pattern per format (${format})`).to.equal(pattern);
+      patterns.set(format, pattern);
+    }
+    Object.values(node).forEach(collect);
+  };
+  const set = loadSchemas();
+  for (const kind of set.kinds) collect(dereference(kind.source, set.common));
+
+  const ip = fc.constantFrom<IPFamily>(4, 6).chain((family) => fc.bigInt(0n, (1n << BigInt(FAMILY_BITS[family])) - 1n).map((value) => ({ family, value })));
+  const durationTerm = fc.tuple(fc.nat(100000), fc.constantFrom('ns', 'us', 'µs', 'ms', 's', 'm', 'h')).map(([n, unit]) => `${n}${unit}`);
+  const classic = fc.tuple(fc.nat(65535), fc.nat(65535)).map(([a, b]) => `${a}:${b}`);
+  const large = fc.tuple(fc.nat(0xffffffff), fc.nat(0xffffffff), fc.nat(0xffffffff)).map(([a, b, c]) => `large:${a}:${b}:${c}`);
+  const wellKnown = fc.constantFrom(...Object.keys(WELL_KNOWN_COMMUNITIES));
+  const alias = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,20}$/);
+  const valid: Record<string, fc.Arbitrary<string>> = {
+    ip: ip.map(({ family, value }) => formatIP(family, value)),
+    'ip-range': fc.oneof(
+      fc.tuple(ip, ip).filter(([a, b]) => a.family === b.family).map(([a, b]) => formatRange({ family: a.family, first: a.value < b.value ? a.value : b.value, last: a.value < b.value ? b.value : a.value })),
+      ip.map(({ family, value }) => `${formatIP(family, value)}/${FAMILY_BITS[family]}`),
+    ),
+    'go-duration': fc.oneof(fc.constant('0'), fc.array(durationTerm, { minLength: 1, maxLength: 4 }).map((terms) => terms.join(''))),
+    'bgp-community': fc.oneof(classic, large, wellKnown, alias),
+    'bgp-community-value': fc.oneof(classic, large, wellKnown),
+  };
+
+  it('every custom format has a pattern', () => {
+    expect([...patterns.keys()].sort()).to.deep.equal(Object.keys(valid).sort());
+  });
+
+  for (const [format, values] of Object.entries(valid)) {
+    it(`${format}: the pattern accepts every value the format accepts`, () => {
+      const pattern = new RegExp(patterns.get(format) ?? '^$', 'u');
+      const check = FORMAT_CHECKS[format];
+      fc.assert(fc.property(values, (value) => {
+        expect(check?.(value), value).to.equal(undefined);
+        expect(pattern.test(value), value).to.equal(true);
+      }));
+    });
+  }
 });
