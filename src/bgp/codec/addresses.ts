@@ -1,5 +1,5 @@
 import { BgpEncodeError } from './encode-error.ts';
-import { formatAddress, parseAddress, PrefixError } from './prefix.ts';
+import { formatAddress, parseAddress } from './prefix.ts';
 
 /** Four octets of an IPv4 address given as text; throws BgpEncodeError naming `field`. */
 export function encodeIpv4(text: string, field: string): Buffer {
@@ -27,8 +27,8 @@ function parseFamily(text: string, family: 4 | 6, field: string): bigint {
   try {
     parsed = parseAddress(String(text), field);
   } catch (error) {
-    if (error instanceof PrefixError) throw new BgpEncodeError(error.message);
-    throw error;
+    // Encoders report every bad value as a BgpEncodeError.
+    throw new BgpEncodeError(error instanceof Error ? error.message : String(error));
   }
   if (parsed.family !== family) throw new BgpEncodeError(`${field}: "${text}" is not an IPv${family} address`);
   return parsed.value;

@@ -1,5 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { parseIp, stringifyIp } from 'ip-bigint';
+import { BgpEncodeError } from './encode-error.ts';
 import type { Prefix } from './types.ts';
 
 const BITS = { 4: 32, 6: 128 } as const;
@@ -68,13 +69,13 @@ export function writeNlri(prefix: Prefix, target: Buffer, offset: number): numbe
   return offset + 1 + octets;
 }
 
-/** Checks a prefix is encodable; throws a PrefixError naming it otherwise. */
+/** Checks a prefix is encodable; throws a BgpEncodeError naming it otherwise. */
 export function checkPrefix(prefix: Prefix, field: string): void {
   const bits = BITS[prefix.family];
   if (bits === undefined || !Number.isInteger(prefix.length) || prefix.length < 0 || prefix.length > bits
     || typeof prefix.address !== 'bigint' || prefix.address < 0n || prefix.address >> BigInt(bits) !== 0n
     || (prefix.address & hostMask(prefix.family, prefix.length)) !== 0n) {
-    throw new PrefixError(`${field}: invalid prefix ${JSON.stringify({ ...prefix, address: String(prefix.address) })}`);
+    throw new BgpEncodeError(`${field}: invalid prefix ${JSON.stringify({ ...prefix, address: String(prefix.address) })}`);
   }
 }
 
