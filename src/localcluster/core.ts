@@ -4,6 +4,8 @@ import { ResourceRegistry, ageOf, apiVersionOf, builtinResources, storageKey, ty
 import { SchemaCompiler, applyDefaults, pruneUnknownFields, type SchemaValidator } from './schema.ts';
 import { DEFAULT_SERVICE_NETWORK, admitService, allocationsOf, type Allocations } from './services.ts';
 import { ObjectStore } from './store.ts';
+import { admitBuiltin, admitBuiltinStatus, pruneBuiltinFields } from './builtins.ts';
+import { eventFromCore, eventToCore } from './conversion.ts';
 import { parseJsonPath, evaluateJsonPath } from './jsonpath.ts';
 import { cloneJson, isJsonObject, type JsonObject, type KubeObject } from './types.ts';
 
@@ -90,6 +92,7 @@ export class ApiCore {
       });
     }
     for (const crd of this.store.list(storageKey({ group: 'apiextensions.k8s.io', plural: 'customresourcedefinitions' }))) this.registerCrd(crd);
+    this.store.compact();
   }
 
   resource(group: string, version: string, plural: string): ResourceType {
@@ -109,7 +112,7 @@ export class ApiCore {
     const copy = cloneJson(object);
     copy.apiVersion = apiVersionOf(resource);
     copy.kind = resource.kind;
-    return copy;
+    return resource.group === 'events.k8s.io' ? eventFromCore(copy) : copy;
   }
 
   list(resource: ResourceType, namespace: string | undefined): KubeObject[] {
@@ -117,7 +120,7 @@ export class ApiCore {
   }
 
   create(resource: ResourceType, namespace: string | undefined, body: unknown, options: WriteOptions = {}): KubeObject {
-    const object = this.checkBody(resource, namespace, body);
+    const object = this.toStorage(resource, this.checkBody(resource, namespace, body));
     const meta = object.metadata;
     if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomSuffix()}`;
     if (!meta.name) throw invalid(resource, '', [{ ...fieldRequired('metadata.name'), message: 'Required value: name or generateName is required' }]);
@@ -131,10 +134,15 @@ export class ApiCore {
     if (resource.statusSubresource || resource.crdName) meta.generation = 1;
     else delete meta.generation;
     this.admit(resource, object, undefined, options);
-    if (options.dryRun) return object;
+    if (options.dryRun) return this.present(resource, object);
     const stored = this.store.put(storageKey(resource), object);
     this.afterWrite(resource, stored);
     return this.present(resource, stored);
+  }
+
+  /** Objects are stored in their storage form (events.k8s.io events as core events). */
+  private toStorage(resource: ResourceType, object: KubeObject): KubeObject {
+    return resource.group === 'events.k8s.io' ? eventToCore(object) : object;
   }
 
   /** PUT: whole-object replace of the main resource or of its status. */
@@ -155,8 +163,9 @@ export class ApiCore {
   }
 
   /** Writes `object` over `existing` with the rules of the main resource or the status subresource. */
-  replace(resource: ResourceType, existing: KubeObject, incoming: KubeObject, subresource: string | undefined, options: WriteOptions = {}): KubeObject {
+  replace(resource: ResourceType, existing: KubeObject, requested: KubeObject, subresource: string | undefined, options: WriteOptions = {}): KubeObject {
     const name = existing.metadata.name ?? '';
+    const incoming = this.toStorage(resource, requested);
     let object: KubeObject;
     if (subresource === 'status') {
       if (!resource.statusSubresource) throw new ApiError(404, 'NotFound', `the server could not find the requested resource (${resource.plural} ${name}/status)`);
@@ -181,12 +190,18 @@ export class ApiCore {
     if (existing.metadata.deletionTimestamp) {
       const before = new Set(existing.metadata.finalizers ?? []);
       const added = (meta.finalizers ?? []).filter((f) => !before.has(f));
-      if (added.length > 0) throw forbidden(`${resource.plural} "${name}" is being deleted: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`, resource, name);
+      if (added.length > 0) {
+        throw invalid(resource, name, [{ reason: 'FieldValueForbidden', field: 'metadata.finalizers', message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}` }]);
+      }
     }
     if (meta.generation !== undefined && specPart(object) !== specPart(existing)) meta.generation += 1;
     if (subresource !== 'status') this.admit(resource, object, existing, options);
+    else {
+      const causes = admitBuiltinStatus(storageKey(resource), object);
+      if (causes.length > 0) throw invalid(resource, name, causes);
+    }
     if (withoutVersion(object) === withoutVersion(existing)) return this.present(resource, existing);
-    if (options.dryRun) return object;
+    if (options.dryRun) return this.present(resource, object);
     if (meta.deletionTimestamp && (meta.finalizers ?? []).length === 0) {
       const removed = this.store.remove(storageKey(resource), existing.metadata.namespace, name);
       this.afterRemove(resource, removed);
@@ -245,7 +260,8 @@ export class ApiCore {
     while (changed) {
       changed = false;
       const all: { resource: ResourceType; object: KubeObject }[] = [];
-      const types = new Map(this.registry.all().map((r) => [storageKey(r), r]));
+      const types = new Map<string, ResourceType>();
+      for (const r of this.registry.all()) if (!types.has(storageKey(r))) types.set(storageKey(r), r);
       for (const key of this.store.resources()) {
         const resource = types.get(key);
         if (resource) for (const object of this.store.list(key)) all.push({ resource, object });
@@ -387,6 +403,8 @@ export class ApiCore {
     const name = object.metadata.name ?? '';
     const causes: StatusCause[] = [...this.metadataCauses(resource, object)];
     const key = storageKey(resource);
+    this.reportUnknownFields(resource, pruneBuiltinFields(key, object), options);
+    causes.push(...admitBuiltin(key, object, old));
     if (key === '/namespaces') {
       object.spec = { finalizers: ['kubernetes'], ...(isJsonObject(object.spec) ? object.spec : {}) };
       object.status = old?.status ?? { phase: 'Active' };
@@ -449,15 +467,18 @@ export class ApiCore {
   private admitCustom(resource: ResourceType, object: KubeObject, options: WriteOptions): StatusCause[] {
     const custom = this.customVersions.get(`${resource.group}/${resource.version}/${resource.plural}`);
     if (!custom?.schema || !custom.validate) return [];
-    const unknown = pruneUnknownFields(object, custom.schema);
-    if (unknown.length > 0) {
-      if (options.fieldValidation === 'Strict') {
-        throw badRequest(`${resource.kind} in version "${resource.version}" cannot be handled as a ${resource.kind}: strict decoding error: ${unknown.map((u) => `unknown field "${u}"`).join(', ')}`);
-      }
-      if (options.fieldValidation !== 'Ignore') options.warnings?.push(...unknown.map((u) => `unknown field "${u}"`));
-    }
+    this.reportUnknownFields(resource, pruneUnknownFields(object, custom.schema), options);
     applyDefaults(object, custom.schema);
     return custom.validate(object);
+  }
+
+  /** Unknown fields were dropped; `Strict` refuses the request instead, `Warn` (the default) says so. */
+  private reportUnknownFields(resource: ResourceType, unknown: string[], options: WriteOptions): void {
+    if (unknown.length === 0) return;
+    if (options.fieldValidation === 'Strict') {
+      throw badRequest(`${resource.kind} in version "${resource.version}" cannot be handled as a ${resource.kind}: strict decoding error: ${unknown.map((u) => `unknown field "${u}"`).join(', ')}`);
+    }
+    if (options.fieldValidation !== 'Ignore') options.warnings?.push(...unknown.map((u) => `unknown field "${u}"`));
   }
 
   /** Validates a CRD and fills in its status as kube-apiserver's controllers would. */

@@ -3,13 +3,14 @@ import { parse as parseYaml } from 'yaml';
 import type { ApiCore, DeleteOptions, PropagationPolicy, WriteOptions } from './core.ts';
 import { ApiError, badRequest, conflict, forbidden, gone, methodNotAllowed, notFound, unsupportedMediaType } from './errors.ts';
 import type { FaultInjector } from './faults.ts';
+import { eventFieldToCore } from './conversion.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.ts';
 import { authorize, refusal, type RbacObjects, type RequestAttributes, type UserInfo } from './rbac.ts';
 import { apiVersionOf, storageKey, type ResourceType } from './registry.ts';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, type FieldRequirement, type LabelRequirement } from './selectors.ts';
 import type { StoreChange } from './store.ts';
 import { isJsonObject, type JsonObject, type KubeObject } from './types.ts';
-import { SERVER_VERSION, apiGroupDocument, apiGroupList, apiResourceList, apiVersions, openApiDocument, openApiIndex, toTable, type IncludeObject } from './views.ts';
+import { SERVER_VERSION, apiGroupDocument, apiGroupList, apiResourceList, apiVersions, openApiDocument, openApiIndex, openApiV2, toTable, type IncludeObject } from './views.ts';
 
 /**
  * The HTTP/JSON face of the API server: authentication by bearer token, RBAC,
@@ -145,7 +146,7 @@ export class HttpApi {
     if (failure === 500) throw new ApiError(500, 'InternalError', 'Internal error occurred: injected fault');
     const segments = path.split('/').filter((s) => s !== '').map(decodeURIComponent);
     const resourceRequest = this.parseResourcePath(segments);
-    if (!resourceRequest) return this.serveNonResource(method, path, segments, user, res);
+    if (!resourceRequest) return this.serveNonResource(method, path, segments, user, req.headers.accept, res);
     const watch = resourceRequest.watchPath || url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
     const verb = verbOf(method, resourceRequest, watch);
     const query = url.searchParams;
@@ -227,7 +228,7 @@ export class HttpApi {
     if (body.restart === true) this.options.requestRestart();
   }
 
-  private serveNonResource(method: string, path: string, segments: string[], user: UserInfo, res: ServerResponse): void {
+  private serveNonResource(method: string, path: string, segments: string[], user: UserInfo, accepts: string | undefined, res: ServerResponse): void {
     if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed();
     if (!authorize(this.rbacObjects(user), user, { kind: 'nonResource', verb: 'get', path })) throw forbidden(refusal(user, { kind: 'nonResource', verb: 'get', path }));
     const registry = this.core.registry;
@@ -241,6 +242,12 @@ export class HttpApi {
     else if (path === '/api') body = apiVersions();
     else if (path === '/apis') body = apiGroupList(registry);
     else if (path === '/openapi/v3') body = openApiIndex(registry);
+    else if (path === '/openapi/v2') {
+      // Only JSON is served: a client asking for the protobuf encoding alone (kubectl) gets 404 and does without.
+      const accept = accepts ?? '';
+      if (/protobuf/.test(accept) && !/json|\*\/\*/.test(accept)) throw new ApiError(404, 'NotFound', 'the server serves /openapi/v2 as JSON only');
+      body = openApiV2(registry, (r) => this.core.customSchema(r));
+    }
     else if (segments[0] === 'api' && segments.length === 2) body = apiResourceList(registry, '', segments[1] ?? '');
     else if (segments[0] === 'apis' && segments.length === 2) body = apiGroupDocument(registry, segments[1] ?? '');
     else if (segments[0] === 'apis' && segments.length === 3) body = apiResourceList(registry, segments[1] ?? '', segments[2] ?? '');
@@ -399,6 +406,7 @@ export class HttpApi {
     const allowed = new Set(['metadata.name', 'metadata.namespace', ...resource.selectableFields]);
     for (const field of fields) {
       if (!allowed.has(field.field)) throw badRequest(`field label not supported: ${field.field}`);
+      if (resource.group === 'events.k8s.io') field.field = eventFieldToCore(field.field);
     }
     if (name !== undefined) fields.push({ field: 'metadata.name', op: '=', value: name });
     return { ...(resource.namespaced && namespace !== undefined ? { namespace } : {}), labels: parseLabelSelector(query.get('labelSelector') ?? ''), fields };
@@ -416,7 +424,16 @@ export class HttpApi {
     if (!Number.isInteger(limit) || limit < 0) throw badRequest(`limit: Invalid value: ${JSON.stringify(limitText)}: must be a non-negative integer`);
     const continueToken = query.get('continue');
     let revision = store.revision;
-    let items = this.core.list(resource, filter.namespace).filter((o) => this.matches(o, filter));
+    let items = this.core.list(resource, filter.namespace);
+    const rvText = query.get('resourceVersion') ?? '';
+    if (query.get('resourceVersionMatch') === 'Exact' && !continueToken) {
+      if (!/^\d+$/.test(rvText)) throw badRequest(`resourceVersionMatch: Invalid value: "Exact": resourceVersionMatch "Exact" is forbidden for resourceVersion "${rvText}"`);
+      const past = store.listAt(storageKey(resource), filter.namespace, Number(rvText));
+      if (past === 'expired') throw gone(`too old resource version: ${rvText} (${store.oldestWatchableRevision})`);
+      items = past;
+      revision = Number(rvText);
+    }
+    items = items.filter((o) => this.matches(o, filter));
     if (continueToken) {
       const position = decodeContinue(continueToken);
       if (position.rv < store.oldestWatchableRevision) {
@@ -454,6 +471,8 @@ export class HttpApi {
       return { object: this.commitPatch(resource, existing, merged, subresource, options), created: false };
     }
     if (!existing) throw notFound(resource, name);
+    const patchTypes = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json'];
+    if (!patchTypes.includes(contentType)) throw unsupportedMediaType(contentType);
     const current = this.core.present(resource, existing);
     const body = parseJsonBody(text);
     let patched: unknown;
@@ -525,7 +544,8 @@ export class HttpApi {
         const before = change.previous !== undefined && this.matches(change.previous, filter);
         if (now && before) emit('MODIFIED', change.object, change);
         else if (now) emit('ADDED', change.object);
-        else if (before) emit('DELETED', change.object);
+        // The object as it last matched, stamped with the revision of the change that made it leave.
+        else if (before && change.previous) emit('DELETED', { ...change.previous, metadata: { ...change.previous.metadata, resourceVersion: String(change.revision) } });
       } else if (now) emit(change.type, change.object, change);
     };
     const bookmark = (annotations?: Record<string, string>): void => {

@@ -28,12 +28,14 @@ export interface ResourceType {
   columns: PrinterColumn[];
   /** Set for custom resources: the CRD that serves them. */
   crdName?: string;
+  /** Set when objects live in another resource's table (events.k8s.io events are core events). */
+  storedAs?: string;
 }
 
 export const STANDARD_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
-export function storageKey(resource: Pick<ResourceType, 'group' | 'plural'>): string {
-  return `${resource.group}/${resource.plural}`;
+export function storageKey(resource: Pick<ResourceType, 'group' | 'plural' | 'storedAs'>): string {
+  return resource.storedAs ?? `${resource.group}/${resource.plural}`;
 }
 
 export function apiVersionOf(resource: Pick<ResourceType, 'group' | 'version'>): string {
@@ -168,6 +170,7 @@ interface BuiltinSpec {
   verbs?: string[];
   fields?: string[];
   columns?: PrinterColumn[];
+  storedAs?: string;
 }
 
 const ALL = ['all'];
@@ -240,7 +243,7 @@ const BUILTINS: BuiltinSpec[] = [
     group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice', plural: 'endpointslices', namespaced: true,
     columns: [col('AddressType', (o) => at(o, 'addressType')), col('Ports', (o) => orNone(list(o, 'ports').map((p) => String(at(p, 'port'))).join(','))), col('Endpoints', (o) => orNone(list(o, 'endpoints').flatMap((e) => list(e, 'addresses')).map(String).join(','))), AGE],
   },
-  { group: 'events.k8s.io', version: 'v1', kind: 'Event', plural: 'events', namespaced: true, shortNames: ['ev'], fields: ['regarding.kind', 'regarding.namespace', 'regarding.name', 'regarding.uid', 'reason', 'reportingController', 'type'] },
+  { group: 'events.k8s.io', version: 'v1', kind: 'Event', plural: 'events', namespaced: true, shortNames: ['ev'], storedAs: '/events', fields: ['regarding.kind', 'regarding.namespace', 'regarding.name', 'regarding.uid', 'reason', 'reportingController', 'type'] },
   { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'Role', plural: 'roles', namespaced: true, columns: [col('Created At', (o) => o.metadata.creationTimestamp)] },
   { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'RoleBinding', plural: 'rolebindings', namespaced: true, columns: [col('Role', (o) => `${String(at(o, 'roleRef.kind'))}/${String(at(o, 'roleRef.name'))}`), AGE] },
   { group: 'rbac.authorization.k8s.io', version: 'v1', kind: 'ClusterRole', plural: 'clusterroles', namespaced: false, columns: [col('Created At', (o) => o.metadata.creationTimestamp)] },
@@ -265,5 +268,6 @@ export function builtinResources(): ResourceType[] {
     statusSubresource: spec.status ?? false,
     selectableFields: spec.fields ?? [],
     columns: spec.columns ?? [AGE],
+    ...(spec.storedAs !== undefined ? { storedAs: spec.storedAs } : {}),
   }));
 }

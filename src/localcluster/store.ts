@@ -15,7 +15,7 @@ export interface StoreChange {
   readonly revision: number;
   /** The object after the change (for DELETED: its last state, stamped with the deletion's revision). */
   readonly object: KubeObject;
-  /** The object before a MODIFIED change, so selector watches can tell "stopped matching". */
+  /** The object before a MODIFIED or DELETED change (selector watches, lists at an older revision). */
   readonly previous?: KubeObject;
 }
 
@@ -45,7 +45,7 @@ export class ObjectStore {
   private compactedThrough = 0;
   private readonly listeners = new Set<(change: StoreChange) => void>();
 
-  constructor(private readonly historyLimit = 10_000) {
+  constructor(private readonly historyLimit = 2000) {
     if (!Number.isInteger(historyLimit) || historyLimit < 1) {
       throw new Error(`historyLimit must be a positive integer, got ${historyLimit}`);
     }
@@ -115,7 +115,7 @@ export class ObjectStore {
     if (existing.metadata.uid) this.byUid.delete(existing.metadata.uid);
     const revision = ++this.revisionCounter;
     const last: KubeObject = { ...existing, metadata: { ...existing.metadata, resourceVersion: String(revision) } };
-    this.record({ type: 'DELETED', resource, revision, object: last });
+    this.record({ type: 'DELETED', resource, revision, object: last, previous: existing });
     return last;
   }
 
@@ -136,6 +136,29 @@ export class ObjectStore {
       else high = mid;
     }
     return { kind: 'changes', changes: this.history.slice(low) };
+  }
+
+  /**
+   * Objects of one resource as they were at `revision` (a list with resourceVersionMatch=Exact),
+   * rebuilt by undoing newer changes; `expired` when history does not reach back that far.
+   */
+  listAt(resource: string, namespace: string | undefined, revision: number): KubeObject[] | 'expired' {
+    const read = this.changesSince(revision);
+    if (read.kind === 'expired') return 'expired';
+    const state = new Map(this.list(resource, namespace).map((o) => [objectKey(o.metadata.namespace, o.metadata.name ?? ''), o]));
+    for (const change of [...read.changes].reverse()) {
+      if (change.resource !== resource || (namespace !== undefined && change.object.metadata.namespace !== namespace)) continue;
+      const key = objectKey(change.object.metadata.namespace, change.object.metadata.name ?? '');
+      if (change.type === 'ADDED') state.delete(key);
+      else if (change.previous) state.set(key, change.previous);
+    }
+    return [...state.values()].sort((a, b) => compareKeys(objectKey(a.metadata.namespace, a.metadata.name ?? ''), objectKey(b.metadata.namespace, b.metadata.name ?? '')));
+  }
+
+  /** Forgets all history so far (a fresh server has nothing older than its bootstrap to resume from). */
+  compact(): void {
+    this.compactedThrough = this.revisionCounter;
+    this.history = [];
   }
 
   subscribe(listener: (change: StoreChange) => void): () => void {
@@ -170,7 +193,7 @@ export class ObjectStore {
   private record(change: StoreChange): void {
     this.history.push(change);
     // Trim in batches so a long history is not shifted on every write.
-    if (this.history.length > this.historyLimit * 1.25) {
+    if (this.history.length > this.historyLimit * 1.1) {
       const drop = this.history.length - this.historyLimit;
       this.compactedThrough = this.history[drop - 1]?.revision ?? this.compactedThrough;
       this.history = this.history.slice(drop);

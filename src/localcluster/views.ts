@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { apiVersionOf, type ResourceRegistry, type ResourceType } from './registry.ts';
+import { builtinTopLevelFields } from './builtins.ts';
+import { apiVersionOf, storageKey, type ResourceRegistry, type ResourceType } from './registry.ts';
 import type { JsonObject, KubeObject } from './types.ts';
 
 /**
@@ -81,9 +82,23 @@ export function openApiIndex(registry: ResourceRegistry): JsonObject {
   return { paths };
 }
 
-function schemaName(resource: ResourceType): string {
-  const reversedGroup = resource.group === '' ? 'io.k8s.api.core' : resource.group.split('.').reverse().join('.');
-  return `${reversedGroup}.${resource.version}.${resource.kind}`;
+/** OpenAPI definition names as kube-apiserver spells them: io.k8s.api.core.v1.Service, io.anchorlb.v1beta1.IPAddressPool. */
+export function schemaName(resource: ResourceType): string {
+  let prefix: string;
+  if (resource.crdName) prefix = resource.group.split('.').reverse().join('.');
+  else if (resource.group === '') prefix = 'io.k8s.api.core';
+  else if (resource.group === 'apiextensions.k8s.io') prefix = 'io.k8s.apiextensions-apiserver.pkg.apis.apiextensions';
+  else prefix = `io.k8s.api.${resource.group.split('.')[0] ?? resource.group}`;
+  return `${prefix}.${resource.version}.${resource.kind}`;
+}
+
+/** A definition for a kind: the CRD's schema, or an open schema of a built-in kind's top-level fields. */
+function definition(r: ResourceType, customSchema: JsonObject | undefined): JsonObject {
+  if (customSchema) return customSchema;
+  const open = { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
+  const properties: JsonObject = { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } };
+  for (const field of builtinTopLevelFields(storageKey(r)) ?? ['spec', 'status']) properties[field] = open;
+  return { type: 'object', description: `${r.kind} (${apiVersionOf(r)})`, properties };
 }
 
 const QUERY_PARAMS = ['dryRun', 'fieldManager', 'fieldValidation', 'pretty'].map((name) => ({ name, in: 'query', schema: { type: 'string', uniqueItems: true } }));
@@ -91,7 +106,8 @@ const QUERY_PARAMS = ['dryRun', 'fieldManager', 'fieldValidation', 'pretty'].map
 /**
  * One group/version's document. Every patch operation carries its GVK and the
  * `fieldValidation` parameter, which is how kubectl decides to let the server validate.
- * Custom resources publish their schema; built-ins publish an open object schema.
+ * Custom resource schemas carry their GVK. Built-in schemas are open and carry none,
+ * so kubectl computes strategic merge patches from its own compiled-in types.
  */
 export function openApiDocument(registry: ResourceRegistry, group: string, version: string, customSchema: (r: ResourceType) => JsonObject | undefined): JsonObject | undefined {
   const resources = registry.inGroupVersion(group, version);
@@ -107,14 +123,26 @@ export function openApiDocument(registry: ResourceRegistry, group: string, versi
     const operation = (action: string, extra: JsonObject = {}): JsonObject => ({ 'x-kubernetes-action': action, 'x-kubernetes-group-version-kind': gvk, parameters: QUERY_PARAMS, ...ok, ...extra });
     const itemPath = r.namespaced ? `${prefix}/namespaces/{namespace}/${r.plural}/{name}` : `${prefix}/${r.plural}/{name}`;
     const listPath = r.namespaced ? `${prefix}/namespaces/{namespace}/${r.plural}` : `${prefix}/${r.plural}`;
-    const patchBody = { content: Object.fromEntries(['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml'].map((t) => [t, { schema: { type: 'object' } }])) };
+    const patchTypes = ['application/json-patch+json', 'application/merge-patch+json', ...(r.crdName ? [] : ['application/strategic-merge-patch+json']), 'application/apply-patch+yaml'];
+    const patchBody = { content: Object.fromEntries(patchTypes.map((t) => [t, { schema: { type: 'object' } }])) };
     paths[itemPath] = { get: operation('get'), put: operation('put', { requestBody: body }), patch: operation('patch', { requestBody: patchBody }), delete: operation('delete') };
     paths[listPath] = { get: operation('list'), post: operation('post', { requestBody: body }) };
     if (r.statusSubresource) paths[`${itemPath}/status`] = { get: operation('get'), put: operation('put', { requestBody: body }), patch: operation('patch', { requestBody: patchBody }) };
-    const schema = customSchema(r);
-    schemas[schemaName(r)] = schema
-      ? { ...schema, 'x-kubernetes-group-version-kind': [gvk] }
-      : { type: 'object', description: `${r.kind} (${apiVersionOf(r)})`, 'x-kubernetes-preserve-unknown-fields': true };
+    const custom = customSchema(r);
+    schemas[schemaName(r)] = custom ? { ...custom, 'x-kubernetes-group-version-kind': [gvk] } : definition(r, undefined);
   }
   return { openapi: '3.0.0', info: { title: 'Kubernetes', version: SERVER_VERSION.gitVersion }, paths, components: { schemas } };
+}
+
+/** `/openapi/v2`: one Swagger 2.0 document with a definition per kind, each naming its GVK. */
+export function openApiV2(registry: ResourceRegistry, customSchema: (r: ResourceType) => JsonObject | undefined): JsonObject {
+  const definitions: JsonObject = {};
+  for (const r of registry.all()) {
+    const name = schemaName(r);
+    const gvk = { group: r.group, version: r.version, kind: r.kind };
+    const existing = definitions[name];
+    const kinds = existing !== undefined && typeof existing === 'object' && existing !== null && Array.isArray((existing as JsonObject)['x-kubernetes-group-version-kind']) ? ((existing as JsonObject)['x-kubernetes-group-version-kind'] as unknown[]) : [];
+    definitions[name] = { ...definition(r, customSchema(r)), 'x-kubernetes-group-version-kind': [...kinds, gvk] };
+  }
+  return { swagger: '2.0', info: { title: 'Kubernetes', version: SERVER_VERSION.gitVersion }, paths: {}, definitions };
 }
