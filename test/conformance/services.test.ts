@@ -2,11 +2,12 @@
 // Docs: kubernetes.io/docs/concepts/services-networking/service/ (type LoadBalancer,
 // allocateLoadBalancerNodePorts, loadBalancerClass, headless services),
 // kubernetes.io/docs/concepts/services-networking/dual-stack/ (ipFamilies, ipFamilyPolicy),
-// kubernetes.io/docs/reference/kubernetes-api/service-resources/service-v1/ .
+// kubernetes.io/docs/reference/kubernetes-api/service-resources/service-v1/ ,
+// kubernetes.io/docs/reference/using-api/api-concepts/#receiving-resources-as-tables .
 import { isIP } from 'node:net';
 import { expect } from 'chai';
 import { CoreV1Api, type V1Service } from '@kubernetes/client-node';
-import { field, useConformanceTarget, useTestNamespace, type RawResponse } from './support.ts';
+import { TABLE_ACCEPT, field, useConformanceTarget, useTestNamespace, type RawResponse } from './support.ts';
 
 describe('conformance: services', function () {
   const target = useConformanceTarget();
@@ -136,6 +137,33 @@ describe('conformance: services', function () {
       body: { ...withStatus, status: { loadBalancer: { ingress: [{ ip: '192.0.2.99' }] } } },
     });
     expect(specWrite.status?.loadBalancer?.ingress?.[0]?.ip).to.equal('192.0.2.10');
+  });
+
+  // Server-side printing of built-ins: `kubectl get services` shows these columns (priority 0);
+  // EXTERNAL-IP is <pending> until status.loadBalancer has an ingress, then the ingress IPs.
+  it('prints services as a Table with the standard columns', async () => {
+    await core().createNamespacedService({
+      namespace: namespace.name,
+      body: service('printed', { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }] }),
+    });
+    const tablePath = `${servicesPath()}?fieldSelector=metadata.name%3Dprinted`;
+    const table = await target.raw(tablePath, { headers: { Accept: TABLE_ACCEPT } });
+    expect(field(table.json, 'kind')).to.equal('Table');
+    const definitions = field(table.json, 'columnDefinitions') as unknown[];
+    const visible = definitions.filter((column) => field(column, 'priority') === 0 || field(column, 'priority') === undefined);
+    expect(visible.map((column) => field(column, 'name'))).to.deep.equal(['Name', 'Type', 'Cluster-IP', 'External-IP', 'Port(s)', 'Age']);
+    const cells = field(table.json, 'rows', 0, 'cells') as unknown[];
+    expect(cells[0]).to.equal('printed');
+    expect(cells[1]).to.equal('LoadBalancer');
+    expect(cells[3]).to.equal('<pending>');
+    expect(cells[4]).to.match(/^80:3\d{4}\/TCP$/);
+    await target.raw(`${servicesPath()}/printed/status`, {
+      method: 'PATCH',
+      headers: { 'Content-Type': 'application/merge-patch+json' },
+      body: { status: { loadBalancer: { ingress: [{ ip: '192.0.2.50' }] } } },
+    });
+    const after = await target.raw(tablePath, { headers: { Accept: TABLE_ACCEPT } });
+    expect(field(after.json, 'rows', 0, 'cells', 3)).to.equal('192.0.2.50');
   });
 
   it('rejects a load-balancer ingress that is not an IP', async () => {
