@@ -1,3 +1,5 @@
+import { formatIP, isParseError, parseIP } from './net.ts';
+
 export const GROUP = 'anchorlb.io';
 export const VERSION = 'v1beta1';
 export const API_VERSION = `${GROUP}/${VERSION}` as const;
@@ -33,3 +35,15 @@ export const VIP_LABELS = {
   serviceName: 'anchorlb.io/service-name',
   serviceNamespace: 'anchorlb.io/service-namespace',
 } as const;
+
+/**
+ * The anchorlb.io/ip label value of an address: canonical form, with IPv6 colons as
+ * dashes and a 0 where a label would start or end with a dash ("::1" → "0--1").
+ * Undefined for text that is not an address.
+ */
+export function ipLabelValue(ip: string): string | undefined {
+  const parsed = parseIP(ip);
+  if (isParseError(parsed)) return undefined;
+  const dashed = formatIP(parsed.family, parsed.value).replaceAll(':', '-');
+  return `${dashed.startsWith('-') ? '0' : ''}${dashed}${dashed.endsWith('-') ? '0' : ''}`;
+}

@@ -138,11 +138,11 @@ export function checkPrinterColumns(kind: KindSchema, common: SchemaNode): strin
   const schema = crdSchemaOf(kind, common);
   return kind.meta.printerColumns.flatMap((column) => {
     const fieldPath = column.jsonPath.replace(/\[[^\]]*\]/g, '').split('.').filter((part) => part !== '');
+    // metadata is the API server's (ObjectMeta), not described in the CRD.
+    if (fieldPath[0] === 'metadata') return [];
     let node: unknown = schema;
     for (const field of fieldPath) {
-      if (!isSchemaNode(node)) break;
-      if (node.type === 'array') node = node.items;
-      if (field === 'creationTimestamp' && isSchemaNode(node) && node.type === 'object' && !node.properties) return [];
+      if (isSchemaNode(node) && node.type === 'array') node = node.items;
       node = isSchemaNode(node) && isSchemaNode(node.properties) ? node.properties[field] : undefined;
     }
     return node === undefined ? [`${kind.file}: printer column ${column.name}: ${column.jsonPath} is not a field of the schema`] : [];

@@ -817,7 +817,7 @@ export interface L2Failover {
   failbackDelay?: string;
 }
 /**
- * What one node actually announces for one Service address: one object per (announced IP, node), in the Service's namespace, written by the speaker of that node. Speakers label each object anchorlb.io/ip (the IP, with ':' replaced by '-' for IPv6), anchorlb.io/node, anchorlb.io/service-name and anchorlb.io/service-namespace, so kubectl get vips -l anchorlb.io/node=NODE lists what a node announces.
+ * What one node actually announces for one Service address: one object per (announced IP, node), in the Service's namespace, written by the speaker of that node. Speakers label each object anchorlb.io/ip (the IP in canonical form; for IPv6 each ':' written as '-' and a leading or trailing '-' given a 0, e.g. 2001-db8--1), anchorlb.io/node, anchorlb.io/service-name and anchorlb.io/service-namespace, so kubectl get vips -l anchorlb.io/node=NODE lists what a node announces.
  */
 export interface VIPStatus {
   /**

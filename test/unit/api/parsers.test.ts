@@ -5,6 +5,7 @@ import {
   cidrToRange,
   formatIP,
   formatRange,
+  ipLabelValue,
   isParseError,
   parseAddressRange,
   parseCIDR,
@@ -131,6 +132,27 @@ describe('parseCommunity', () => {
     }));
     fc.assert(fc.property(fc.nat(0xffffffff), fc.nat(0xffffffff), fc.nat(0xffffffff), (a, b, c) => {
       expect(parseCommunity(`large:${a}:${b}:${c}`)).to.deep.equal({ kind: 'large', globalAdministrator: a, localData1: b, localData2: c });
+    }));
+  });
+});
+
+describe('ipLabelValue (anchorlb.io/ip on VIPStatus)', () => {
+  const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+  it('writes IPv4 as is and IPv6 with dashes, never starting or ending with one', () => {
+    expect(ipLabelValue('192.0.2.1')).to.equal('192.0.2.1');
+    expect(ipLabelValue('2001:DB8:0::1')).to.equal('2001-db8--1');
+    expect(ipLabelValue('::1')).to.equal('0--1');
+    expect(ipLabelValue('2001:db8::')).to.equal('2001-db8--0');
+    expect(ipLabelValue('not an ip')).to.equal(undefined);
+  });
+
+  it('is a valid label value that reads back as the same address', () => {
+    fc.assert(fc.property(family.chain((f) => fc.bigInt(0n, (1n << BigInt(FAMILY_BITS[f])) - 1n).map((value) => ({ f, value }))), ({ f, value }) => {
+      const label = ipLabelValue(formatIP(f, value)) ?? '';
+      expect(label.length).to.be.at.most(63);
+      expect(LABEL_VALUE.test(label), label).to.equal(true);
+      expect(parseIP(f === 6 ? label.replaceAll('-', ':') : label)).to.deep.equal({ family: f, value });
     }));
   });
 });
