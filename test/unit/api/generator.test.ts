@@ -135,10 +135,10 @@ describe('generator drift check', () => {
     ]);
   });
 
-  it('gen --check exits non-zero naming the stale file, and zero once regenerated', async () => {
+  it('gen --check exits non-zero naming the stale file, zero once regenerated, non-zero on a lint failure', async () => {
     const gen = join(repoRoot, 'scripts/gen.ts');
     const tsx = join(repoRoot, 'node_modules/.bin/tsx');
-    await run(tsx, [gen, '--root', root]);
+    writeOutputs(root, await renderOutputs(join(root, 'src/schemas')));
     editSchema(root, 'community.schema.json', (schema) => {
       schema.description = 'edited without regenerating';
     });
@@ -148,9 +148,18 @@ describe('generator drift check', () => {
     });
     expect(failure.code).to.equal(1);
     expect(failure.stderr).to.contain('stale crds/anchorlb.io_communities.yaml (differs)');
-    await run(tsx, [gen, '--root', root]);
+    writeOutputs(root, await renderOutputs(join(root, 'src/schemas')));
     const { stdout } = await run(tsx, [gen, '--check', '--root', root]);
     expect(stdout).to.contain('up to date');
+    editSchema(root, 'community.schema.json', (schema) => {
+      specProperties(schema).communities = { type: ['array', 'null'] };
+    });
+    await run(tsx, [gen, '--check', '--root', root]).catch((error: { code?: number; stderr?: string }) => {
+      failure = error;
+    });
+    expect(failure.code).to.equal(1);
+    expect(failure.stderr).to.contain('schema lint failed');
+    expect(failure.stderr).to.contain('community.schema.json#/properties/spec/properties/communities: type ["array","null"]: type arrays are not allowed');
   });
 
   it('the repository itself is up to date', async () => {
