@@ -265,25 +265,26 @@ export interface Md5ConnectOptions {
   host: string;
   port: number;
   localAddress?: string;
-  key: string | Uint8Array;
+  /** Absent: no key (a session that only needs TTL settings before the SYN). */
+  key?: string | Uint8Array;
   ttl?: number;
   minTtl?: number;
   /** Gives up (ETIMEDOUT) when the handshake has not finished: a peer with another key never answers. */
   timeoutMs?: number;
 }
 
-/** Connects with the TCP-MD5 key set before the SYN. Resolves with the connected socket. */
+/** Connects with the TCP-MD5 key and TTLs set before the SYN. Resolves with the connected socket. */
 export function connectTcpWithMd5(options: Md5ConnectOptions): Promise<net.Socket> {
   const family = ipFamily(options.host, 'host');
   if (options.localAddress !== undefined && ipFamily(options.localAddress, 'localAddress') !== family) {
     throw new TypeError(`localAddress: ${options.localAddress} is not of the same family as host ${options.host}`);
   }
-  const key = keyBytes(options.key, 'key');
+  const key = options.key === undefined ? undefined : keyBytes(options.key, 'key');
   const native = addon();
   const fd = native.createTcpSocket(family);
   let socket: net.Socket;
   try {
-    native.setTcpMd5Key(fd, options.host, key);
+    if (key !== undefined) native.setTcpMd5Key(fd, options.host, key);
     if (options.ttl !== undefined) native.setIpTtl(fd, options.ttl);
     if (options.minTtl !== undefined) native.setIpMinTtl(fd, options.minTtl);
     // Node adopts the unconnected fd as a TCP handle; connect() below connects that same fd.

@@ -107,36 +107,75 @@ describe('native addon (e2e, network namespaces)', function () {
     expect(entry).to.contain(nodeMac);
   });
 
+  /** Starts an md5-peer server in `ns` and waits until it listens. */
+  async function startServer(ns: string, args: string[]): Promise<{ child: ChildProcess; output: Output }> {
+    const child = await testbed.spawn(ns, tsx(MD5_PEER, 'server', ...args), { pipe: true });
+    child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
+    const output = new Output(child);
+    await output.next(`server ${args.join(' ')} listening`, (m) => m.listening === true || 'text' in m);
+    return { child, output };
+  }
+
+  /** Runs an md5-peer client in `ns` to completion; no connection within `timeout` gives ETIMEDOUT. */
+  async function client(ns: string, args: string[]): Promise<Record<string, unknown>> {
+    const { stdout } = await testbed.exec(ns, tsx(MD5_PEER, 'client', '--timeout', '1500', ...args));
+    return JSON.parse(stdout.trim()) as Record<string, unknown>;
+  }
+
+  const hex = (text: string): string => Buffer.from(text).toString('hex');
+  const NO_CONNECTION = { connected: false, code: 'ETIMEDOUT' };
+
   describe('TCP-MD5 between two Node processes', () => {
-    let server: ChildProcess;
-    let serverOutput: Output;
     const KEY = 'anchorlb-test-key';
-    const port = '17900';
 
-    before(async () => {
+    it('IPv4: a client with the key connects and data flows both ways; without or with another key it never connects', async () => {
       const node = testbed.nodes[0]!;
-      server = await testbed.spawn(node.ns, tsx(MD5_PEER, 'server', node.ipv4, port, testbed.client!.ipv4, KEY), { pipe: true });
-      server.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
-      serverOutput = new Output(server);
-      await serverOutput.next('MD5 server listening', (m) => m.listening === true);
+      const peer = testbed.client!;
+      const server = await startServer(node.ns, ['--listen', node.ipv4, '--port', '17900', '--peer', peer.ipv4, '--key', KEY]);
+      const to = ['--host', node.ipv4, '--port', '17900', '--local', peer.ipv4];
+      expect(await client(peer.ns, [...to, '--key', KEY])).to.deep.equal({ connected: true, received: hex('hello\n') });
+      const accepted = await server.output.next('server to see the client', (m) => m.accepted === peer.ipv4);
+      expect(accepted.received).to.equal(hex('client says hi\n'));
+      expect(await client(peer.ns, [...to, '--plain'])).to.deep.equal(NO_CONNECTION);
+      expect(await client(peer.ns, [...to, '--key', 'not-the-key'])).to.deep.equal(NO_CONNECTION);
+      expect(server.output.messages.filter((m) => 'accepted' in m)).to.have.length(1);
+      await testbed.kill(server.child);
     });
 
-    async function client(key: string): Promise<Record<string, unknown>> {
-      const { stdout } = await testbed.exec(testbed.client!.ns, tsx(MD5_PEER, 'client', testbed.nodes[0]!.ipv4, port, testbed.client!.ipv4, key, '2000'));
-      return JSON.parse(stdout.trim()) as Record<string, unknown>;
+    it('a dual-stack listener (::) keyed for an IPv4 peer accepts that peer with the key only', async () => {
+      const node = testbed.nodes[0]!;
+      const peer = testbed.client!;
+      const server = await startServer(node.ns, ['--listen', '::', '--port', '17901', '--peer', peer.ipv4, '--key', KEY]);
+      const to = ['--host', node.ipv4, '--port', '17901', '--local', peer.ipv4];
+      expect(await client(peer.ns, [...to, '--key', KEY])).to.deep.equal({ connected: true, received: hex('hello\n') });
+      expect(await client(peer.ns, [...to, '--plain'])).to.deep.equal(NO_CONNECTION);
+      await testbed.kill(server.child);
+    });
+
+    it('IPv6: a client with the key connects, one without does not', async () => {
+      const node = testbed.nodes[0]!;
+      const peer = testbed.client!;
+      const server = await startServer(node.ns, ['--listen', node.ipv6, '--port', '17902', '--peer', peer.ipv6, '--key', KEY]);
+      const to = ['--host', node.ipv6, '--port', '17902', '--local', peer.ipv6];
+      expect(await client(peer.ns, [...to, '--key', KEY])).to.deep.equal({ connected: true, received: hex('hello\n') });
+      expect(await client(peer.ns, [...to, '--plain'])).to.deep.equal(NO_CONNECTION);
+      await testbed.kill(server.child);
+    });
+  });
+
+  describe('TTL security (GTSM): minimum TTL on the listener, TTL on the client before its SYN', () => {
+    for (const family of ['ipv4', 'ipv6'] as const) {
+      it(`${family}: TTL 255 gets through a minimum of 255, TTL 254 does not`, async () => {
+        const node = testbed.nodes[0]!;
+        const peer = testbed.client!;
+        const port = family === 'ipv4' ? '17903' : '17904';
+        const server = await startServer(node.ns, ['--listen', node[family], '--port', port, '--min-ttl', '255']);
+        const to = ['--host', node[family], '--port', port, '--local', peer[family]];
+        expect(await client(peer.ns, [...to, '--ttl', '255'])).to.deep.equal({ connected: true, received: hex('hello\n') });
+        expect(await client(peer.ns, [...to, '--ttl', '254'])).to.deep.equal(NO_CONNECTION);
+        await testbed.kill(server.child);
+      });
     }
-
-    it('a client with the key connects and data flows both ways', async () => {
-      expect(await client(KEY)).to.deep.equal({ connected: true, received: Buffer.from('hello\n').toString('hex') });
-      await serverOutput.next('server received the greeting', (m) => m.accepted === testbed.client!.ipv4);
-      expect(serverOutput.messages.filter((m) => 'accepted' in m)[0]?.received).to.equal(Buffer.from('client says hi\n').toString('hex'));
-    });
-
-    it('a client without a key, or with another key, never gets a connection', async () => {
-      expect(await client('-')).to.deep.equal({ connected: false, code: 'ETIMEDOUT' });
-      expect(await client('not-the-key')).to.deep.equal({ connected: false, code: 'ETIMEDOUT' });
-      expect(serverOutput.messages.filter((m) => 'accepted' in m)).to.have.length(1);
-    });
   });
 
   describe('TCP-MD5 with FRR (neighbor password)', () => {
@@ -144,21 +183,21 @@ describe('native addon (e2e, network namespaces)', function () {
 
     it('FRR connects to our keyed listener and sends its OPEN; our keyed client reaches FRR, a keyless one does not', async () => {
       const node = testbed.nodes[0]!;
+      const router = testbed.router;
       // Our side listens on 179 with the key; FRR (active) dials it.
-      const server = await testbed.spawn(node.ns, tsx(MD5_PEER, 'server', '0.0.0.0', '179', testbed.router.ipv4, KEY), { pipe: true });
-      const serverOutput = new Output(server);
-      await serverOutput.next('listener on 179', (m) => m.listening === true);
-      await testbed.startFrr(testbed.router.ns, { asn: 64500, neighbors: [{ address: node.ipv4, asn: 64501, password: KEY }] });
-      const accepted = await serverOutput.next('FRR to connect with the key', (m) => m.accepted === testbed.router.ipv4, 30_000);
+      const server = await startServer(node.ns, ['--listen', '0.0.0.0', '--port', '179', '--peer', router.ipv4, '--key', KEY]);
+      await testbed.startFrr(router.ns, { asn: 64500, neighbors: [{ address: node.ipv4, asn: 64501, password: KEY }] });
+      const accepted = await server.output.next('FRR to connect with the key', (m) => m.accepted === router.ipv4, 30_000);
       expect(String(accepted.received).startsWith(BGP_MARKER)).to.equal(true);
-      await testbed.kill(server);
+      await testbed.kill(server.child);
 
-      // Now we dial FRR's listener: with the key we are accepted (FRR answers with its OPEN or a NOTIFICATION, both start with the marker).
-      const withKey = JSON.parse((await testbed.exec(node.ns, tsx(MD5_PEER, 'client', testbed.router.ipv4, '179', node.ipv4, KEY, '5000'))).stdout.trim()) as Record<string, unknown>;
+      // Now we dial FRR's listener: with the key we are accepted (FRR sends its OPEN or a
+      // NOTIFICATION, both start with the BGP marker); without it the kernel drops our SYNs.
+      const to = ['--host', router.ipv4, '--port', '179', '--local', node.ipv4];
+      const withKey = await client(node.ns, [...to, '--key', KEY]);
       expect(withKey.connected).to.equal(true);
       expect(String(withKey.received).startsWith(BGP_MARKER)).to.equal(true);
-      const withoutKey = JSON.parse((await testbed.exec(node.ns, tsx(MD5_PEER, 'client', testbed.router.ipv4, '179', node.ipv4, '-', '2000'))).stdout.trim()) as Record<string, unknown>;
-      expect(withoutKey).to.deep.equal({ connected: false, code: 'ETIMEDOUT' });
+      expect(await client(node.ns, [...to, '--plain'])).to.deep.equal(NO_CONNECTION);
     });
   });
 
