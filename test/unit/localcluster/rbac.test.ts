@@ -1,0 +1,65 @@
+import { expect } from 'chai';
+import { authorize, refusal, type RbacObjects, type UserInfo } from '../../../src/localcluster/rbac.ts';
+import type { KubeObject } from '../../../src/localcluster/types.ts';
+
+function object(kind: string, name: string, body: Record<string, unknown>, namespace?: string): KubeObject {
+  return { apiVersion: 'rbac.authorization.k8s.io/v1', kind, metadata: { name, ...(namespace ? { namespace } : {}) }, ...body };
+}
+
+const speaker: UserInfo = { name: 'system:serviceaccount:anchorlb-system:speaker', groups: ['system:serviceaccounts', 'system:serviceaccounts:anchorlb-system', 'system:authenticated'] };
+
+const policy: RbacObjects = {
+  clusterRoles: [
+    object('ClusterRole', 'speaker', { rules: [{ apiGroups: [''], resources: ['services', 'nodes'], verbs: ['get', 'list', 'watch'] }, { apiGroups: ['anchorlb.io'], resources: ['vipstatuses/status'], verbs: ['patch'] }] }),
+    object('ClusterRole', 'lease-reader', { rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['leader'], verbs: ['get'] }] }),
+    object('ClusterRole', 'metrics', { rules: [{ nonResourceURLs: ['/metrics*'], verbs: ['get'] }] }),
+  ],
+  clusterRoleBindings: [object('ClusterRoleBinding', 'speaker', { roleRef: { kind: 'ClusterRole', name: 'speaker' }, subjects: [{ kind: 'ServiceAccount', name: 'speaker', namespace: 'anchorlb-system' }] })],
+  roles: [object('Role', 'secrets', { rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['*'] }] }, 'anchorlb-system')],
+  roleBindings: [
+    object('RoleBinding', 'secrets', { roleRef: { kind: 'Role', name: 'secrets' }, subjects: [{ kind: 'Group', name: 'system:serviceaccounts:anchorlb-system' }] }, 'anchorlb-system'),
+    object('RoleBinding', 'leases', { roleRef: { kind: 'ClusterRole', name: 'lease-reader' }, subjects: [{ kind: 'User', name: speaker.name }] }, 'anchorlb-system'),
+    object('RoleBinding', 'metrics', { roleRef: { kind: 'ClusterRole', name: 'metrics' }, subjects: [{ kind: 'User', name: speaker.name }] }, 'anchorlb-system'),
+  ],
+};
+
+function can(verb: string, group: string, resource: string, namespace?: string, extra: { name?: string; subresource?: string } = {}): boolean {
+  return authorize(policy, speaker, { kind: 'resource', verb, group, resource, ...(namespace ? { namespace } : {}), ...extra });
+}
+
+describe('localcluster RBAC authorization', () => {
+  it('allows what bound cluster roles grant, everywhere', () => {
+    expect(can('watch', '', 'services', 'web')).to.equal(true);
+    expect(can('list', '', 'nodes')).to.equal(true);
+    expect(can('patch', 'anchorlb.io', 'vipstatuses', 'web', { subresource: 'status' })).to.equal(true);
+  });
+
+  it('refuses other verbs, groups, resources and subresources', () => {
+    expect(can('delete', '', 'services', 'web')).to.equal(false);
+    expect(can('get', 'apps', 'services', 'web')).to.equal(false);
+    expect(can('patch', 'anchorlb.io', 'vipstatuses', 'web')).to.equal(false);
+  });
+
+  it('limits role bindings to their namespace, matching groups and users', () => {
+    expect(can('create', '', 'secrets', 'anchorlb-system')).to.equal(true);
+    expect(can('create', '', 'secrets', 'default')).to.equal(false);
+    expect(can('get', 'coordination.k8s.io', 'leases', 'anchorlb-system', { name: 'leader' })).to.equal(true);
+    expect(can('get', 'coordination.k8s.io', 'leases', 'anchorlb-system', { name: 'other' })).to.equal(false);
+    expect(can('list', 'coordination.k8s.io', 'leases', 'anchorlb-system')).to.equal(false);
+  });
+
+  it('lets discovery through for everyone, and masters through for everything', () => {
+    expect(authorize(policy, speaker, { kind: 'nonResource', verb: 'get', path: '/apis/apps/v1' })).to.equal(true);
+    expect(authorize(policy, speaker, { kind: 'nonResource', verb: 'get', path: '/metrics' })).to.equal(false);
+    expect(authorize(policy, { name: 'admin', groups: ['system:masters'] }, { kind: 'resource', verb: 'delete', group: '', resource: 'nodes' })).to.equal(true);
+  });
+
+  it('words a refusal as kube-apiserver does', () => {
+    expect(refusal(speaker, { kind: 'resource', verb: 'delete', group: '', resource: 'services', namespace: 'web', name: 'x' })).to.equal(
+      'services "x" is forbidden: User "system:serviceaccount:anchorlb-system:speaker" cannot delete resource "services" in API group "" in the namespace "web"',
+    );
+    expect(refusal(speaker, { kind: 'resource', verb: 'list', group: 'apps', resource: 'deployments' })).to.equal(
+      'deployments.apps is forbidden: User "system:serviceaccount:anchorlb-system:speaker" cannot list resource "deployments" in API group "apps" at the cluster scope',
+    );
+  });
+});
