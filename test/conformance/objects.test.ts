@@ -93,6 +93,46 @@ describe('conformance: object semantics', function () {
     expect(field(response.json, 'details', 'kind')).to.equal('configmaps');
   });
 
+  // An update without metadata.resourceVersion is unconditional (allowed for config maps).
+  it('accepts an update without resourceVersion as unconditional', async () => {
+    await core().createNamespacedConfigMap({ namespace: namespace.name, body: configMap('unconditional') });
+    const response = await target.raw(`${configMapsPath()}/unconditional`, { method: 'PUT', body: { ...configMap('unconditional'), data: { key: 'forced' } } });
+    expect(response.status, response.text).to.equal(200);
+    expect(field(response.json, 'data', 'key')).to.equal('forced');
+  });
+
+  // The request path decides the namespace; a body naming another one is a 400 BadRequest.
+  it('rejects a body whose namespace differs from the request path', async () => {
+    const response = await target.raw(configMapsPath(), {
+      method: 'POST',
+      body: configMap('elsewhere', { namespace: `${namespace.name}-other` }),
+    });
+    expect(response.status).to.equal(400);
+    expectStatus(response.json, 400, 'BadRequest');
+  });
+
+  // DeleteOptions.preconditions: a delete naming another uid or an old resourceVersion is a 409 Conflict.
+  it('refuses a delete whose preconditions do not hold with 409 Conflict', async () => {
+    const created = await core().createNamespacedConfigMap({ namespace: namespace.name, body: configMap('guarded') });
+    const wrongUid = await target.raw(`${configMapsPath()}/guarded`, {
+      method: 'DELETE',
+      body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: '00000000-0000-0000-0000-000000000000' } },
+    });
+    expect(wrongUid.status, wrongUid.text).to.equal(409);
+    expectStatus(wrongUid.json, 409, 'Conflict');
+    await core().replaceNamespacedConfigMap({ namespace: namespace.name, name: 'guarded', body: { ...created, data: { key: 'newer' } } });
+    const staleVersion = await target.raw(`${configMapsPath()}/guarded`, {
+      method: 'DELETE',
+      body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { resourceVersion: created.metadata?.resourceVersion } },
+    });
+    expect(staleVersion.status, staleVersion.text).to.equal(409);
+    const matching = await target.raw(`${configMapsPath()}/guarded`, {
+      method: 'DELETE',
+      body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: created.metadata?.uid } },
+    });
+    expect(matching.status).to.equal(200);
+  });
+
   // 404 NotFound Status: details name the object and the resource.
   it('answers a missing object with a 404 NotFound Status', async () => {
     const response = await target.raw(`${configMapsPath()}/does-not-exist`);

@@ -119,6 +119,19 @@ describe('conformance: patches', function () {
     expect(containerNames(trimmed.json)).to.deep.equal(['main']);
   });
 
+  // Service ports merge on port.
+  it('merges service ports by port number in a strategic merge patch', async () => {
+    await core().createNamespacedService({
+      namespace: namespace.name,
+      body: { metadata: { name: 'ports' }, spec: { selector: { app: 'ports' }, ports: [{ name: 'http', port: 80, targetPort: 80 }] } },
+    });
+    const path = `/api/v1/namespaces/${namespace.name}/services/ports`;
+    await patch(path, 'application/strategic-merge-patch+json', { spec: { ports: [{ name: 'https', port: 443, targetPort: 8443 }] } });
+    const updated = await patch(path, 'application/strategic-merge-patch+json', { spec: { ports: [{ port: 80, targetPort: 8080 }] } });
+    const ports = (field(updated.json, 'spec', 'ports') as unknown[]).map((port) => `${String(field(port, 'name'))}:${String(field(port, 'port'))}->${String(field(port, 'targetPort'))}`);
+    expect(ports.sort()).to.deep.equal(['http:80->8080', 'https:443->8443']);
+  });
+
   // Conditions merge on type (Service status conditions are a map keyed by type).
   it('merges status conditions by type in a strategic merge patch of services/status', async () => {
     await core().createNamespacedService({

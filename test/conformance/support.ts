@@ -89,7 +89,11 @@ async function openRequest(kubeConfig: KubeConfig, path: string, request: RawReq
   await kubeConfig.applyToHTTPSOptions(options);
   const body = request.body === undefined ? undefined : typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
   const headers: Record<string, string> = { Accept: 'application/json', ...(options.headers as Record<string, string> | undefined) };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    // Node frames DELETE bodies only with an explicit length (no chunking by default for DELETE).
+    headers['Content-Length'] = String(Buffer.byteLength(body));
+  }
   Object.assign(headers, request.headers);
   const transport = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {

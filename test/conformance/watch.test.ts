@@ -27,6 +27,21 @@ describe('conformance: watch', function () {
     expect(Number(field(events[1]?.object, 'metadata', 'resourceVersion'))).to.be.greaterThan(Number(since));
   });
 
+  // A watch of the cluster-wide collection sees changes in every namespace.
+  it('watches a resource across all namespaces', async () => {
+    const created = await core().createNamespacedConfigMap({
+      namespace: namespace.name,
+      body: { metadata: { name: 'cluster-wide', labels: { scope: 'all-namespaces' } } },
+    });
+    await core().deleteNamespacedConfigMap({ namespace: namespace.name, name: 'cluster-wide' });
+    const events = await target.watch(
+      `/api/v1/configmaps?watch=true&labelSelector=scope%3Dall-namespaces&resourceVersion=${created.metadata?.resourceVersion}`,
+      (seen) => seen.length >= 1,
+    );
+    expect(summary(events)).to.deep.equal(['DELETED:cluster-wide']);
+    expect(field(events[0]?.object, 'metadata', 'namespace')).to.equal(namespace.name);
+  });
+
   // resourceVersion unset: the watch starts with synthetic ADDED events for the current state.
   it('starts a watch without resourceVersion with ADDED events for existing objects', async () => {
     for (const name of ['existing-1', 'existing-2']) {
