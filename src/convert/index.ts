@@ -1,6 +1,6 @@
 import { API_VERSION, fieldPath, validateObject, type ValidationContext } from '../api/index.ts';
 import { isRedundantWellKnownAlias } from './communities.ts';
-import { convertLegacyConfigData } from './legacy-config.ts';
+import { convertAddressPoolSpec, convertLegacyConfigData } from './legacy-config.ts';
 import { convertMetadata } from './metadata.ts';
 import { CONVERTIBLE_KINDS } from './objects.ts';
 import { DocumentReport, isJsonObject, type ConversionProblem, type DocumentRef, type JsonObject } from './report.ts';
@@ -117,6 +117,19 @@ function convertService(report: DocumentReport, service: JsonObject): JsonObject
   return [{ ...rest, metadata }];
 }
 
+function convertAddressPool(report: DocumentReport, pool: JsonObject): JsonObject[] {
+  reportUnknownFields(report, pool, OBJECT_FIELDS);
+  dropStatus(report, pool.status);
+  const metadata = convertMetadata(report, pool.metadata);
+  if (metadata === undefined || typeof metadata.name !== 'string') return [];
+  const namespace = typeof metadata.namespace === 'string' ? metadata.namespace : undefined;
+  const objects = convertAddressPoolSpec(report, metadata.name, namespace, pool.spec);
+  // Labels and annotations belong to the pool; the advertisements are ours.
+  const [ipAddressPool] = objects;
+  if (ipAddressPool !== undefined) ipAddressPool.metadata = metadata;
+  return objects;
+}
+
 function convertLegacyConfigMap(report: DocumentReport, configMap: JsonObject): JsonObject[] {
   reportUnknownFields(report, configMap, CONFIGMAP_FIELDS);
   const metadata = convertMetadata(report, configMap.metadata);
@@ -140,6 +153,9 @@ function convertObject(report: DocumentReport, value: unknown): JsonObject[] {
   const known =
     (group === METALLB_GROUP && metallbVersions.includes(version ?? '')) || apiVersion === API_VERSION;
   if (known && CONVERTIBLE_KINDS.has(kind)) return convertCustomObject(report, value, kind, apiVersion);
+  if (group === METALLB_GROUP && (version === 'v1alpha1' || version === 'v1beta1') && kind === 'AddressPool') {
+    return convertAddressPool(report, value);
+  }
   if (apiVersion === 'v1' && kind === 'Service') return convertService(report, value);
   if (apiVersion === 'v1' && kind === 'ConfigMap') return convertLegacyConfigMap(report, value);
   report.problem('kind', kind, `${apiVersion} ${kind} is not a kind anchorlb convert knows`);

@@ -15,6 +15,8 @@ import { readYamlDocuments } from './yaml.ts';
  *   peers[]          → BGPPeer peer-1, peer-2, … (legacy peers have no names)
  *   bfd-profiles[]   → BFDProfile
  *   bgp-communities  → one Community `communities` holding every alias
+ * MetalLB 0.12's AddressPool custom resource is such a pool as an object, with
+ * camelCase keys, and converts the same way.
  */
 
 const CONFIG_PATH = 'data.config';
@@ -201,38 +203,69 @@ function pick(from: JsonObject, keys: readonly string[]): JsonObject {
   return Object.fromEntries(keys.filter((key) => from[key] !== undefined).map((key) => [key, from[key]]));
 }
 
+/**
+ * The IPAddressPool and advertisements one legacy pool stands for. `pool` is already
+ * read into our field names; `advertisementsPath` is where its advertisements were.
+ */
+function poolObjects(
+  report: DocumentReport,
+  names: Names,
+  namespace: string | undefined,
+  name: string,
+  pool: JsonObject,
+  advertisementsPath: string,
+): JsonObject[] {
+  const objects = [anchorlbObject('IPAddressPool', name, namespace, pick(pool, ['addresses', 'autoAssign', 'avoidBuggyIPs']))];
+  const advertisements = Array.isArray(pool.bgpAdvertisements) ? pool.bgpAdvertisements : [];
+  if (pool.protocol === 'layer2') {
+    if (advertisements.length > 0) report.problem(advertisementsPath, advertisements, 'only for protocol bgp');
+    if (names.claim('L2Advertisement', name, advertisementsPath)) {
+      objects.push(anchorlbObject('L2Advertisement', name, namespace, { ipAddressPools: [name] }));
+    }
+  } else if (pool.protocol === 'bgp') {
+    // No advertisements meant one with the defaults (every IP as a /32 or /128).
+    const specs = advertisements.length === 0 ? [{}] : advertisements;
+    specs.forEach((advertisement: unknown, position) => {
+      const advertisementName = specs.length === 1 ? name : withSuffix(name, String(position + 1));
+      const spec = isJsonObject(advertisement) ? advertisement : {};
+      if (names.claim('BGPAdvertisement', advertisementName, advertisementsPath)) {
+        objects.push(anchorlbObject('BGPAdvertisement', advertisementName, namespace, { ...spec, ipAddressPools: [name] }));
+      }
+    });
+  }
+  return objects;
+}
+
 function convertPools(report: DocumentReport, names: Names, namespace: string | undefined, value: unknown): JsonObject[] {
   const sectionPath = fieldPath(CONFIG_PATH, 'address-pools');
   const pools = listOf(mapOf(POOL_FIELDS, ['name', 'protocol', 'addresses']))(report, sectionPath, value);
   if (!Array.isArray(pools)) return [];
-  const objects: JsonObject[] = [];
-  pools.forEach((pool: unknown, index) => {
+  return pools.flatMap((pool: unknown, index) => {
     const path = fieldPath(sectionPath, index);
-    if (!isJsonObject(pool) || typeof pool.name !== 'string') return;
+    if (!isJsonObject(pool) || typeof pool.name !== 'string') return [];
     const name = names.fromLegacy('IPAddressPool', pool.name, fieldPath(path, 'name'));
-    if (name === undefined) return;
-    objects.push(anchorlbObject('IPAddressPool', name, namespace, pick(pool, ['addresses', 'autoAssign', 'avoidBuggyIPs'])));
-    const advertisements = Array.isArray(pool.bgpAdvertisements) ? pool.bgpAdvertisements : [];
-    if (pool.protocol === 'layer2') {
-      if (advertisements.length > 0) {
-        report.problem(fieldPath(path, 'bgp-advertisements'), advertisements, 'only for protocol bgp');
-      }
-      if (names.claim('L2Advertisement', name, path)) {
-        objects.push(anchorlbObject('L2Advertisement', name, namespace, { ipAddressPools: [name] }));
-      }
-    } else if (pool.protocol === 'bgp') {
-      // No advertisements meant one with the defaults (every IP as a /32 or /128).
-      const specs = advertisements.length === 0 ? [{}] : advertisements;
-      specs.forEach((advertisement: unknown, position) => {
-        const advertisementName = specs.length === 1 ? name : withSuffix(name, String(position + 1));
-        const spec = isJsonObject(advertisement) ? advertisement : {};
-        if (names.claim('BGPAdvertisement', advertisementName, fieldPath(path, 'bgp-advertisements'))) {
-          objects.push(anchorlbObject('BGPAdvertisement', advertisementName, namespace, { ...spec, ipAddressPools: [name] }));
-        }
-      });
-    }
+    return name === undefined ? [] : poolObjects(report, names, namespace, name, pool, fieldPath(path, 'bgp-advertisements'));
   });
-  return objects;
+}
+
+/** The same fields under their camelCase names, as MetalLB's AddressPool CRD spells them. */
+function camelCased(fields: Fields): Fields {
+  return Object.fromEntries(Object.values(fields).map((field) => [field.to, field]));
+}
+
+const { name: _poolName, ...ADDRESS_POOL_SPEC_FIELDS } = camelCased({
+  ...POOL_FIELDS,
+  'bgp-advertisements': { to: 'bgpAdvertisements', read: listOf(mapOf(camelCased(BGP_ADVERTISEMENT_FIELDS))) },
+});
+
+/**
+ * MetalLB's AddressPool (metallb.io/v1alpha1 and v1beta1, replaced by IPAddressPool in
+ * 0.13): a legacy pool as an object, with camelCase fields.
+ */
+export function convertAddressPoolSpec(report: DocumentReport, name: string, namespace: string | undefined, spec: unknown): JsonObject[] {
+  const pool = readFields(report, 'spec', spec, ADDRESS_POOL_SPEC_FIELDS, ['protocol', 'addresses']);
+  if (pool === undefined) return [];
+  return poolObjects(report, new Names(report), namespace, name, pool, 'spec.bgpAdvertisements');
 }
 
 function convertBfdProfiles(report: DocumentReport, names: Names, namespace: string | undefined, value: unknown): JsonObject[] {

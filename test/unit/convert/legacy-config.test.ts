@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { convertManifests, formatConversionProblem } from '../../../src/convert/index.ts';
 import { at, leaves, sample, showSteps } from './helpers.ts';
 
@@ -206,5 +206,53 @@ describe('anchorlb convert: MetalLB ≤ 0.12 ConfigMap', () => {
     expect(empty.problems).to.deep.equal([]);
     expect(empty.objects).to.deep.equal([]);
     expect(empty.notes).to.deep.equal(['document 1 (ConfigMap/config): data.config is empty: nothing to convert']);
+  });
+});
+
+describe('anchorlb convert: MetalLB 0.12 AddressPool objects', () => {
+  const text = sample('addresspool.yaml');
+  const result = convertManifests([{ text }]);
+  const find = (kind: string, name: string): Json | undefined =>
+    result.objects.find((object) => object.kind === kind && (object.metadata as Json).name === name);
+
+  it('become an IPAddressPool of the same name plus the advertisements their protocol implied', () => {
+    expect(result.problems.map(formatConversionProblem)).to.deep.equal([]);
+    expect(result.objects.map((object) => `${object.kind as string}/${(object.metadata as Json).name as string}`)).to.deep.equal([
+      'IPAddressPool/bgp-pool',
+      'BGPAdvertisement/bgp-pool-1',
+      'BGPAdvertisement/bgp-pool-2',
+      'IPAddressPool/l2-pool',
+      'L2Advertisement/l2-pool',
+    ]);
+  });
+
+  it('carries every field, each to where it means the same', () => {
+    const expected: Record<string, Target> = {
+      'metadata.name': ['IPAddressPool', 'bgp-pool', 'metadata.name'],
+      'metadata.namespace': ['IPAddressPool', 'bgp-pool', 'metadata.namespace'],
+      'metadata.labels.tier': ['IPAddressPool', 'bgp-pool', 'metadata.labels.tier'],
+      'spec.protocol': ['BGPAdvertisement', 'bgp-pool-1', 'spec.ipAddressPools', ['bgp-pool']],
+      'spec.addresses[0]': ['IPAddressPool', 'bgp-pool', 'spec.addresses[0]'],
+      'spec.autoAssign': ['IPAddressPool', 'bgp-pool', 'spec.autoAssign'],
+      'spec.avoidBuggyIPs': ['IPAddressPool', 'bgp-pool', 'spec.avoidBuggyIPs'],
+      'spec.bgpAdvertisements[0].aggregationLength': ['BGPAdvertisement', 'bgp-pool-1', 'spec.aggregationLength'],
+      'spec.bgpAdvertisements[0].localPref': ['BGPAdvertisement', 'bgp-pool-1', 'spec.localPref'],
+      'spec.bgpAdvertisements[0].communities[0]': ['BGPAdvertisement', 'bgp-pool-1', 'spec.communities[0]'],
+      'spec.bgpAdvertisements[1].aggregationLength': ['BGPAdvertisement', 'bgp-pool-2', 'spec.aggregationLength'],
+      'spec.bgpAdvertisements[1].aggregationLengthV6': ['BGPAdvertisement', 'bgp-pool-2', 'spec.aggregationLengthV6'],
+    };
+    const [bgpPool] = parseAllDocuments(text).map((document) => document.toJS() as Json);
+    const fields = leaves({ metadata: bgpPool?.metadata, spec: bgpPool?.spec });
+    expect(fields.map(([path]) => showSteps(path)).filter((path) => expected[path] === undefined), 'fields without a mapping').to.deep.equal([]);
+    for (const [path, value] of fields) {
+      const [kind, name, ourPath, wanted] = expected[showSteps(path)] as Target;
+      expect(at(find(kind, name), steps(ourPath)), showSteps(path)).to.deep.equal(wanted ?? value);
+    }
+    expect(find('L2Advertisement', 'l2-pool')?.spec).to.deep.equal({ ipAddressPools: ['l2-pool'] });
+  });
+
+  it('reports fields AddressPool never had, by their path in the object', () => {
+    const bad = 'apiVersion: metallb.io/v1beta1\nkind: AddressPool\nmetadata: {name: p}\nspec: {protocol: layer2, addresses: [192.0.2.0/28], arpNetwork: 192.0.2.0/24}\n';
+    expect(problemLines(bad)).to.deep.equal(['document 1 (AddressPool/p): spec.arpNetwork: "192.0.2.0/24": not supported by anchorlb']);
   });
 });

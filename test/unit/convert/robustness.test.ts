@@ -3,8 +3,8 @@ import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { convertManifests, formatConversionProblem } from '../../../src/convert/index.ts';
 
-const API_VERSIONS = ['metallb.io/v1beta1', 'metallb.io/v1beta2', 'anchorlb.io/v1beta1', 'v1', 'apps/v1'];
-const KINDS = ['IPAddressPool', 'L2Advertisement', 'BGPAdvertisement', 'BGPPeer', 'BFDProfile', 'Community', 'ServiceL2Status', 'Service', 'ConfigMap', 'List'];
+const API_VERSIONS = ['metallb.io/v1alpha1', 'metallb.io/v1beta1', 'metallb.io/v1beta2', 'anchorlb.io/v1beta1', 'v1', 'apps/v1'];
+const KINDS = ['AddressPool', 'IPAddressPool', 'L2Advertisement', 'BGPAdvertisement', 'BGPPeer', 'BFDProfile', 'Community', 'ServiceL2Status', 'Service', 'ConfigMap', 'List'];
 
 /** Objects shaped like manifests, with anything at all where the fields go. */
 const manifest = fc.record(
