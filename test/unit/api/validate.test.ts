@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { dereference, loadSchemas } from '../../../src/schemas/load.ts';
 import { API_VERSION, formatProblem, validateBGPAdvertisement, validateIPAddressPool, validateManifests, validateObject, type IPAddressPool } from '../../../src/api/index.ts';
 
 const pool: IPAddressPool = {
@@ -32,6 +33,28 @@ describe('validateObject', () => {
     expect(validateObject({ apiVersion: API_VERSION, kind: 'Pool' })[0]?.path).to.equal('kind');
     expect(validateObject({ apiVersion: 'metallb.io/v1beta1', kind: 'IPAddressPool' })[0]?.path).to.equal('apiVersion');
     expect(validateObject('text')[0]?.message).to.contain('must be an object');
+  });
+
+  it('never throws when every known field holds a value of any type', () => {
+    const { kinds, common } = loadSchemas();
+    const wrongly = (properties: unknown) =>
+      fc.dictionary(fc.constantFrom(...Object.keys(properties as Record<string, unknown>)), fc.oneof(fc.anything(), fc.array(fc.anything()), fc.string()));
+    const objects = fc.constantFrom(...kinds).chain((kind) => {
+      const properties = dereference(kind.source, common).properties as Record<string, { properties?: unknown }>;
+      return fc.record({
+        apiVersion: fc.constant(API_VERSION),
+        kind: fc.constant(kind.meta.kind),
+        metadata: fc.record({ name: fc.string() }),
+        spec: properties.spec?.properties ? wrongly(properties.spec.properties) : fc.constant(undefined),
+        status: properties.status?.properties ? wrongly(properties.status.properties) : fc.constant(undefined),
+      });
+    });
+    fc.assert(fc.property(objects, (object) => {
+      for (const problem of validateObject(object)) {
+        expect(problem.path).to.be.a('string');
+        expect(problem.message).to.not.contain('internal validation error');
+      }
+    }), { numRuns: 500 });
   });
 
   it('never throws, whatever it is given', () => {
