@@ -46,3 +46,24 @@ export const captured = {
     'ffffffffffffffffffffffffffffffff0044020000002d4001010240020602010000fc02800e1d0002011020010db8000000000000000000000001003820010db8030000', // update
   ],
 } as const;
+
+/**
+ * Malformed messages sent to FRR 8.4.4 (after the OPEN exchange, or as the OPEN for the `open*`
+ * cases) and the NOTIFICATION FRR answered with: [code, subcode, data hex].
+ */
+export const frrNotifications: Record<string, { readonly sent: string; readonly frr: readonly [number, number, string] }> = {
+  badMarker: { sent: 'feffffffffffffffffffffffffffffff001304', frr: [1, 1, ''] },
+  keepaliveLength20: { sent: 'ffffffffffffffffffffffffffffffff00140400', frr: [1, 2, '0014'] },
+  messageType9: { sent: 'ffffffffffffffffffffffffffffffff001309', frr: [1, 3, '09'] },
+  lengthTooLong: { sent: 'ffffffffffffffffffffffffffffffff13880200000000000000000000', frr: [1, 2, '1388'] },
+  unrecognizedWellKnown: { sent: 'ffffffffffffffffffffffffffffffff003402000000194001010040020602010000fde9400304c000020b406402abcd18c63364', frr: [3, 1, ''] },
+  nlriLength33: { sent: 'ffffffffffffffffffffffffffffffff003102000000144001010040020602010000fde9400304c000020b21c0000201ff', frr: [3, 10, ''] },
+  duplicateMpUnreach: { sent: 'ffffffffffffffffffffffffffffffff0023020000000c800f03000201800f03000201', frr: [3, 1, ''] },
+  routeRefreshLength24: { sent: 'ffffffffffffffffffffffffffffffff00180500010001ff', frr: [6, 0, ''] },
+  withdrawnOverrun: { sent: 'ffffffffffffffffffffffffffffffff0017020005c000', frr: [3, 1, ''] },
+  attributeLengthOverrun: { sent: 'ffffffffffffffffffffffffffffffff001a0200000009400101', frr: [3, 1, ''] },
+  openVersion5: { sent: 'ffffffffffffffffffffffffffffffff001d0105fde9005ac000020b00', frr: [2, 1, '0004'] },
+  openHoldTime2: { sent: 'ffffffffffffffffffffffffffffffff001d0104fde90002c000020b00', frr: [2, 6, '0002'] },
+  openIdentifierZero: { sent: 'ffffffffffffffffffffffffffffffff001d0104fde9005a0000000000', frr: [2, 3, '00000000'] },
+  openUnsupportedParameter: { sent: 'ffffffffffffffffffffffffffffffff00210104fde9005ac000020b0401020000', frr: [2, 5, ''] },
+};

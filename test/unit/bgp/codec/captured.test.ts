@@ -3,8 +3,8 @@ import {
   decodeMessage, encodeMessage, endOfRibFamily, formatCommunity, formatLargeCommunity, formatPrefix, openAsn,
 } from '../../../../src/bgp/codec/index.ts';
 import type { OpenMessage, UpdateMessage } from '../../../../src/bgp/codec/index.ts';
-import { captured } from './captured-messages.ts';
-import { decodeOk, decodeUpdate, FOUR_OCTET, hex, TWO_OCTET } from './helpers.ts';
+import { captured, frrNotifications } from './captured-messages.ts';
+import { decodeFails, decodeOk, decodeUpdate, FOUR_OCTET, hex, TWO_OCTET } from './helpers.ts';
 
 function open(text: string): OpenMessage {
   const { message } = decodeOk(hex(text), TWO_OCTET);
@@ -123,4 +123,22 @@ describe('bgp codec: messages captured from FRR, BIRD and gobgpd', () => {
       expect(encodeMessage(decodeOk(hex(text)).message, FOUR_OCTET).toString('hex')).to.equal(text);
     }
   });
+});
+
+describe('bgp codec: errors agree with the NOTIFICATIONs FRR sends for the same malformed bytes', () => {
+  /** Where FRR 8.4 departs from the RFCs, we follow the RFC; data FRR adds where the RFC prescribes none is not compared. */
+  const RFC_OVER_FRR: Record<string, [number, number]> = {
+    unrecognizedWellKnown: [3, 2], // RFC 4271 §6.3: Unrecognized Well-known Attribute (FRR: Malformed Attribute List)
+    routeRefreshLength24: [7, 1], // RFC 7313 §5: ROUTE-REFRESH Message Error (FRR: Cease)
+    openUnsupportedParameter: [2, 4], // RFC 4271 §6.2: Unsupported Optional Parameter (FRR: deprecated Authentication Failure)
+  };
+  const DATA_PRESCRIBED = new Set(['badMarker', 'keepaliveLength20', 'messageType9', 'lengthTooLong', 'openVersion5']);
+
+  for (const [name, { sent, frr }] of Object.entries(frrNotifications)) {
+    it(name, () => {
+      const error = decodeFails(hex(sent), name.startsWith('open') ? TWO_OCTET : FOUR_OCTET);
+      expect([error.code, error.subcode]).to.deep.equal(RFC_OVER_FRR[name] ?? [frr[0], frr[1]]);
+      if (DATA_PRESCRIBED.has(name)) expect(error.data.toString('hex')).to.equal(frr[2]);
+    });
+  }
 });
