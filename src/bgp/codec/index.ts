@@ -12,9 +12,13 @@
  *   RFC 7606 outcomes come back as warnings: 'treat-as-withdraw' (then `message` is an
  *   UPDATE whose NLRI and MP_REACH prefixes are moved to `withdrawn`/`mpUnreach` and whose
  *   other attributes are dropped) and 'attribute-discard' (the attribute is left out).
+ *   An attribute overrunning the attributes field ends parsing there (RFC 7606 §4): an
+ *   MP_REACH_NLRI after that point cannot be found, so its prefixes are not in `mpUnreach`.
+ *   A ROUTE-REFRESH is returned whatever its subtype; RFC 7313 says to ignore subtypes > 2.
  * - `encodeMessage(message, opts)` → Buffer. Throws `BgpEncodeError` (naming the field and
  *   value) on input that cannot be encoded: a programming error, not a peer's.
- * - `MessageFramer`: push TCP chunks, get whole messages, or the framing error.
+ * - `MessageFramer`: push TCP chunks, get whole messages, or the framing error (it holds
+ *   at most one partial message; `setExtendedMessages(true)` after the OPEN exchange).
  * - `buildUpdates(group, opts)` / `buildWithdraws(prefixes, opts)`: as few encoded UPDATEs
  *   as the message size allows (IPv4 in NLRI / Withdrawn Routes, IPv6 in MP_REACH /
  *   MP_UNREACH). `endOfRib(afi, safi)` / `endOfRibFamily(update)` for RFC 4724 markers.
