@@ -9,7 +9,7 @@ export function encodeIpv4(text: string, field: string): Buffer {
 }
 
 /** Sixteen octets of an IPv6 address given as text. */
-export function encodeIpv6(text: string, field: string): Buffer {
+function encodeIpv6(text: string, field: string): Buffer {
   const value = parseFamily(text, 6, field);
   const bytes = Buffer.alloc(16);
   bytes.writeBigUInt64BE(value >> 64n, 0);

@@ -1,7 +1,6 @@
 import { decodeAddress, encodeAnyAddress, encodeIpv4 } from './addresses.ts';
-import { checkUint } from './capabilities.ts';
 import { Afi, AS_TRANS, AttributeFlag, AttributeType, ErrorCode, Safi, UpdateErrorSubcode } from './constants.ts';
-import { BgpEncodeError } from './encode-error.ts';
+import { BgpEncodeError, checkUint } from './encode-error.ts';
 import { checkPrefix, nlriSize, readNlri, writeNlri } from './prefix.ts';
 import type {
   Aggregator, AsPathSegment, AsPathSegmentType, CodecOptions, DecodeWarning, LargeCommunity, PathAttributes, Prefix,
@@ -23,7 +22,7 @@ const SEGMENT_TYPES: ReadonlyMap<number, AsPathSegmentType> = new Map(
 // ---------------------------------------------------------------- encode
 
 /** One attribute: flags, type, length (extended when the value needs it), value. */
-export function encodeAttribute(flags: number, typeCode: number, value: Buffer): Buffer {
+function encodeAttribute(flags: number, typeCode: number, value: Buffer): Buffer {
   const extended = value.length > 255;
   const head = Buffer.alloc(extended ? 4 : 3);
   head[0] = (flags & ~AttributeFlag.extendedLength) | (extended ? AttributeFlag.extendedLength : 0);

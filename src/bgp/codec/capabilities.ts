@@ -1,4 +1,4 @@
-import { BgpEncodeError } from './encode-error.ts';
+import { BgpEncodeError, checkUint } from './encode-error.ts';
 import { CapabilityCode, ErrorCode, OpenErrorSubcode } from './constants.ts';
 import { decodeError, isDecodeError } from './errors.ts';
 import type { BgpDecodeError, Capability, GracefulRestartFamily } from './types.ts';
@@ -60,11 +60,6 @@ export function encodeCapability(capability: Capability): Buffer {
   const value = encodeValue(capability);
   if (value.length > 255) throw new BgpEncodeError(`${capability.kind} capability: value of ${value.length} octets exceeds 255`);
   return Buffer.concat([Buffer.from([codeOf(capability), value.length]), value]);
-}
-
-export function checkUint(value: number, max: number, field: string): number {
-  if (!Number.isInteger(value) || value < 0 || value > max) throw new BgpEncodeError(`${field}: ${value} is not an integer in 0..${max}`);
-  return value;
 }
 
 function malformed(reason: string): BgpDecodeError {

@@ -1,9 +1,8 @@
-import { checkUint } from './capabilities.ts';
 import {
   ErrorCode, HEADER_LENGTH, HeaderErrorSubcode, MAX_EXTENDED_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH, MessageTypeCode,
   RouteRefreshErrorSubcode,
 } from './constants.ts';
-import { BgpEncodeError } from './encode-error.ts';
+import { BgpEncodeError, checkUint } from './encode-error.ts';
 import { decodeError, isDecodeError } from './errors.ts';
 import { decodeOpenBody, encodeOpenBody } from './open.ts';
 import { decodeUpdateBody, encodeUpdateBody } from './update.ts';

@@ -1,6 +1,6 @@
-import { encodeCapability, checkUint, decodeCapabilities } from './capabilities.ts';
+import { decodeCapabilities, encodeCapability } from './capabilities.ts';
 import { AS_TRANS, BGP_VERSION, ErrorCode, OpenErrorSubcode } from './constants.ts';
-import { BgpEncodeError } from './encode-error.ts';
+import { BgpEncodeError, checkUint } from './encode-error.ts';
 import { decodeError, isDecodeError } from './errors.ts';
 import { encodeIpv4 } from './addresses.ts';
 import { formatAddress } from './prefix.ts';
