@@ -1,5 +1,6 @@
 /** The public API of anchorlb's resources: names, types, parsing helpers and validation. */
 export * from './kinds.ts';
+export * from './annotations.ts';
 export type * from '../schemas/generated/types.ts';
 export { formatProblem, fieldPath, type Problem } from './problem.ts';
 export { validateObject, validateManifests, type ManifestResult } from './validate.ts';
