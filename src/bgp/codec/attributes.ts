@@ -23,6 +23,7 @@ const SEGMENT_TYPES: ReadonlyMap<number, AsPathSegmentType> = new Map(
 
 /** One attribute: flags, type, length (extended when the value needs it), value. */
 function encodeAttribute(flags: number, typeCode: number, value: Buffer): Buffer {
+  if (value.length > 0xffff) throw new BgpEncodeError(`attribute ${typeCode}: value of ${value.length} octets exceeds 65535`);
   const extended = value.length > 255;
   const head = Buffer.alloc(extended ? 4 : 3);
   head[0] = (flags & ~AttributeFlag.extendedLength) | (extended ? AttributeFlag.extendedLength : 0);
@@ -189,7 +190,6 @@ export function encodeAttributeParts(attributes: PathAttributes, opts: CodecOpti
   for (const attribute of attributes.unknown ?? []) {
     checkUint(attribute.typeCode, 0xff, 'unknown attribute typeCode');
     checkUint(attribute.flags, 0xff, 'unknown attribute flags');
-    if (attribute.value.length > 0xffff) throw new BgpEncodeError(`unknown attribute ${attribute.typeCode}: value of ${attribute.value.length} octets exceeds 65535`);
     add(attribute.flags, attribute.typeCode, attribute.value);
   }
   return parts.sort((a, b) => a.typeCode - b.typeCode);

@@ -79,6 +79,7 @@ describe('bgp codec: encoding', () => {
     expect(encodeFails(update({ mpReach: { afi: 2, safi: 1, nextHops: ['192.0.2.1'], nlri: [] } }))).to.match(/^mpReach nextHops for AFI 2: \["192.0.2.1"\]/);
     expect(encodeFails(update({ mpReach: { afi: 3, safi: 1, nextHops: ['2001:db8::1'], nlri: [] } }))).to.match(/^mpReach afi: 3, only 1 \(IPv4\) and 2 \(IPv6\)/);
     expect(encodeFails(update({ extendedCommunities: [1n << 64n] }))).to.equal('extendedCommunities: 18446744073709551616 is not a 64-bit unsigned value');
+    expect(encodeFails(update({ communities: Array.from({ length: 16384 }, () => 1) }))).to.equal('attribute 8: value of 65536 octets exceeds 65535');
     expect(encodeFails({ type: 'update', withdrawn: [{ family: 4, address: 1n, length: 8 }], nlri: [], attributes: {} })).to.match(/^update withdrawn: invalid prefix/);
     expect(encodeFails({ type: 'notification', code: 256, subcode: 0, data: hex('') })).to.equal('notification code: 256 is not an integer in 0..255');
     expect(encodeFails({ type: 'notification', code: 6, subcode: 0, data: Buffer.alloc(4096) })).to.equal('message type 3: 4117 octets exceed the 4096-octet limit');
