@@ -211,7 +211,8 @@ export class Testbed {
     await gone;
   }
 
-  async startFrr(ns: string, config: RouterConfig): Promise<FrrRouter> {
+  /** FRR bgpd, with zebra (kernel FIB) unless `zebra: false` (bgpd -Z: routes stay in the BGP RIB). */
+  async startFrr(ns: string, config: RouterConfig & { zebra?: boolean }): Promise<FrrRouter> {
     const dir = join(this.stateDir, `frr-${ns}`);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
@@ -219,16 +220,22 @@ export class Testbed {
     await writeFile(join(dir, 'zebra.conf'), `hostname ${ns}\nlog file ${dir}/zebra.log\n`);
     await run(['chown', '-R', 'frr:frr', dir]);
     const common = ['-z', join(dir, 'zserv.api'), '--vty_socket', dir, '-P', '0', '-u', 'frr', '-g', 'frr'];
-    const zebra = await this.spawn(ns, ['/usr/lib/frr/zebra', ...common, '-f', join(dir, 'zebra.conf'), '-i', join(dir, 'zebra.pid')], { logFile: join(dir, 'zebra.out') });
-    await waitFor('zebra socket', async () => (await run(['test', '-S', join(dir, 'zserv.api')], { allowFailure: true })).code === 0, 20_000, 20);
-    const bgpd = await this.spawn(ns, ['/usr/lib/frr/bgpd', ...common, '-f', join(dir, 'bgpd.conf'), '-i', join(dir, 'bgpd.pid')], { logFile: join(dir, 'bgpd.out') });
+    let zebra: ChildProcess | undefined;
+    if (config.zebra !== false) {
+      zebra = await this.spawn(ns, ['/usr/lib/frr/zebra', ...common, '-f', join(dir, 'zebra.conf'), '-i', join(dir, 'zebra.pid')], { logFile: join(dir, 'zebra.out') });
+      await waitFor('zebra socket', async () => (await run(['test', '-S', join(dir, 'zserv.api')], { allowFailure: true })).code === 0, 20_000, 20);
+    }
+    const bgpd = await this.spawn(ns, ['/usr/lib/frr/bgpd', ...common, ...(zebra ? [] : ['-Z']), '-f', join(dir, 'bgpd.conf'), '-i', join(dir, 'bgpd.pid')], { logFile: join(dir, 'bgpd.out') });
     const router = new FrrRouter(this, ns, dir, zebra, bgpd);
     await waitFor('bgpd to answer on vtysh', () => router.json('show bgp summary json'), 20_000, 50);
     return router;
   }
 
-  /** BIRD 2; `staticRoutes` (blackhole) are exported to every neighbor with this host's address as next hop. */
-  async startBird(ns: string, config: RouterConfig & { staticRoutes?: string[]; kernelExport?: boolean }): Promise<BirdRouter> {
+  /**
+   * BIRD 2; `staticRoutes` (blackhole) are exported to every neighbor with this host's address
+   * as next hop (`nextHop6`: the IPv6 next hop for IPv6 routes on an IPv4 session).
+   */
+  async startBird(ns: string, config: BirdConfig): Promise<BirdRouter> {
     const dir = join(this.stateDir, `bird-${ns}`);
     await mkdir(dir, { recursive: true });
     const confPath = join(dir, 'bird.conf');
@@ -304,7 +311,13 @@ function frrConfig(ns: string, config: RouterConfig, dir: string): string {
   return `${lines.join('\n')}\n`;
 }
 
-function birdConfig(config: RouterConfig & { staticRoutes?: string[]; kernelExport?: boolean }, dir: string): string {
+export interface BirdConfig extends RouterConfig {
+  staticRoutes?: string[];
+  kernelExport?: boolean;
+  nextHop6?: string;
+}
+
+function birdConfig(config: BirdConfig, dir: string): string {
   const statics = config.staticRoutes ?? [];
   const lines = [
     `log "${dir}/bird.log" { warning, error, fatal };`,
@@ -329,8 +342,11 @@ function birdConfig(config: RouterConfig & { staticRoutes?: string[]; kernelExpo
       `  hold time ${config.hold ?? 9}; keepalive time ${config.keepalive ?? 3}; connect retry time 1;`,
       ...(n.password !== undefined ? [`  password "${n.password}";`] : []),
       ...(n.passive === true ? ['  passive on;'] : []),
+      // On a direct session BIRD adds a link-local IPv6 next hop, which FRR (peer known by IPv4
+      // address, no interface) rejects: multihop sends the global next hop alone.
+      ...(config.nextHop6 !== undefined && familyOf(n.address) === 'ipv4' && families.includes('ipv6') ? ['  multihop 1;'] : []),
       // A static route's next hop is rewritten to our own address on export.
-      ...families.map((f) => `  ${f} { import all; export all; next hop self; };`),
+      ...families.map((f) => `  ${f} { import all; export all; ${f === 'ipv6' && config.nextHop6 !== undefined ? `next hop address ${config.nextHop6}` : 'next hop self'}; };`),
       '}',
     );
   });
@@ -388,7 +404,7 @@ export class FrrRouter {
     private readonly testbed: Testbed,
     readonly ns: string,
     readonly dir: string,
-    readonly zebra: ChildProcess,
+    readonly zebra: ChildProcess | undefined,
     readonly bgpd: ChildProcess,
   ) {}
 
@@ -439,7 +455,7 @@ export class FrrRouter {
 
   async stop(): Promise<void> {
     await this.testbed.kill(this.bgpd, 'SIGTERM');
-    await this.testbed.kill(this.zebra, 'SIGTERM');
+    if (this.zebra) await this.testbed.kill(this.zebra, 'SIGTERM');
   }
 }
 

@@ -40,9 +40,13 @@ export class Announcer {
     child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
   }
 
-  /** Starts `anchorlb bgp-announce ARGS` in `host`'s namespace, with --source set to its IPv4 address. */
-  static async start(testbed: Testbed, host: Host, args: string[]): Promise<Announcer> {
-    const child = await testbed.spawn(host.ns, [process.execPath, BIN, 'bgp-announce', '--source', host.ipv4, '--next-hop6', host.ipv6, ...args], { pipe: true });
+  /**
+   * Starts `anchorlb bgp-announce ARGS` in `host`'s namespace, with --source set to its IPv4
+   * address. `entry`: another script taking the same arguments (tsx-loaded, like bin/anchorlb.js).
+   */
+  static async start(testbed: Testbed, host: Host, args: string[], entry?: string): Promise<Announcer> {
+    const argv = entry === undefined ? [BIN, 'bgp-announce'] : ['--import', 'tsx', entry, 'bgp-announce'];
+    const child = await testbed.spawn(host.ns, [process.execPath, ...argv, '--source', host.ipv4, '--next-hop6', host.ipv6, ...args], { pipe: true });
     return new Announcer(testbed, child);
   }
 
