@@ -83,7 +83,8 @@ interface HeldAddress extends Address {
 
 interface Holding {
   pool: string;
-  addresses: HeldAddress[];
+  /** Primary family first. */
+  addresses: AddressUse[];
   request: NormalizedRequest;
 }
 
@@ -92,7 +93,8 @@ interface AddressUse extends HeldAddress {
   pool: string;
   /** All users carry the same sharing key (only a sole user may change it). */
   sharingKey: string;
-  users: Map<string, Holding>;
+  /** Usually one; a short array is cheaper than a Map per address. */
+  users: Holding[];
 }
 
 interface Conflict {
@@ -111,6 +113,9 @@ interface RangeOwner extends IpRange {
 }
 
 const ALL_FAMILIES = ['IPv4', 'IPv6'] as const;
+
+/** What a pool offers for one family: an address, none of that family, or none free. */
+type Pick = bigint | 'absent' | 'full';
 
 function compareBigint(a: bigint, b: bigint): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -315,7 +320,7 @@ export class Allocator {
 
   /** The Services on one address (announced together). */
   servicesOn(ip: string): string[] {
-    return [...(this.uses.get(ip)?.users.keys() ?? [])].sort();
+    return (this.uses.get(ip)?.users ?? []).map((holding) => holding.request.key).sort();
   }
 
   /** Every assignment, for status writers and tests. */
@@ -341,7 +346,7 @@ export class Allocator {
       result.partial = familyFailure(picked, missing, [pool]);
       return result;
     }
-    const added = this.useAddress(pool, missing, picked, holding);
+    const added = this.useAddress(pool, { family: missing, value: picked, text: formatAddress(missing, picked) }, holding);
     if (missing === request.families[0]) holding.addresses.unshift(added);
     else holding.addresses.push(added);
     return { ok: true, ips: holding.addresses.map((a) => a.text), pool: pool.name, changed: true };
@@ -349,8 +354,7 @@ export class Allocator {
 
   /** Re-keys the addresses of a sole user whose sharing key changed. */
   private updateSharing(holding: Holding, request: NormalizedRequest): void {
-    for (const address of holding.addresses) {
-      const use = this.uses.get(address.text) as AddressUse;
+    for (const use of holding.addresses) {
       if (use.sharingKey === request.sharingKey) continue;
       this.unindexShared(use);
       use.sharingKey = request.sharingKey;
@@ -381,8 +385,8 @@ export class Allocator {
     if (!pool.admits(request)) {
       return { reason: 'PoolIneligible', message: `pool ${pool.name} no longer admits this Service (namespace or labels)` };
     }
-    for (const address of holding.addresses) {
-      const conflict = this.sharingConflict(this.uses.get(address.text) as AddressUse, request);
+    for (const use of holding.addresses) {
+      const conflict = this.sharingConflict(use, request);
       if (conflict !== undefined) return { reason: 'SharingConflict', ...conflict };
     }
     return undefined;
@@ -481,49 +485,51 @@ export class Allocator {
    * primary family, then the first offering the secondary.
    */
   private allocateFrom(pools: readonly Pool[], request: NormalizedRequest): AssignResult {
-    const [primary, secondary] = request.families as [Family, Family | undefined];
-    const outcomes = new Map<Pool, Map<Family, bigint | 'absent' | 'full'>>();
-    let primaryOnly: Pool | undefined;
-    let secondaryOnly: Pool | undefined;
-    for (const pool of pools) {
-      const picks = new Map(request.families.map((family) => [family, this.pickInPool(pool, family, request)]));
-      outcomes.set(pool, picks);
-      if ([...picks.values()].every((pick) => typeof pick === 'bigint')) return this.commitPicks(request, pool, picks);
-      if (request.policy !== 'PreferDualStack' || secondary === undefined) continue;
-      if (primaryOnly === undefined && typeof picks.get(primary) === 'bigint') primaryOnly = pool;
-      if (secondaryOnly === undefined && typeof picks.get(secondary) === 'bigint') secondaryOnly = pool;
+    const families = request.families;
+    // picks[p][f]: what pool p offers for families[f]
+    const picks: Pick[][] = [];
+    let primaryOnly = -1;
+    let secondaryOnly = -1;
+    for (let p = 0; p < pools.length; p++) {
+      const pool = pools[p] as Pool;
+      const offered = families.map((family) => this.pickInPool(pool, family, request));
+      picks.push(offered);
+      if (offered.every((pick) => typeof pick === 'bigint')) return this.commitPicks(request, pool, offered);
+      if (request.policy !== 'PreferDualStack' || families.length < 2) continue;
+      if (primaryOnly < 0 && typeof offered[0] === 'bigint') primaryOnly = p;
+      if (secondaryOnly < 0 && typeof offered[1] === 'bigint') secondaryOnly = p;
     }
-    const fallback = primaryOnly ?? secondaryOnly;
-    if (fallback !== undefined) {
-      const picks = outcomes.get(fallback) as Map<Family, bigint | 'absent' | 'full'>;
-      const result = this.commitPicks(request, fallback, picks);
-      const missing = request.families.find((family) => typeof picks.get(family) !== 'bigint') as Family;
-      if (result.ok) result.partial = familyFailure(picks.get(missing) as 'absent' | 'full', missing, [fallback]);
+    const fallback = primaryOnly >= 0 ? primaryOnly : secondaryOnly;
+    if (fallback >= 0) {
+      const offered = picks[fallback] as Pick[];
+      const pool = pools[fallback] as Pool;
+      const result = this.commitPicks(request, pool, offered);
+      const missing = offered.findIndex((pick) => typeof pick !== 'bigint');
+      if (result.ok) result.partial = familyFailure(offered[missing] as 'absent' | 'full', families[missing] as Family, [pool]);
       return result;
     }
     // Report the family that blocked: unavailable everywhere beats full somewhere.
-    for (const family of request.families) {
-      const states = pools.map((pool) => outcomes.get(pool)?.get(family));
-      if (states.every((state) => state === 'absent')) return { ok: false, failure: familyFailure('absent', family, pools) };
-    }
-    const blocked = request.families.find((family) => pools.every((pool) => typeof outcomes.get(pool)?.get(family) !== 'bigint'));
-    if (blocked !== undefined) return { ok: false, failure: familyFailure('full', blocked, pools) };
+    const absent = families.findIndex((_, f) => picks.every((offered) => offered[f] === 'absent'));
+    if (absent >= 0) return { ok: false, failure: familyFailure('absent', families[absent] as Family, pools) };
+    const blocked = families.findIndex((_, f) => picks.every((offered) => typeof offered[f] !== 'bigint'));
+    if (blocked >= 0) return { ok: false, failure: familyFailure('full', families[blocked] as Family, pools) };
     const names = pools.map((pool) => pool.name).join(', ');
     return {
       ok: false,
       failure: {
         reason: 'FamilyUnavailable',
-        message: `no eligible pool (${names}) has free ${request.families.join(' and ')} addresses together`,
+        message: `no eligible pool (${names}) has free ${families.join(' and ')} addresses together`,
       },
     };
   }
 
-  private commitPicks(request: NormalizedRequest, pool: Pool, picks: Map<Family, bigint | 'absent' | 'full'>): AssignResult {
+  /** `offered` is aligned with request.families; families without a bigint are left out. */
+  private commitPicks(request: NormalizedRequest, pool: Pool, offered: readonly Pick[]): AssignResult {
     const addresses: HeldAddress[] = [];
-    for (const family of request.families) {
-      const value = picks.get(family);
+    offered.forEach((value, f) => {
+      const family = request.families[f] as Family;
       if (typeof value === 'bigint') addresses.push({ family, value, text: formatAddress(family, value) });
-    }
+    });
     return this.commit(request, pool, addresses);
   }
 
@@ -533,7 +539,7 @@ export class Allocator {
    * the pool's start and takes the first that fits; the lower of the two is
    * that same answer).
    */
-  private pickInPool(pool: Pool, family: Family, request: NormalizedRequest): bigint | 'absent' | 'full' {
+  private pickInPool(pool: Pool, family: Family, request: NormalizedRequest): Pick {
     if (!pool.hasFamily(family)) return 'absent';
     let best = pool.lowestFree(family);
     if (request.sharingKey !== '') {
@@ -597,7 +603,8 @@ export class Allocator {
 
   /** MetalLB's rules: same non-empty key, same backend key, no port used twice. */
   private sharingConflict(use: AddressUse, request: NormalizedRequest): Conflict | undefined {
-    for (const [other, holding] of use.users) {
+    for (const holding of use.users) {
+      const other = holding.request.key;
       if (other === request.key) continue;
       const at = `${use.text} is held by ${other}`;
       if (use.sharingKey === '') return { message: `${at}, which does not allow sharing`, conflictWith: other };
@@ -615,7 +622,8 @@ export class Allocator {
         };
       }
       for (const port of request.ports) {
-        if (holding.request.ports.has(port)) return { message: `${at}, which already uses port ${port}`, conflictWith: other };
+        if (holding.request.ports.includes(port))
+          return { message: `${at}, which already uses port ${port}`, conflictWith: other };
       }
     }
     return undefined;
@@ -639,21 +647,21 @@ export class Allocator {
 
   private hold(request: NormalizedRequest, pool: Pool, addresses: HeldAddress[]): void {
     const holding: Holding = { pool: pool.name, addresses: [], request };
-    for (const address of addresses) holding.addresses.push(this.useAddress(pool, address.family, address.value, holding));
+    for (const address of addresses) holding.addresses.push(this.useAddress(pool, address, holding));
     this.holdings.set(request.key, holding);
   }
 
-  private useAddress(pool: Pool, family: Family, value: bigint, holding: Holding): HeldAddress {
-    const text = formatAddress(family, value);
-    let use = this.uses.get(text);
+  private useAddress(pool: Pool, address: HeldAddress, holding: Holding): AddressUse {
+    let use = this.uses.get(address.text);
     if (use === undefined) {
-      pool.take(family, value);
-      use = { family, value, text, pool: pool.name, sharingKey: holding.request.sharingKey, users: new Map() };
+      pool.take(address.family, address.value);
+      const { family, value, text } = address;
+      use = { family, value, text, pool: pool.name, sharingKey: holding.request.sharingKey, users: [] };
       this.uses.set(text, use);
       this.indexShared(use);
     }
-    use.users.set(holding.request.key, holding);
-    return { family, value, text };
+    use.users.push(holding);
+    return use;
   }
 
   /**
@@ -662,11 +670,10 @@ export class Allocator {
    */
   private unhold(key: string, holding: Holding, problem: Problem<ReleaseReason>, giveBack: boolean): Release {
     this.holdings.delete(key);
-    for (const address of holding.addresses) {
-      const use = this.uses.get(address.text) as AddressUse;
-      use.users.delete(key);
-      if (use.users.size > 0) continue;
-      this.uses.delete(address.text);
+    for (const use of holding.addresses) {
+      use.users.splice(use.users.indexOf(holding), 1);
+      if (use.users.length > 0) continue;
+      this.uses.delete(use.text);
       this.unindexShared(use);
       if (giveBack) this.pools.get(use.pool)?.giveBack(use.family, use.value);
       else this.pendingFree.push(use);

@@ -35,30 +35,42 @@ export interface ServiceRequest extends Requester {
 /** A validated request. */
 export interface NormalizedRequest extends Requester {
   key: string;
-  families: Family[];
+  families: readonly Family[];
   policy: IpFamilyPolicy;
-  requested: Address[];
+  requested: readonly Address[];
   requestedPool: string | undefined;
   sharingKey: string;
   /** Empty for Cluster; the pod selector for Local (sharers must select the same pods). */
   backendKey: string;
-  ports: Set<string>;
+  /** `TCP/80` style, distinct (a short array: cheaper than a Set per Service). */
+  ports: readonly string[];
 }
 
 const POLICIES: readonly IpFamilyPolicy[] = ['SingleStack', 'PreferDualStack', 'RequireDualStack'];
+// Shared values keep the per-Service state small: every held request is retained.
+const FAMILY_LISTS: ReadonlyMap<string, readonly Family[]> = new Map(
+  [['IPv4'], ['IPv6'], ['IPv4', 'IPv6'], ['IPv6', 'IPv4']].map((list) => [list.join(), Object.freeze(list as Family[])]),
+);
+const NONE: readonly never[] = Object.freeze([]);
+const PORT_TEXT_LIMIT = 10_000;
+const portTexts = new Map<string, string>();
+
+/** One string per distinct `PROTOCOL/port`, bounded so odd input cannot grow it forever. */
+function portText(protocol: string, port: number): string {
+  const text = `${protocol}/${port}`;
+  const known = portTexts.get(text);
+  if (known !== undefined) return known;
+  if (portTexts.size < PORT_TEXT_LIMIT) portTexts.set(text, text);
+  return text;
+}
 const PROTOCOLS: readonly string[] = ['TCP', 'UDP', 'SCTP'];
 
 /** Validates a request; throws IpInputError naming the field and the value. */
 export function normalizeRequest(request: ServiceRequest): NormalizedRequest {
   if (typeof request.key !== 'string' || request.key === '') throw new IpInputError('service key: must not be empty');
-  const families = [...request.ipFamilies];
-  if (
-    families.length < 1 ||
-    families.length > 2 ||
-    families.some((f) => f !== 'IPv4' && f !== 'IPv6') ||
-    families[0] === families[1]
-  ) {
-    throw new IpInputError(`spec.ipFamilies: ${JSON.stringify(families)} must be one or two distinct of IPv4, IPv6`);
+  const families = Array.isArray(request.ipFamilies) ? FAMILY_LISTS.get(request.ipFamilies.join()) : undefined;
+  if (families === undefined) {
+    throw new IpInputError(`spec.ipFamilies: ${JSON.stringify(request.ipFamilies)} must be one or two distinct of IPv4, IPv6`);
   }
   const policy = request.ipFamilyPolicy ?? 'SingleStack';
   if (!POLICIES.includes(policy)) {
@@ -71,10 +83,11 @@ export function normalizeRequest(request: ServiceRequest): NormalizedRequest {
     throw new IpInputError(`spec.ipFamilies: ${JSON.stringify(families)} must list one family for SingleStack`);
   }
 
-  const requested = (request.requestedIPs ?? []).map((text) => parseAddress(text, 'loadBalancerIPs'));
-  const requestedText = JSON.stringify(request.requestedIPs ?? []);
+  const requested = request.requestedIPs?.length
+    ? request.requestedIPs.map((text) => parseAddress(text, 'loadBalancerIPs'))
+    : NONE;
   if (requested.length > 2 || (requested.length === 2 && requested[0]?.family === requested[1]?.family)) {
-    throw new IpInputError(`loadBalancerIPs: ${requestedText} must hold at most one address per family`);
+    throw new IpInputError(`loadBalancerIPs: ${JSON.stringify(request.requestedIPs)} must hold at most one address per family`);
   }
   const requestedFamilies = requested.map((address) => address.family);
   const familiesFit =
@@ -82,13 +95,15 @@ export function normalizeRequest(request: ServiceRequest): NormalizedRequest {
     (policy === 'PreferDualStack' || requested.length === 0 || requested.length === families.length);
   if (!familiesFit) {
     throw new IpInputError(
-      `loadBalancerIPs: ${requestedText} does not match the Service's ipFamilies ${JSON.stringify(families)}`,
+      `loadBalancerIPs: ${JSON.stringify(request.requestedIPs)} does not match the Service's ipFamilies ${JSON.stringify(families)}`,
     );
   }
-  requested.sort((a, b) => families.indexOf(a.family) - families.indexOf(b.family));
+  if (requested.length === 2 && requested[0]?.family !== families[0]) (requested as Address[]).reverse();
 
-  const ports = new Set<string>();
-  for (const [index, port] of (request.ports ?? []).entries()) {
+  const servicePorts = request.ports ?? NONE;
+  const ports: string[] = [];
+  for (let index = 0; index < servicePorts.length; index++) {
+    const port = servicePorts[index] as ServicePort;
     if (!Number.isInteger(port.port) || port.port < 1 || port.port > 65535) {
       throw new IpInputError(`spec.ports[${index}].port: ${JSON.stringify(port.port)} must be 1-65535`);
     }
@@ -98,7 +113,8 @@ export function normalizeRequest(request: ServiceRequest): NormalizedRequest {
         `spec.ports[${index}].protocol: ${JSON.stringify(port.protocol)} must be one of ${PROTOCOLS.join(', ')}`,
       );
     }
-    ports.add(`${protocol}/${port.port}`);
+    const text = portText(protocol, port.port);
+    if (!ports.includes(text)) ports.push(text);
   }
 
   const trafficPolicy = request.externalTrafficPolicy ?? 'Cluster';
@@ -125,6 +141,6 @@ export function normalizeRequest(request: ServiceRequest): NormalizedRequest {
     requestedPool: request.requestedPool || undefined,
     sharingKey: request.sharingKey ?? '',
     backendKey,
-    ports,
+    ports: ports.length === 0 ? NONE : ports,
   };
 }
