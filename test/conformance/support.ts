@@ -47,7 +47,7 @@ export interface ConformanceTarget {
   readonly local: LocalApiServer | undefined;
   api<T extends ApiType>(apiClass: ApiConstructor<T>): T;
   raw(path: string, request?: RawRequest): Promise<RawResponse>;
-  /** Collects watch events until `until` returns true for the list so far, or the stream ends. */
+  /** Collects watch events until `until` returns true for the list so far, or the server ends the stream cleanly. */
   watch(path: string, until: (events: WatchEvent[]) => boolean, timeoutMs?: number): Promise<WatchEvent[]>;
   /** Credentials of a service account: the local server's helper, or the TokenRequest API elsewhere. */
   serviceAccountKubeConfig(namespace: string, name: string): Promise<KubeConfig>;
@@ -126,7 +126,10 @@ async function watch(
   const events: WatchEvent[] = [];
   const lines = createInterface({ input: response, crlfDelay: Infinity });
   return new Promise((resolve, reject) => {
+    let settled = false;
     const finish = (error?: Error) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       lines.close();
       response.destroy();
@@ -147,8 +150,12 @@ async function watch(
       events.push({ type: event.type, object: event.object });
       if (until(events)) finish();
     });
-    lines.on('close', () => finish());
-    response.on('error', () => finish());
+    // A server ends a watch by finishing the response; a cut connection is a failure clients see as an error.
+    lines.on('close', () => finish(response.complete ? undefined : new Error(`watch ${path}: stream was cut instead of ended`)));
+    // readline re-emits its input's errors, so both need a listener.
+    const broke = (error: Error) => finish(new Error(`watch ${path}: stream broke: ${error.message}`));
+    response.on('error', broke);
+    lines.on('error', broke);
   });
 }
 
