@@ -3,9 +3,9 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { REPO_ROOT, withLocalApiServer, type KubectlResult } from '../../support/apiserver.ts';
+import { REPO_ROOT, createKubectl, withLocalApiServer, type KubectlResult } from '../../support/apiserver.ts';
 
 const WIDGET_CRD = join(REPO_ROOT, 'test/data/conformance/widgets.crd.yaml');
 const WIDGET_SAMPLE = join(REPO_ROOT, 'test/data/conformance/widget-sample.yaml');
@@ -241,5 +241,44 @@ describe('kubectl against the local API server', function () {
     const gone = await cluster.kubectl(['get', 'widget', 'sample', '-n', NAMESPACE]);
     expect(gone.code).to.not.equal(0);
     expect(gone.stderr).to.contain('NotFound');
+  });
+});
+
+describe('kubectl over HTTPS with the generated CA and per-identity kubeconfigs', function () {
+  this.timeout(60_000);
+  const cluster = withLocalApiServer({ tls: true });
+
+  it('verifies the server against the kubeconfig CA and authenticates with the admin token', async () => {
+    const output = succeeded(await cluster.kubectl(['get', 'namespaces', '-o', 'name']), 'get namespaces over HTTPS');
+    expect(output.split('\n')).to.include('namespace/default');
+  });
+
+  it('acts as a service account with its own kubeconfig, within its RBAC grants', async () => {
+    const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
+    await core.createNamespacedServiceAccount({ namespace: 'default', body: { metadata: { name: 'kubectl-reader' } } });
+    const rbac = cluster.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
+    await rbac.createNamespacedRole({
+      namespace: 'default',
+      body: { metadata: { name: 'kubectl-reader' }, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] }] },
+    });
+    await rbac.createNamespacedRoleBinding({
+      namespace: 'default',
+      body: {
+        metadata: { name: 'kubectl-reader' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'kubectl-reader' },
+        subjects: [{ kind: 'ServiceAccount', name: 'kubectl-reader', namespace: 'default' }],
+      },
+    });
+    const kubeconfigPath = await cluster.server.createServiceAccountKubeconfig('default', 'kubectl-reader');
+    const { kubectl, dispose } = await createKubectl(kubeconfigPath);
+    try {
+      succeeded(await kubectl.run(['get', 'configmaps', '-n', 'default']), 'list configmaps as the service account');
+      const forbidden = await kubectl.run(['get', 'secrets', '-n', 'default']);
+      expect(forbidden.code).to.not.equal(0);
+      expect(forbidden.stderr).to.contain('Forbidden');
+      expect(forbidden.stderr).to.contain('system:serviceaccount:default:kubectl-reader');
+    } finally {
+      await dispose();
+    }
   });
 });
