@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { decodeMessage, encodeMessage, isKnownErrorCode, MessageFramer } from '../../../src/bgp/codec/index.ts';
 import type { CodecOptions, DecodeResult } from '../../../src/bgp/codec/index.ts';
 import { anyMessage } from '../../unit/bgp/codec/arbitraries.ts';
-import { captured } from '../../unit/bgp/codec/captured-messages.ts';
+import { captured, frrNotifications } from '../../unit/bgp/codec/captured-messages.ts';
 
 /** Small, fast, seedable PRNG (mulberry32): runs are reproducible from the seed. */
 function random(seed: number): () => number {
@@ -37,7 +37,7 @@ export interface FuzzReport {
 }
 
 function seeds(seed: number): Buffer[] {
-  const fromRouters = Object.values(captured).flat().map((text) => Buffer.from(text, 'hex'));
+  const fromRouters = [...Object.values(captured).flat(), ...Object.values(frrNotifications).map((c) => c.sent)].map((text) => Buffer.from(text, 'hex'));
   const generated = fc.sample(anyMessage(true), { numRuns: 200, seed }).flatMap((message) => {
     try {
       return [encodeMessage(message, { fourOctetAs: true, extendedMessages: false, ebgp: false })];
