@@ -2,9 +2,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { ManifestSource } from '../convert/index.ts';
 
-/** Exit codes: 0 converted; 1 the input has problems (nothing written); 2 input or output could not be read or written. */
+/** Exit codes: 0 converted; 1 the input has problems (nothing written); 2 it could not run (usage, reading, writing). */
 const EXIT_PROBLEMS = 1;
-const EXIT_IO = 2;
+const EXIT_CANNOT_RUN = 2;
 
 interface ConvertCliOptions {
   output?: string;
@@ -14,6 +14,7 @@ interface ConvertCliOptions {
 const STDIN = '-';
 
 async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('anchorlb convert: reading MetalLB manifests from standard input (end with Ctrl-D)\n');
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
   return Buffer.concat(chunks).toString('utf8');
@@ -32,7 +33,7 @@ async function runConvert(files: readonly string[], options: ConvertCliOptions):
     sources = await readSources(files);
   } catch (error) {
     process.stderr.write(`error: cannot read input: ${(error as Error).message}\n`);
-    return EXIT_IO;
+    return EXIT_CANNOT_RUN;
   }
   // Loaded here, not at start-up: the validators it pulls in are only needed by this command.
   const { convertManifests, formatConversionProblem, writeYamlDocuments } = await import('../convert/index.ts');
@@ -53,7 +54,7 @@ async function runConvert(files: readonly string[], options: ConvertCliOptions):
     await writeFile(options.output, yaml);
   } catch (error) {
     process.stderr.write(`error: cannot write output: ${(error as Error).message}\n`);
-    return EXIT_IO;
+    return EXIT_CANNOT_RUN;
   }
   process.stderr.write(`anchorlb convert: ${result.objects.length} objects written to ${options.output}\n`);
   return 0;
@@ -71,6 +72,10 @@ export function registerConvertCommand(program: Command): void {
     .argument('[files...]', `YAML files to read; none, or ${STDIN}, reads standard input`)
     .option('-o, --output <file>', 'write the converted YAML here instead of standard output')
     .option('-n, --namespace <namespace>', 'put every anchorlb object in this namespace (Services keep theirs)')
+    // Commander exits 1 on a usage error; 1 means "the input has problems" here.
+    .exitOverride((error) => {
+      if (error.exitCode !== 0) process.exit(EXIT_CANNOT_RUN);
+    })
     .action(async (files: string[], options: ConvertCliOptions) => {
       process.exitCode = await runConvert(files, options);
     });

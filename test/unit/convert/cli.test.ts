@@ -71,4 +71,11 @@ describe('anchorlb convert (the command)', () => {
     expect(run.stdout).to.equal('');
     expect(run.stderr).to.match(/^error: cannot read input: .*missing\.yaml/);
   });
+
+  it('exits 2 on a usage error, so 1 always means the input has problems', () => {
+    const run = anchorlb(['convert', '--no-such-option', `${SAMPLES_DIR}bfdprofile.yaml`]);
+    expect(run.status).to.equal(2);
+    expect(run.stdout).to.equal('');
+    expect(run.stderr).to.contain("unknown option '--no-such-option'");
+  });
 });
