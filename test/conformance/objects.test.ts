@@ -133,6 +133,17 @@ describe('conformance: object semantics', function () {
     expect(matching.status).to.equal(200);
   });
 
+  // Dry run (dryRun=All): the request is validated and answered as if done, but nothing is stored
+  // (kubectl apply/diff --dry-run=server).
+  it('answers a dry-run create without storing the object', async () => {
+    const response = await target.raw(`${configMapsPath()}?dryRun=All`, { method: 'POST', body: configMap('dry-run') });
+    expect(response.status, response.text).to.equal(201);
+    expect(field(response.json, 'metadata', 'name')).to.equal('dry-run');
+    expect((await target.raw(`${configMapsPath()}/dry-run`)).status).to.equal(404);
+    const invalid = await target.raw(`${configMapsPath()}?dryRun=All`, { method: 'POST', body: configMap('Not_Valid') });
+    expect(invalid.status).to.equal(422);
+  });
+
   // 404 NotFound Status: details name the object and the resource.
   it('answers a missing object with a 404 NotFound Status', async () => {
     const response = await target.raw(`${configMapsPath()}/does-not-exist`);

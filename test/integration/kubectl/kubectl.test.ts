@@ -131,6 +131,14 @@ describe('kubectl against the local API server', function () {
     expect(row).to.match(/^web\s+LoadBalancer\s+\S+\s+<pending>\s+80:3\d{4}\/TCP\s+/);
   });
 
+  // kubectl explain reads the served OpenAPI schema of the custom resource.
+  it('explains a custom resource field from the OpenAPI schema', async () => {
+    const output = succeeded(await cluster.kubectl(['explain', 'widgets.spec']), 'explain');
+    expect(output).to.match(/^KIND:\s+Widget$/m);
+    expect(output).to.match(/^\s+size\s+<integer> -required-$/m);
+    expect(output).to.match(/^\s+color\s+<string>/m);
+  });
+
   it('describes a custom resource', async () => {
     const output = succeeded(await cluster.kubectl(['describe', 'widget', 'sample', '-n', NAMESPACE]), 'describe');
     expect(output).to.match(/^Name:\s+sample$/m);
