@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   try {
     const node = testbed.nodes[0]!;
     const client = testbed.client!;
-    const responder = await testbed.spawn(node.ns, [process.execPath, '--import', 'tsx', RESPONDER, testbed.iface, VIP], { pipe: true });
+    const responder = await testbed.spawn(node.ns, [process.execPath, '--import', 'tsx', RESPONDER, testbed.iface, VIP], { pipe: true, env: { ...process.env, RESPONDER_QUIET: '1' } });
     await waitReady(responder);
     const arping = async (target: string): Promise<number[]> => {
       const { stdout } = await testbed.exec(client.ns, ['arping', '-c', '1', '-w', '2', '-I', testbed.iface, target], { allowFailure: true });

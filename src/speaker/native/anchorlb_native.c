@@ -197,20 +197,28 @@ typedef struct packet_socket {
 
 // Classic BPF: accept ARP (ethertype 0x0806) and/or IPv6 (0x86dd) whose next header is
 // ICMPv6 (58) with type 135 (NS) or 136 (NA). No IPv6 extension headers: NDP never uses them.
+// Frames that carried a VLAN tag are refused: the kernel strips the tag into metadata and shows
+// such frames to a socket on the parent interface too, where answering them (untagged) would
+// announce an address on the wrong segment. A socket on the VLAN interface itself sees them
+// untagged and accepts them.
 static int build_filter(unsigned mode, struct sock_filter *prog) {
   int n = 0;
   const uint32_t accept = 0x40000;
   // Jump offsets are relative, so the program is laid out with fixed tails:
-  //   [0] ldh [12]
-  //   [1] jeq ARP  -> accept | next   (ARP off: next | next)
-  //   [2] jeq IPv6 -> next | reject   (NDP off: reject | reject)
-  //   [3] ldb [20]        next header
-  //   [4] jeq 58   -> next | reject
-  //   [5] ldb [54]        ICMPv6 type
-  //   [6] jeq 135  -> accept | next
-  //   [7] jeq 136  -> accept | reject
-  //   [8] ret accept
-  //   [9] ret 0
+  //   [0]  ld vlan_tag_present
+  //   [1]  jeq 0    -> next | reject
+  //   [2]  ldh [12]        ethertype
+  //   [3]  jeq ARP  -> accept | next   (ARP off: next | next)
+  //   [4]  jeq IPv6 -> next | reject   (NDP off: reject | reject)
+  //   [5]  ldb [20]        next header
+  //   [6]  jeq 58   -> next | reject
+  //   [7]  ldb [54]        ICMPv6 type
+  //   [8]  jeq 135  -> accept | next
+  //   [9]  jeq 136  -> accept | reject
+  //   [10] ret accept
+  //   [11] ret 0
+  prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT);
+  prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 9);
   prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12);
   if (mode & FILTER_ARP)
     prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE_ARP, 6, 0);

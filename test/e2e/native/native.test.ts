@@ -6,11 +6,14 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { buildArpRequest, buildNeighborSolicitation } from '../../../src/speaker/l2/frames.ts';
 import { availability, interfaceInfo, PacketSocket } from '../../../src/speaker/native/index.ts';
 import { run, Testbed, waitFor } from '../../support/testbed.ts';
 
 const RESPONDER = fileURLToPath(new URL('./fixtures/responder.ts', import.meta.url));
 const MD5_PEER = fileURLToPath(new URL('./fixtures/md5-peer.ts', import.meta.url));
+const CAPTURE = fileURLToPath(new URL('./fixtures/capture.ts', import.meta.url));
+const SEND_FRAMES = fileURLToPath(new URL('./fixtures/send-frames.ts', import.meta.url));
 /** Addresses answered by our responder only: configured on no interface. */
 const VIP4 = '192.0.2.100';
 const VIP6 = '2001:db8::100';
@@ -105,6 +108,55 @@ describe('native addon (e2e, network namespaces)', function () {
       return line.toLowerCase().includes(nodeMac) ? line : undefined;
     }, 5000);
     expect(entry).to.contain(nodeMac);
+  });
+
+  /** The same frame with an 802.1Q tag (VLAN 10) after the MAC addresses. */
+  const withVlanTag = (frame: Buffer): Buffer => Buffer.concat([frame.subarray(0, 12), Buffer.from('8100000a', 'hex'), frame.subarray(12)]);
+
+  async function sendFrames(ns: string, frames: Buffer[]): Promise<void> {
+    await testbed.exec(ns, tsx(SEND_FRAMES, testbed.iface, ...frames.map((frame) => frame.toString('hex'))));
+  }
+
+  it('does not answer an ARP request that arrived with a VLAN tag (it belongs to another segment)', async () => {
+    const client = testbed.client!;
+    const clientMac = (JSON.parse((await testbed.exec(client.ns, ['ip', '-j', 'link', 'show', testbed.iface])).stdout) as Array<{ address: string }>)[0]!.address;
+    const tagged = withVlanTag(buildArpRequest({ senderMac: clientMac, senderIp: '192.0.2.77', targetIp: VIP4 }));
+    const untagged = buildArpRequest({ senderMac: clientMac, senderIp: '192.0.2.78', targetIp: VIP4 });
+    await sendFrames(client.ns, [tagged, untagged]);
+    // Frames are handled in order: once the untagged one is answered, the tagged one has been seen or dropped.
+    await responderOutput.next('answer to the untagged request', (m) => m.asker === '192.0.2.78');
+    expect(responderOutput.messages.filter((m) => m.asker === '192.0.2.77')).to.deep.equal([]);
+  });
+
+  it('each filter mode lets through exactly its frames: ARP, NS/NA, never other ICMPv6 or tagged frames', async () => {
+    const node = testbed.nodes[0]!;
+    const client = testbed.client!;
+    const mac = '02:00:00:00:00:77';
+    const arp = buildArpRequest({ senderMac: mac, senderIp: '192.0.2.77', targetIp: '192.0.2.200' });
+    const ns = buildNeighborSolicitation({ sourceMac: mac, sourceIp: '2001:db8::77', target: '2001:db8::200' });
+    const echo = Buffer.from(ns);
+    echo[54] = 128; // ICMPv6 echo request
+    const arpLast = buildArpRequest({ senderMac: mac, senderIp: '192.0.2.78', targetIp: '192.0.2.200' });
+    const nsLast = buildNeighborSolicitation({ sourceMac: mac, sourceIp: '2001:db8::78', target: '2001:db8::200' });
+    const sent = [arp, ns, echo, withVlanTag(arp), withVlanTag(ns), arpLast, nsLast];
+    const expected = { arp: [arp, arpLast], ndp: [ns, nsLast], 'arp+ndp': [arp, ns, arpLast, nsLast] };
+    const captures = await Promise.all(
+      (Object.keys(expected) as Array<keyof typeof expected>).map(async (filter) => {
+        const child = await testbed.spawn(node.ns, tsx(CAPTURE, testbed.iface, filter), { pipe: true });
+        const output = new Output(child);
+        await output.next(`capture ${filter} ready`, (m) => m.ready === true);
+        return { filter, child, output };
+      }),
+    );
+    await sendFrames(client.ns, sent);
+    const sentHex = new Set(sent.map((frame) => frame.toString('hex')));
+    for (const { filter, child, output } of captures) {
+      const want = expected[filter].map((frame) => frame.toString('hex'));
+      await output.next(`${filter} capture to see its last frame`, (m) => m.frame === want[want.length - 1]);
+      const seen = output.messages.map((m) => String(m.frame)).filter((frame) => sentHex.has(frame));
+      expect(seen, filter).to.deep.equal(want);
+      await testbed.kill(child);
+    }
   });
 
   /** Starts an md5-peer server in `ns` and waits until it listens. */
