@@ -48,6 +48,18 @@ interface ListFilter {
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
+/** Watch event lines per change and served resource version, shared by all watchers. */
+const serializedChanges = new WeakMap<StoreChange, Map<ResourceType, string>>();
+
+function lineCache(change: StoreChange): Map<ResourceType, string> {
+  let cache = serializedChanges.get(change);
+  if (!cache) {
+    cache = new Map();
+    serializedChanges.set(change, cache);
+  }
+  return cache;
+}
+
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-cache, private', ...headers });
@@ -518,22 +530,21 @@ export class HttpApi {
     if (rvText !== '' && !/^\d+$/.test(rvText)) throw badRequest(`resourceVersion: Invalid value: ${JSON.stringify(rvText)}: must be a non-negative integer`);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
-    const serialized = new WeakMap<StoreChange, string>();
     const write = (type: string, object: KubeObject | JsonObject): void => {
       res.write(`${JSON.stringify({ type, object })}\n`);
     };
     const emit = (type: string, object: KubeObject, change?: StoreChange): void => {
-      const presented = this.core.present(resource, object);
       if (asTable) {
+        const presented = this.core.present(resource, object);
         write(type, toTable(resource, [presented], { resourceVersion: presented.metadata.resourceVersion }, include));
         return;
       }
-      // Plain events for the same change are identical for every watcher: serialize once.
-      const cacheable = change !== undefined && type === change.type;
-      let line = cacheable ? serialized.get(change) : undefined;
+      // Plain events for the same change are identical for every watcher of this resource version: serialize once.
+      const cache = change !== undefined && type === change.type ? lineCache(change) : undefined;
+      let line = cache?.get(resource);
       if (line === undefined) {
-        line = `${JSON.stringify({ type, object: presented })}\n`;
-        if (cacheable) serialized.set(change, line);
+        line = `${JSON.stringify({ type, object: this.core.present(resource, object) })}\n`;
+        cache?.set(resource, line);
       }
       res.write(line);
     };
