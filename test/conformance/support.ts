@@ -234,12 +234,6 @@ export function useConformanceTarget(): ConformanceTarget {
   };
 }
 
-/** For tests of the local server's own machinery (fault injection, restart): skipped against any other server. */
-export function localServerOnly(context: Mocha.Context, target: ConformanceTarget): LocalApiServer {
-  if (target.local === undefined) context.skip();
-  return target.local as LocalApiServer;
-}
-
 /**
  * Creates a fresh namespace for one test file (before) and deletes it when the target disconnects.
  * The name is unique per run, so a foreign cluster can run the suite repeatedly.
@@ -274,20 +268,6 @@ export function field(value: unknown, ...path: (string | number)[]): unknown {
     }
   }
   return current;
-}
-
-/** The HTTP status and body of a failed client-node call. */
-export async function apiError(promise: Promise<unknown>): Promise<{ code: number; body: unknown }> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ApiException) {
-      const body: unknown = typeof error.body === 'string' ? (parseJson(error.body) ?? error.body) : error.body;
-      return { code: error.code, body };
-    }
-    throw error;
-  }
-  throw new Error('expected the API call to fail, but it succeeded');
 }
 
 export async function ignoreNotFound(promise: Promise<unknown>): Promise<void> {
