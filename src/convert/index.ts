@@ -114,6 +114,12 @@ function convertService(report: DocumentReport, service: JsonObject): JsonObject
     else delete metadata.annotations;
   }
   const { status: _status, ...rest } = service;
+  const loadBalancerClass = isJsonObject(service.spec) ? service.spec.loadBalancerClass : undefined;
+  if (typeof loadBalancerClass === 'string') {
+    report.note(
+      `spec.loadBalancerClass ${JSON.stringify(loadBalancerClass)} kept: anchorlb handles this Service only if its AnchorLB's spec.loadBalancerClass is the same`,
+    );
+  }
   return [{ ...rest, metadata }];
 }
 

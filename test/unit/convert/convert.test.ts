@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
 import { convertManifests, formatConversionProblem, writeYamlDocuments } from '../../../src/convert/index.ts';
@@ -167,6 +168,20 @@ status: {assignedIPv4: 3, availableIPv4: 13}
   });
 });
 
+describe('anchorlb convert: the project\'s MetalLB-ported sample', () => {
+  it('MetalLB\'s spelling of config/samples/metallb-ported converts to exactly that sample', () => {
+    const ported = readFileSync(new URL('../../../config/samples/metallb-ported/metallb.yaml', import.meta.url), 'utf8');
+    // The sample is a MetalLB configuration with only apiVersion changed: change it back.
+    const metallb = ported
+      .replace(/^apiVersion: anchorlb\.io\/v1beta1\nkind: BGPPeer$/gm, 'apiVersion: metallb.io/v1beta2\nkind: BGPPeer')
+      .replace(/^apiVersion: anchorlb\.io\/v1beta1$/gm, 'apiVersion: metallb.io/v1beta1');
+    expect(metallb).to.not.contain('anchorlb.io/v1beta1');
+    const result = convertText(metallb);
+    expect(result.problems.map(formatConversionProblem)).to.deep.equal([]);
+    expect(result.objects).to.deep.equal(inputObjects(ported));
+  });
+});
+
 describe('anchorlb convert: Services', () => {
   it('moves MetalLB annotations (both prefixes) to anchorlb.io/, drops ip-allocated-from-pool with a note, leaves the rest alone', () => {
     const text = sample('services.yaml');
@@ -191,6 +206,15 @@ describe('anchorlb convert: Services', () => {
     expect(api.spec).to.deep.equal(apiIn?.spec);
     expect(result.notes).to.deep.equal([
       'document 1 (Service/web): metadata.annotations["metallb.io/ip-allocated-from-pool"] dropped: written by MetalLB\'s controller; anchorlb writes its own status',
+    ]);
+  });
+
+  it('keeps a loadBalancerClass, with a note that anchorlb must be set to the same class', () => {
+    const result = convertText('apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {type: LoadBalancer, loadBalancerClass: example.com/metallb}\n');
+    expect(result.problems).to.deep.equal([]);
+    expect((result.objects[0]?.spec as Json).loadBalancerClass).to.equal('example.com/metallb');
+    expect(result.notes).to.deep.equal([
+      'document 1 (Service/s): spec.loadBalancerClass "example.com/metallb" kept: anchorlb handles this Service only if its AnchorLB\'s spec.loadBalancerClass is the same',
     ]);
   });
 
