@@ -142,7 +142,7 @@ describe('Allocator', () => {
       ]);
       expect(refused.map((r) => r.message)).to.deep.equal([
         'pool ok: the name is used by an earlier pool',
-        'pool bad: spec.addresses[1]: "192.0.2.300" is neither a CIDR nor an a-b range',
+        'pool bad: spec.addresses[1]: "192.0.2.300": not a CIDR or an a-b address range',
         'pool self: spec.addresses: 192.0.2.100-192.0.2.200 overlaps 192.0.2.0-192.0.2.127 in the same pool',
         'pool dup-ns: spec.serviceAllocation.namespaces: "a" is listed twice',
         'pool empty: spec.addresses: must list at least one range',
@@ -165,7 +165,7 @@ describe('Allocator', () => {
       });
       expect(failure(allocator.assign(service('d', { requestedIPs: ['192.0.2.x'] })))).to.deep.equal({
         reason: 'InvalidRequest',
-        message: 'loadBalancerIPs: "192.0.2.x" is not a valid IP address',
+        message: 'loadBalancerIPs: "192.0.2.x" is not an IPv4 or IPv6 address',
       });
     });
 
@@ -492,7 +492,7 @@ describe('Allocator', () => {
         ok: false,
         failure: {
           reason: 'InvalidRequest',
-          message: 'status.loadBalancer.ingress[0].ip: "not-an-ip" is not a valid IP address',
+          message: 'status.loadBalancer.ingress[0].ip: "not-an-ip" is not an IPv4 or IPv6 address',
         },
       });
       expect(ips(allocator.assign(service('b')))).to.deep.equal(['192.0.2.0']);
