@@ -14,9 +14,11 @@
 import { closeSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { macFromBytes } from '../l2/frames.ts';
 
-const ADDON_PATH = new URL('./build/Release/anchorlb_native.node', import.meta.url);
+/** ANCHORLB_NATIVE_ADDON points at an addon built elsewhere (packaging) or at a broken one (tests). */
+const ADDON_PATH = process.env.ANCHORLB_NATIVE_ADDON ?? fileURLToPath(new URL('./build/Release/anchorlb_native.node', import.meta.url));
 
 /** Linux capability number of CAP_NET_RAW (include/uapi/linux/capability.h). */
 const CAP_NET_RAW = 13;
@@ -60,7 +62,7 @@ function load(): { addon: NativeAddon } | { reason: string } {
   if (loaded) return loaded;
   try {
     // The .node file is a CommonJS-only artefact; createRequire is how ESM loads it.
-    loaded = { addon: createRequire(import.meta.url)(ADDON_PATH.pathname) as NativeAddon };
+    loaded = { addon: createRequire(import.meta.url)(ADDON_PATH) as NativeAddon };
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     loaded = {
