@@ -9,14 +9,19 @@ import { expect } from 'chai';
 import { CoreV1Api, type V1Service } from '@kubernetes/client-node';
 import { TABLE_ACCEPT, field, useConformanceTarget, useTestNamespace, type RawResponse } from './support.ts';
 
+const UNCLAIMED_CLASS = 'conformance.anchorlb.io/unclaimed';
+
 describe('conformance: services', function () {
   const target = useConformanceTarget();
   const namespace = useTestNamespace(target, 'conf-svc');
   const core = () => target.api(CoreV1Api);
   const servicesPath = () => `/api/v1/namespaces/${namespace.name}/services`;
 
+  // LoadBalancer services carry a class no controller claims, so a load balancer running in a
+  // real cluster leaves their status alone.
   function service(name: string, spec: V1Service['spec'] = {}): V1Service {
-    return { apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { selector: { app: name }, ports: [{ port: 80 }], ...spec } };
+    const unclaimed = spec.type === 'LoadBalancer' ? { loadBalancerClass: UNCLAIMED_CLASS } : {};
+    return { apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { selector: { app: name }, ports: [{ port: 80 }], ...unclaimed, ...spec } };
   }
 
   function causeFields(response: RawResponse): string[] {
@@ -89,9 +94,9 @@ describe('conformance: services', function () {
   it('refuses to change loadBalancerClass once set', async () => {
     const created = await core().createNamespacedService({
       namespace: namespace.name,
-      body: service('lb-class', { type: 'LoadBalancer', loadBalancerClass: 'anchorlb.io/conformance' }),
+      body: service('lb-class', { type: 'LoadBalancer', loadBalancerClass: UNCLAIMED_CLASS }),
     });
-    expect(created.spec?.loadBalancerClass).to.equal('anchorlb.io/conformance');
+    expect(created.spec?.loadBalancerClass).to.equal(UNCLAIMED_CLASS);
     const response = await target.raw(`${servicesPath()}/lb-class`, {
       method: 'PUT',
       body: { ...created, spec: { ...created.spec, loadBalancerClass: 'example.com/other' } },
@@ -100,7 +105,7 @@ describe('conformance: services', function () {
   });
 
   it('rejects loadBalancerClass on a ClusterIP service', async () => {
-    const response = await target.raw(servicesPath(), { method: 'POST', body: service('class-on-clusterip', { loadBalancerClass: 'anchorlb.io/conformance' }) });
+    const response = await target.raw(servicesPath(), { method: 'POST', body: service('class-on-clusterip', { loadBalancerClass: UNCLAIMED_CLASS }) });
     expect(causeFields(response)).to.include('spec.loadBalancerClass');
   });
 

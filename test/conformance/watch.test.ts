@@ -74,6 +74,7 @@ describe('conformance: watch', function () {
 
   // Streaming lists: sendInitialEvents=true with resourceVersionMatch=NotOlderThan sends the state as
   // ADDED events, then a BOOKMARK annotated k8s.io/initial-events-end=true carrying the resourceVersion.
+  // (kube-apiserver: the WatchList feature, on by default since 1.32.)
   it('ends the initial events of a streaming list with an annotated BOOKMARK', async () => {
     await core().createNamespacedConfigMap({ namespace: namespace.name, body: { metadata: { name: 'streamed', labels: { group: 'streamed' } } } });
     const events = await target.watch(
