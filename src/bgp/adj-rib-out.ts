@@ -38,9 +38,9 @@ interface Entry {
   readonly attributesKey: string;
 }
 
-/** A map key for a prefix; cheaper than formatting the address. */
-export function prefixKey(prefix: Prefix): string {
-  return `${prefix.family}/${prefix.address.toString(16)}/${prefix.length}`;
+/** A map key for a prefix: a number for IPv4 (cheap to hash for 100k routes), a string for IPv6. */
+export function prefixKey(prefix: Prefix): number | string {
+  return prefix.family === 4 ? Number(prefix.address) * 64 + prefix.length : `${prefix.address.toString(36)}/${prefix.length}`;
 }
 
 function checkUint32(field: string, value: number): void {
@@ -67,26 +67,36 @@ export function normalizeAttributes(attributes: RouteAttributes = {}): RouteAttr
   return normalized;
 }
 
+const NO_ATTRIBUTES: RouteAttributes = {};
+
 function attributesKey(attributes: RouteAttributes): string {
   return JSON.stringify([attributes.communities ?? [], (attributes.largeCommunities ?? []).map((c) => [c.globalAdmin, c.localData1, c.localData2]), attributes.localPref ?? null, attributes.med ?? null]);
 }
 
 export class AdjRibOut {
-  private desired = new Map<string, Entry>();
-  /** prefix key → attributes key of what the peer has from us. */
-  private readonly sent = new Map<string, { prefix: Prefix; attributesKey: string }>();
+  /** Replaced, never mutated, by setRoutes: so `sent` may share it after a full send. */
+  private desired = new Map<number | string, Entry>();
+  /** What the peer has from us. The same object as `desired` right after the whole table went out. */
+  private sent = new Map<number | string, Entry>();
+  /** Normalized attributes by the caller's object: routes usually share one. */
+  private normalized = new WeakMap<RouteAttributes, { attributes: RouteAttributes; key: string }>();
 
   /** Replaces the desired set (the last route wins for a prefix given twice). */
   setRoutes(routes: Iterable<Route>): void {
-    const desired = new Map<string, Entry>();
-    const keys = new Map<string, RouteAttributes>();
+    const desired = new Map<number | string, Entry>();
+    const byKey = new Map<string, RouteAttributes>();
     for (const route of routes) {
-      const attributes = normalizeAttributes(route.attributes);
-      const key = attributesKey(attributes);
-      // Routes sharing attributes share one object: cheap for 100k routes with one set.
-      const shared = keys.get(key) ?? attributes;
-      keys.set(key, shared);
-      desired.set(prefixKey(route.prefix), { prefix: route.prefix, attributes: shared, attributesKey: key });
+      const given = route.attributes ?? NO_ATTRIBUTES;
+      let known = this.normalized.get(given);
+      if (!known) {
+        const attributes = normalizeAttributes(given);
+        const key = attributesKey(attributes);
+        // Equal attribute sets share one object, whatever objects they came in.
+        known = { attributes: byKey.get(key) ?? attributes, key };
+        byKey.set(key, known.attributes);
+        this.normalized.set(given, known);
+      }
+      desired.set(prefixKey(route.prefix), { prefix: route.prefix, attributes: known.attributes, attributesKey: known.key });
     }
     this.desired = desired;
   }
@@ -103,6 +113,7 @@ export class AdjRibOut {
 
   /** True when the peer does not have exactly the desired set. */
   get dirty(): boolean {
+    if (this.sent === this.desired) return false;
     if (this.sent.size !== this.desired.size) return true;
     for (const [key, entry] of this.desired) if (this.sent.get(key)?.attributesKey !== entry.attributesKey) return true;
     return false;
@@ -110,22 +121,30 @@ export class AdjRibOut {
 
   /** The difference between desired and sent, which from now on counts as sent. */
   takeChanges(): RibChanges {
+    if (this.sent === this.desired) return { announce: [], withdraw: [] };
+    if (this.sent.size === 0) {
+      // The whole table (session just up): no per-route bookkeeping.
+      this.sent = this.desired;
+      return { announce: this.all(), withdraw: [] };
+    }
+    // `sent` is no longer `desired` (setRoutes replaced that, never mutating it): ours to change.
+    const sent = this.sent;
     const batches = new Map<string, AnnouncementBatch>();
     const withdraw: Prefix[] = [];
     for (const [key, entry] of this.desired) {
-      if (this.sent.get(key)?.attributesKey === entry.attributesKey) continue;
+      if (sent.get(key)?.attributesKey === entry.attributesKey) continue;
       let batch = batches.get(entry.attributesKey);
       if (!batch) {
         batch = { attributes: entry.attributes, prefixes: [] };
         batches.set(entry.attributesKey, batch);
       }
       batch.prefixes.push(entry.prefix);
-      this.sent.set(key, { prefix: entry.prefix, attributesKey: entry.attributesKey });
+      sent.set(key, entry);
     }
-    for (const [key, sent] of this.sent) {
+    for (const [key, entry] of sent) {
       if (this.desired.has(key)) continue;
-      withdraw.push(sent.prefix);
-      this.sent.delete(key);
+      withdraw.push(entry.prefix);
+      sent.delete(key);
     }
     return { announce: [...batches.values()], withdraw };
   }
@@ -146,6 +165,6 @@ export class AdjRibOut {
 
   /** The session went down: the peer has nothing from us any more. */
   forgetSent(): void {
-    this.sent.clear();
+    this.sent = new Map();
   }
 }

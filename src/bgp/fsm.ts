@@ -248,12 +248,9 @@ function onConnected(fsm: Fsm, id: number, outgoing: boolean): StepResult {
   if (fsm.connections.some((c) => c.outgoing === outgoing || c.phase === 'Established')) return refuse();
   const actions: FsmAction[] = [];
   let next: Fsm = { ...fsm, connections: [...fsm.connections, { id, outgoing, phase: 'OpenSent' }] };
+  // An incoming connection leaves our own attempt running: aborting it would kill the peer's
+  // incoming side of it, and the peer might do the same to ours. Collision resolution picks one.
   if (outgoing) next = { ...next, connecting: false };
-  else if (fsm.connecting && fsm.connections.length === 0) {
-    // The peer got through first; our own attempt would only collide.
-    next = { ...next, connecting: false };
-    actions.push({ type: 'abortConnect' });
-  }
   actions.push({ type: 'clearTimer', timer: 'connectRetry' }, { type: 'clearTimer', timer: 'idleHold' });
   actions.push({ type: 'send', conn: id, message: fsm.config.localOpen });
   if (fsm.connections.length === 0) actions.push({ type: 'setTimer', timer: 'hold', ms: fsm.config.openHoldSec * 1000 });

@@ -42,11 +42,11 @@ export class Announcer {
 
   /**
    * Starts `anchorlb bgp-announce ARGS` in `host`'s namespace, with --source set to its IPv4
-   * address. `entry`: another script taking the same arguments (tsx-loaded, like bin/anchorlb.js).
+   * address (the IPv6 next hop is left to the speaker: the global address on that interface). `entry`: another script taking the same arguments (tsx-loaded, like bin/anchorlb.js).
    */
   static async start(testbed: Testbed, host: Host, args: string[], entry?: string): Promise<Announcer> {
     const argv = entry === undefined ? [BIN, 'bgp-announce'] : ['--import', 'tsx', entry, 'bgp-announce'];
-    const child = await testbed.spawn(host.ns, [process.execPath, ...argv, '--source', host.ipv4, '--next-hop6', host.ipv6, ...args], { pipe: true });
+    const child = await testbed.spawn(host.ns, [process.execPath, ...argv, '--source', host.ipv4, ...args], { pipe: true });
     return new Announcer(testbed, child);
   }
 

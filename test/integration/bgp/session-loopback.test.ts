@@ -96,3 +96,26 @@ describe('BGP session over loopback (our speaker against itself)', function () {
     }
   });
 });
+
+describe('BGP connection collision over loopback (both sides connect and listen)', function () {
+  this.timeout(30_000);
+  it('ends with one session, Established once on each side', async () => {
+    const a = new BgpSpeaker({ routerId: '192.0.2.1', localAsn: 64512, listen: { port: 0, address: '127.0.0.1' }, log });
+    const b = new BgpSpeaker({ routerId: '192.0.2.2', localAsn: 65001, listen: { port: 0, address: '127.0.0.2' }, log });
+    try {
+      await Promise.all([a.start(), b.start()]);
+      await Promise.all([
+        a.addPeer({ peerAddress: '127.0.0.2', peerAsn: 65001, port: b.listenPort ?? 0, sourceAddress: '127.0.0.1' }),
+        b.addPeer({ peerAddress: '127.0.0.1', peerAsn: 64512, port: a.listenPort ?? 0, sourceAddress: '127.0.0.2' }),
+      ]);
+      await waitFor('both Established', () => a.status()[0]?.state === 'Established' && b.status()[0]?.state === 'Established', 20_000, 20);
+      // The losing connection is closed; the winner is not torn down and redone.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(a.session('127.0.0.2')?.stats.establishedCount).to.equal(1);
+      expect(b.session('127.0.0.1')?.stats.establishedCount).to.equal(1);
+      expect([a.status()[0]?.state, b.status()[0]?.state]).to.deep.equal(['Established', 'Established']);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+});

@@ -185,6 +185,13 @@ describe('BGP FSM', () => {
   });
 
   describe('connection collision (RFC 4271 §6.8)', () => {
+    it('an incoming connection does not abort our own attempt (both may be racing)', () => {
+      const r = drive(createFsm(config), { type: 'start' }, { type: 'tcpConnected', conn: 2, outgoing: false });
+      expect(r.actions.map((a) => a.type)).to.not.include('abortConnect');
+      const both = drive(r.fsm, { type: 'tcpConnected', conn: 1, outgoing: true });
+      expect(sent(both.actions)).to.deep.equal([config.localOpen]);
+      expect(both.fsm.connections.map((c) => c.id)).to.deep.equal([2, 1]);
+    });
     function collide(localId: string): { fsm: Fsm; actions: FsmAction[] } {
       const cfg = { ...config, localOpen: { ...config.localOpen, bgpIdentifier: localId } };
       return drive(
