@@ -88,7 +88,8 @@ export class KubeRest {
         if (isWatchEvent(event)) onEvent(event);
       });
       lines.on('close', resolve);
-      body.on('error', () => lines.close());
+      // readline re-emits its input's errors (e.g. "aborted" when the watch is stopped): the stream just ends.
+      lines.on('error', () => lines.close());
     });
   }
 
@@ -115,7 +116,12 @@ export class KubeRest {
     if (url.protocol === 'http:') delete options.agent;
     const transport = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
-      const request = transport.request(url, { ...options, signal }, (response) => resolve({ response, body: response }));
+      const request = transport.request(url, { ...options, signal }, (response) => {
+        // A stream cut short (abort, server gone) errors with "aborted": readers see it
+        // through their own listeners or as the end of the stream, never as an uncaught error.
+        response.on('error', () => undefined);
+        resolve({ response, body: response });
+      });
       request.on('error', reject);
       request.end(payload);
     });

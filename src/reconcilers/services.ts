@@ -241,7 +241,9 @@ export class ServiceController {
       const quietFor = now - rival.lastForeignAt;
       if (quietFor < quietMs) return { requeueAfterMs: quietMs - quietFor };
       this.rivals.delete(key);
-      await this.events.record(this.target(service), 'Normal', 'StatusConflictResolved', `status.loadBalancer.ingress left alone for ${Math.round(quietFor / 1000)}s: anchorlb writes it again`);
+      const message = `status.loadBalancer.ingress left alone for ${Math.round(quietFor / 1000)}s: anchorlb writes it again`;
+      await this.events.record(this.target(service), 'Normal', 'StatusConflictResolved', message);
+      await this.setConflictCondition(service, 'False', 'ForeignWriterGone', message);
     }
 
     await this.rest.patch(`${servicePath(service)}/status`, { status: { loadBalancer: { ingress: ips.map((ip) => ({ ip })) } } });
@@ -258,7 +260,12 @@ export class ServiceController {
     const message = `another controller keeps writing status.loadBalancer.ingress = [${foreign}] over anchorlb's [${wanted}]; anchorlb stops writing this Service until the status is left alone for ${Math.round(quietMs / 1000)}s (check loadBalancerClass, kube-vip, k3s ServiceLB or a second installation)`;
     this.options.logger.warn({ service: serviceKey(service), foreign, wanted }, 'rival status writer; stepping back');
     await this.events.record(this.target(service), 'Warning', 'StatusConflict', message);
-    const condition = { type: CONFLICT_CONDITION, status: 'True', reason: 'ForeignStatusWriter', message, lastTransitionTime: new Date().toISOString(), observedGeneration: service.metadata?.generation ?? 0 };
+    await this.setConflictCondition(service, 'True', 'ForeignStatusWriter', message);
+  }
+
+  /** Strategic merge keeps other controllers' conditions: Service conditions merge by type. */
+  private async setConflictCondition(service: V1Service, status: 'True' | 'False', reason: string, message: string): Promise<void> {
+    const condition = { type: CONFLICT_CONDITION, status, reason, message, lastTransitionTime: new Date().toISOString(), observedGeneration: service.metadata?.generation ?? 0 };
     try {
       await this.rest.patch(`${servicePath(service)}/status`, { status: { conditions: [condition] } }, 'strategic');
     } catch (error) {

@@ -1,0 +1,180 @@
+import { expect } from 'chai';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import type { V1Service } from '@kubernetes/client-node';
+import { KubeRest, KubeHttpError } from '../../../src/kube/rest.ts';
+import { ServiceController } from '../../../src/reconcilers/services.ts';
+import { createLogger } from '../../../src/common/log.ts';
+import { REPO_ROOT, withLocalApiServer } from '../../support/apiserver.ts';
+import { waitFor } from '../../support/testbed.ts';
+
+const crdFiles = readdirSync(join(REPO_ROOT, 'crds')).map((file) => join(REPO_ROOT, 'crds', file));
+const POOLS = '/apis/anchorlb.io/v1beta1/namespaces/anchorlb-system/ipaddresspools';
+const SERVICES = '/api/v1/namespaces/shop/services';
+
+function lbService(name: string, extra: { annotations?: Record<string, string>; spec?: Record<string, unknown> } = {}) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, annotations: extra.annotations ?? {} },
+    spec: { type: 'LoadBalancer', selector: { app: name }, ports: [{ port: 80, protocol: 'TCP' }], ...extra.spec },
+  };
+}
+
+describe('controller against the local API server', function () {
+  this.timeout(60_000);
+  const cluster = withLocalApiServer({ crdFiles });
+  let rest: KubeRest;
+  let controller: ServiceController | undefined;
+
+  const ingress = async (name: string) => {
+    const service = await rest.getJson<V1Service>(`${SERVICES}/${name}`);
+    return (service.status?.loadBalancer?.ingress ?? []).map((entry) => entry.ip ?? '');
+  };
+  const eventsFor = async (name: string) => {
+    const list = await rest.getJson<{ items: Array<{ reason: string; message: string; involvedObject: { name: string } }> }>('/api/v1/namespaces/shop/events');
+    return list.items.filter((event) => event.involvedObject.name === name);
+  };
+  const startController = async (options: { rivalQuietMs?: number } = {}) => {
+    controller = new ServiceController({ kubeConfig: cluster.kubeConfig, poolNamespace: 'anchorlb-system', logger: createLogger('controller-test', 'silent'), registry: new Registry(), ...options });
+    await controller.start();
+  };
+
+  before(async () => {
+    rest = new KubeRest(cluster.kubeConfig);
+    for (const name of ['anchorlb-system', 'shop']) await rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    await rest.create(POOLS, { apiVersion: 'anchorlb.io/v1beta1', kind: 'IPAddressPool', metadata: { name: 'public' }, spec: { addresses: ['192.0.2.0/29', '2001:db8:1::/126'] } });
+    await rest.create(POOLS, { apiVersion: 'anchorlb.io/v1beta1', kind: 'IPAddressPool', metadata: { name: 'spare' }, spec: { addresses: ['198.51.100.0/28'], autoAssign: false } });
+  });
+
+  afterEach(async () => {
+    await controller?.stop();
+    controller = undefined;
+  });
+
+  it('gives a LoadBalancer Service an address from the pool, says where from, and records an Event', async () => {
+    await startController();
+    await rest.create(SERVICES, lbService('web'));
+    const ips = await waitFor('web gets an address', async () => ((await ingress('web')).length > 0 ? ingress('web') : undefined));
+    expect(ips).to.have.length(1);
+    expect(ips[0]).to.match(/^192\.0\.2\.[0-7]$/);
+    const service = await rest.getJson<V1Service>(`${SERVICES}/web`);
+    expect(service.metadata?.annotations?.['anchorlb.io/ip-allocated-from-pool']).to.equal('public');
+    const events = await waitFor('allocation event', async () => ((await eventsFor('web')).some((e) => e.reason === 'IPAllocated') ? eventsFor('web') : undefined));
+    expect(events.find((e) => e.reason === 'IPAllocated')?.message).to.contain(ips[0]).and.contain('public');
+  });
+
+  it('honours a requested IP, leaves other classes and other types alone, and gives dual-stack Services both families', async () => {
+    await startController();
+    await rest.create(SERVICES, lbService('pinned', { annotations: { 'anchorlb.io/loadBalancerIPs': '192.0.2.6' } }));
+    await rest.create(SERVICES, lbService('foreign', { spec: { loadBalancerClass: 'example.com/other' } }));
+    await rest.create(SERVICES, lbService('dual', { spec: { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] } }));
+    await waitFor('pinned gets 192.0.2.6', async () => (await ingress('pinned'))[0] === '192.0.2.6' || undefined);
+    const dual = await waitFor('dual gets two addresses', async () => ((await ingress('dual')).length === 2 ? ingress('dual') : undefined));
+    expect(dual[0]).to.match(/^192\.0\.2\./);
+    expect(dual[1]).to.match(/^2001:db8:1::/);
+    await controller!.idle();
+    expect(await ingress('foreign')).to.deep.equal([]);
+    expect((await rest.getJson<V1Service>(`${SERVICES}/foreign`)).metadata?.annotations?.['anchorlb.io/ip-allocated-from-pool']).to.equal(undefined);
+  });
+
+  it('says exactly why when the pool is exhausted, and releases an address when the Service stops being a LoadBalancer', async () => {
+    await startController();
+    const names: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      names.push(`fill-${i}`);
+      await rest.create(SERVICES, lbService(`fill-${i}`));
+    }
+    const failing = await waitFor('an exhausted Event', async () => {
+      for (const name of names) {
+        const event = (await eventsFor(name)).find((e) => e.reason === 'Exhausted' || e.reason === 'NoEligiblePool');
+        if (event) return { name, event };
+      }
+      return undefined;
+    });
+    expect(failing.event.message).to.match(/public|no free|exhausted/i);
+    const holder = names.find((name) => name !== failing.name)!;
+    const held = await waitFor(`${holder} holds an address`, async () => ((await ingress(holder)).length > 0 ? ingress(holder) : undefined));
+    await rest.patch(`${SERVICES}/${holder}`, { spec: { type: 'ClusterIP' } });
+    await waitFor(`${holder} status cleared`, async () => (await ingress(holder)).length === 0 || undefined);
+    // The freed address goes to the Service that was waiting.
+    await waitFor(`${failing.name} gets the freed address`, async () => (await ingress(failing.name))[0] === held[0] || undefined);
+  });
+
+  it('steps back from a rival status writer after three contradicting writes, with a condition and an Event naming its value', async () => {
+    await startController({ rivalQuietMs: 3_600_000 });
+    await rest.create(SERVICES, lbService('contested', { annotations: { 'anchorlb.io/address-pool': 'spare' } }));
+    const ours = await waitFor('contested gets an address', async () => ((await ingress('contested')).length > 0 ? ingress('contested') : undefined));
+    let rivalWrites = 0;
+    for (let round = 0; round < 6; round++) {
+      await rest.patch(`${SERVICES}/contested/status`, { status: { loadBalancer: { ingress: [{ ip: '203.0.113.77' }] } } });
+      rivalWrites++;
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      await controller!.idle();
+    }
+    expect(rivalWrites).to.equal(6);
+    const event = await waitFor('StatusConflict event', async () => (await eventsFor('contested')).find((e) => e.reason === 'StatusConflict'));
+    expect(event.message).to.contain('203.0.113.77').and.contain(ours[0]);
+    const service = await rest.getJson<V1Service & { status: { conditions?: Array<{ type: string; status: string }> } }>(`${SERVICES}/contested`);
+    expect(service.status.conditions?.find((c) => c.type === 'anchorlb.io/StatusConflict')?.status).to.equal('True');
+    expect(await ingress('contested')).to.deep.equal(['203.0.113.77']);
+  });
+
+  it('writes again once the rival has been quiet, and clears its condition', async () => {
+    await startController({ rivalQuietMs: 1_000 });
+    await rest.create(SERVICES, lbService('contested-briefly', { annotations: { 'anchorlb.io/address-pool': 'spare' } }));
+    const ours = await waitFor('contested-briefly gets an address', async () => ((await ingress('contested-briefly')).length > 0 ? ingress('contested-briefly') : undefined));
+    for (let round = 0; round < 4; round++) {
+      await rest.patch(`${SERVICES}/contested-briefly/status`, { status: { loadBalancer: { ingress: [{ ip: '203.0.113.78' }] } } });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await controller!.idle();
+    }
+    await waitFor('StatusConflict event', async () => (await eventsFor('contested-briefly')).find((e) => e.reason === 'StatusConflict'));
+    // The rival is gone now: after the quiet period anchorlb's address comes back.
+    await waitFor('anchorlb writes again', async () => (await ingress('contested-briefly'))[0] === ours[0] || undefined);
+    const service = await rest.getJson<V1Service & { status: { conditions?: Array<{ type: string; status: string }> } }>(`${SERVICES}/contested-briefly`);
+    expect(service.status.conditions?.find((c) => c.type === 'anchorlb.io/StatusConflict')?.status).to.equal('False');
+    expect((await eventsFor('contested-briefly')).some((e) => e.reason === 'StatusConflictResolved')).to.equal(true);
+  });
+
+  it('after a restart adopts every address already written before allocating anything new', async () => {
+    await startController();
+    await waitFor('every earlier Service settled', async () => {
+      await controller!.idle();
+      return true;
+    });
+    const list = await rest.getJson<{ items: V1Service[] }>(SERVICES);
+    const before = new Map(list.items.map((s) => [s.metadata!.name!, (s.status?.loadBalancer?.ingress ?? []).map((e) => e.ip).join(',')]));
+    await controller!.stop();
+    controller = undefined;
+    await rest.create(SERVICES, lbService('after-restart'));
+    await startController();
+    await controller!.idle();
+    await waitFor('after-restart settled', async () => {
+      await controller!.idle();
+      return true;
+    });
+    const again = await rest.getJson<{ items: V1Service[] }>(SERVICES);
+    for (const service of again.items) {
+      const name = service.metadata!.name!;
+      if (before.has(name) && before.get(name) !== '') expect((service.status?.loadBalancer?.ingress ?? []).map((e) => e.ip).join(','), name).to.equal(before.get(name));
+    }
+    const all = again.items.flatMap((s) => (s.status?.loadBalancer?.ingress ?? []).map((e) => e.ip));
+    expect(new Set(all).size).to.equal(all.length, `duplicates in ${all.join(' ')}`);
+  });
+
+  it('refuses an overlapping pool with a condition naming the earlier one, which keeps working', async () => {
+    await startController();
+    await rest.create(POOLS, { apiVersion: 'anchorlb.io/v1beta1', kind: 'IPAddressPool', metadata: { name: 'overlapping' }, spec: { addresses: ['192.0.2.4/30'] } });
+    type PoolStatus = { status?: { conditions?: Array<{ type: string; status: string; message: string }> } };
+    const refused = await waitFor('Refused condition', async () => {
+      const pool = await rest.getJson<PoolStatus>(`${POOLS}/overlapping`).catch((error: unknown) => (error instanceof KubeHttpError ? undefined : Promise.reject(error)));
+      return pool?.status?.conditions?.find((c) => c.type === 'Refused' && c.status === 'True');
+    });
+    expect(refused.message).to.contain('public');
+    const pub = await rest.getJson<PoolStatus & { status?: { assignedIPv4?: number } }>(`${POOLS}/public`);
+    expect(pub.status?.conditions?.find((c) => c.type === 'Refused')?.status).to.equal('False');
+    expect(pub.status?.assignedIPv4).to.be.greaterThan(0);
+  });
+});
