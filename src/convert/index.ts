@@ -2,7 +2,6 @@ import { API_VERSION, fieldPath, validateObject, type ValidationContext } from '
 import { isRedundantWellKnownAlias } from './communities.ts';
 import { convertAddressPoolSpec, convertLegacyConfigData } from './legacy-config.ts';
 import { convertMetadata } from './metadata.ts';
-import { CONVERTIBLE_KINDS } from './objects.ts';
 import { DocumentReport, isJsonObject, type ConversionProblem, type DocumentRef, type JsonObject } from './report.ts';
 import { convertServiceAnnotations } from './service.ts';
 import { readYamlDocuments } from './yaml.ts';
@@ -30,6 +29,18 @@ export interface ConversionResult {
 }
 
 const METALLB_GROUP = 'metallb.io';
+/** The versions MetalLB served each kind convert reads at. */
+const METALLB_VERSIONS: ReadonlyMap<string, readonly string[]> = new Map([
+  ['IPAddressPool', ['v1beta1']],
+  ['L2Advertisement', ['v1beta1']],
+  ['BGPAdvertisement', ['v1beta1']],
+  ['BGPPeer', ['v1beta1', 'v1beta2']],
+  ['BFDProfile', ['v1beta1']],
+  ['Community', ['v1beta1']],
+  ['AddressPool', ['v1alpha1', 'v1beta1']],
+]);
+/** MetalLB kinds with an anchorlb kind of the same name and fields. */
+const SAME_KIND_IN_ANCHORLB = new Set(['IPAddressPool', 'L2Advertisement', 'BGPAdvertisement', 'BGPPeer', 'BFDProfile', 'Community']);
 /** MetalLB's per-node status objects: written by its speakers, replaced by our VIPStatus. */
 const METALLB_STATUS_KINDS = new Set(['ServiceL2Status', 'ServiceBGPStatus']);
 const OBJECT_FIELDS = new Set(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
@@ -150,17 +161,15 @@ function convertObject(report: DocumentReport, value: unknown): JsonObject[] {
   }
   const { apiVersion, kind } = value;
   report.identify(kind, isJsonObject(value.metadata) && typeof value.metadata.name === 'string' ? value.metadata.name : undefined);
-  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
+  const [group, version = ''] = apiVersion.split('/');
   if (group === METALLB_GROUP && METALLB_STATUS_KINDS.has(kind)) {
     report.note('skipped: a status object written by MetalLB itself; anchorlb writes VIPStatus objects instead');
     return [];
   }
-  const metallbVersions = kind === 'BGPPeer' ? ['v1beta1', 'v1beta2'] : ['v1beta1'];
-  const known =
-    (group === METALLB_GROUP && metallbVersions.includes(version ?? '')) || apiVersion === API_VERSION;
-  if (known && CONVERTIBLE_KINDS.has(kind)) return convertCustomObject(report, value, kind, apiVersion);
-  if (group === METALLB_GROUP && (version === 'v1alpha1' || version === 'v1beta1') && kind === 'AddressPool') {
-    return convertAddressPool(report, value);
+  const metallb = group === METALLB_GROUP && (METALLB_VERSIONS.get(kind)?.includes(version) ?? false);
+  if (metallb && kind === 'AddressPool') return convertAddressPool(report, value);
+  if ((metallb || apiVersion === API_VERSION) && SAME_KIND_IN_ANCHORLB.has(kind)) {
+    return convertCustomObject(report, value, kind, apiVersion);
   }
   if (apiVersion === 'v1' && kind === 'Service') return convertService(report, value);
   if (apiVersion === 'v1' && kind === 'ConfigMap') return convertLegacyConfigMap(report, value);

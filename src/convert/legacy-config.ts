@@ -1,7 +1,6 @@
+import { API_VERSION, fieldPath } from '../api/index.ts';
 import { isRedundantWellKnownAlias } from './communities.ts';
-import { anchorlbObject } from './objects.ts';
 import { toDnsLabel, withSuffix } from './names.ts';
-import { fieldPath } from '../api/index.ts';
 import { isJsonObject, type DocumentReport, type JsonObject } from './report.ts';
 import { readYamlDocuments } from './yaml.ts';
 
@@ -197,6 +196,11 @@ class Names {
     this.taken.set(key, path);
     return true;
   }
+}
+
+function anchorlbObject(kind: string, name: string, namespace: string | undefined, spec: JsonObject): JsonObject {
+  const metadata: JsonObject = namespace === undefined ? { name } : { name, namespace };
+  return { apiVersion: API_VERSION, kind, metadata, spec };
 }
 
 function pick(from: JsonObject, keys: readonly string[]): JsonObject {
