@@ -1,7 +1,5 @@
 import { expect } from 'chai';
-import { Allocator, type AssignResult } from '../../../src/allocator/allocator.ts';
-import type { PoolSpec } from '../../../src/allocator/pool.ts';
-import type { ServiceRequest } from '../../../src/allocator/request.ts';
+import { Allocator, type AssignResult, type PoolSpec, type ServiceRequest } from '../../../src/allocator/index.ts';
 
 function service(name: string, extra: Partial<ServiceRequest> = {}): ServiceRequest {
   return { key: `default/${name}`, namespace: 'default', ipFamilies: ['IPv4'], ...extra };
@@ -60,6 +58,8 @@ describe('Allocator', () => {
       });
       expect(ips(allocator.assign(service('d')))).to.deep.equal(['192.0.3.2']);
       expect(failure(allocator.assign(service('e'))).reason).to.equal('Exhausted');
+      allocator.setPools([{ name: 'big', addresses: ['198.18.0.0/16'], avoidBuggyIPs: true }]);
+      expect(allocator.poolStats().get('big')?.IPv4.total).to.equal(65536n - 512n);
     });
 
     it('uses an autoAssign=false pool only when asked for by name or address', () => {

@@ -6,7 +6,8 @@ import type { PoolSpec } from '../../../src/allocator/pool.ts';
 import type { ServiceRequest } from '../../../src/allocator/request.ts';
 
 // Small spaces so that pools overlap, fill up and share often.
-const V4_BASE = 0xc0000200n; // 192.0.2.0
+// From 192.0.2.128 so that spans cross a /24 boundary (.255 then .0) for avoidBuggyIPs.
+const V4_BASE = 0xc0000280n; // 192.0.2.128
 const V6_BASE = 0x20010db8000000000000000000000000n; // 2001:db8::
 
 interface PoolDraft {
@@ -25,8 +26,18 @@ const span = (max: number) =>
     .map(([start, length]): [number, number] => [start, start + length]);
 
 const poolDraft: fc.Arbitrary<PoolDraft> = fc.record({
-  // .0 and .255 sit at the edges of 192.0.2.0/24, so let v4 spans reach them.
-  v4: fc.option(fc.oneof(span(12), span(249)), { freq: 5, nil: undefined }),
+  // Near the start (where requested addresses fall), anywhere, or across the .255/.0 pair at offsets 127/128.
+  v4: fc.option(
+    fc.oneof(
+      span(12),
+      span(249),
+      span(10).map(([a, b]): [number, number] => [a + 119, b + 119]),
+    ),
+    {
+      freq: 5,
+      nil: undefined,
+    },
+  ),
   v6: fc.option(span(20), { freq: 3, nil: undefined }),
   autoAssign: fc.constantFrom(true, true, false),
   avoidBuggyIPs: fc.boolean(),
