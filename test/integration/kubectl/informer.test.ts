@@ -24,6 +24,8 @@ class RecordingInformer {
   readonly errors: unknown[] = [];
   readonly deleted: string[] = [];
   lists = 0;
+  /** (Re)connections: client-node reports one per watch it starts. */
+  connects = 0;
   readonly informer: Informer<V1ConfigMap> & ObjectCache<V1ConfigMap>;
 
   /** `firstList` may stand in for the first list call's result. */
@@ -36,6 +38,7 @@ class RecordingInformer {
     });
     this.informer.on('error', (error: unknown) => this.errors.push(error));
     this.informer.on('delete', (object) => this.deleted.push(object.metadata?.name ?? ''));
+    this.informer.on('connect', () => this.connects++);
   }
 }
 
@@ -93,14 +96,28 @@ describe('client-node informers against the local API server', function () {
     const recorded = await startInformer();
     await cacheMatchesServer(recorded);
     for (let round = 0; round < 3; round++) {
+      const connectsBefore = recorded.connects;
       cluster.server.faults.dropWatches();
       await core().createNamespacedConfigMap({ namespace: NAMESPACE, body: { metadata: { name: `after-drop-${round}` }, data: { value: `${round}` } } });
       await core().patchNamespacedConfigMap({ namespace: NAMESPACE, name: 'first', body: [{ op: 'replace', path: '/data/value', value: `changed-${round}` }] });
       await cacheMatchesServer(recorded);
+      expect(recorded.connects, 'the informer should have re-watched').to.be.greaterThan(connectsBefore);
     }
     await core().deleteNamespacedConfigMap({ namespace: NAMESPACE, name: 'after-drop-0' });
     await cacheMatchesServer(recorded);
     expect(recorded.deleted).to.deep.equal(['after-drop-0']);
+    expect(recorded.errors).to.deep.equal([]);
+  });
+
+  // A server restart ends every watch; the informer re-watches and sees what happens next.
+  it('keeps its cache right across a server restart', async () => {
+    const recorded = await startInformer();
+    await cacheMatchesServer(recorded);
+    const connectsBefore = recorded.connects;
+    await cluster.server.restart();
+    await core().createNamespacedConfigMap({ namespace: NAMESPACE, body: { metadata: { name: 'after-restart' }, data: { value: 'r' } } });
+    await cacheMatchesServer(recorded);
+    expect(recorded.connects, 'the informer should have re-watched').to.be.greaterThan(connectsBefore);
     expect(recorded.errors).to.deep.equal([]);
   });
 
