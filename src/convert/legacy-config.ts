@@ -278,8 +278,8 @@ function convertBfdProfiles(report: DocumentReport, names: Names, namespace: str
   if (!Array.isArray(profiles)) return [];
   return profiles.flatMap((profile: unknown, index) => {
     if (!isJsonObject(profile) || typeof profile.name !== 'string') return [];
-    const { name: legacyName, ...spec } = profile;
-    const name = names.fromLegacy('BFDProfile', legacyName as string, fieldPath(fieldPath(sectionPath, index), 'name'));
+    const { name: _legacyName, ...spec } = profile;
+    const name = names.fromLegacy('BFDProfile', profile.name, fieldPath(fieldPath(sectionPath, index), 'name'));
     return name === undefined ? [] : [anchorlbObject('BFDProfile', name, namespace, spec)];
   });
 }
