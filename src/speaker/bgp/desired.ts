@@ -43,6 +43,8 @@ export interface BgpAdvertisementView extends AdvertisementSelection {
   communities?: string[];
   nodeSelectors?: LabelSelector[];
   peers?: string[];
+  /** Hold each announced IP on this interface (e.g. `lo`) while the node announces it. */
+  bindToInterface?: string;
 }
 
 export interface PoolView {
@@ -109,6 +111,8 @@ export interface AdvertisementProblem {
 
 export interface DesiredBgpState {
   sessions: DesiredSession[];
+  /** IP → interfaces that must carry it while this node announces it (bindToInterface). */
+  boundAddresses: Map<string, string[]>;
   refusedPeers: RefusedPeer[];
   problems: AdvertisementProblem[];
 }
@@ -161,6 +165,7 @@ export function desiredBgpState(state: ClusterBgpState, node: LocalNodeView): De
   const { active, refused } = peersForNode(state.peers, node);
   const sessions = new Map(active.map((peer) => [peer.name, { peer: peer.name, config: peer, prefixes: new Map<string, RouteAttributes>() }]));
   const problems: AdvertisementProblem[] = [];
+  const boundAddresses = new Map<string, string[]>();
   const poolLabels = new Map(state.pools.map((pool) => [pool.name, pool.labels]));
 
   for (const advert of state.advertisements) {
@@ -182,10 +187,14 @@ export function desiredBgpState(state: ClusterBgpState, node: LocalNodeView): De
           const attributes = mergeAttributes(session.prefixes.get(prefix), literal, isInternalPeer(session.config) ? advert.localPref : undefined);
           session.prefixes.set(prefix, attributes);
         }
+        if (advert.bindToInterface && targets.length > 0) {
+          const interfaces = boundAddresses.get(ip) ?? [];
+          if (!interfaces.includes(advert.bindToInterface)) boundAddresses.set(ip, [...interfaces, advert.bindToInterface].sort());
+        }
       }
     }
   }
-  return { sessions: [...sessions.values()], refusedPeers: refused, problems };
+  return { sessions: [...sessions.values()], boundAddresses, refusedPeers: refused, problems };
 }
 
 function olderFirst(a: BgpPeerView, b: BgpPeerView): number {

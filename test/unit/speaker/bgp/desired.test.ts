@@ -124,6 +124,12 @@ describe('speaker/bgp: desired state (pure)', () => {
     expect(desiredBgpState(state, node).sessions[0]!.prefixes.get('192.0.2.100/32')).to.deep.equal({ communities: [65000 * 65536 + 1, 65000 * 65536 + 2], largeCommunities: [[1, 2, 3]], localPref: 300 });
   });
 
+  it('holds announced IPs on the bindToInterface interface, and none when no session carries them', () => {
+    const state = base({ services: [service('default/a', ['192.0.2.100', '2001:db8::100'])], advertisements: [{ name: 'b', bindToInterface: 'lo' }, { name: 'c', bindToInterface: 'dummy0' }] });
+    expect(Object.fromEntries(desiredBgpState(state, node).boundAddresses)).to.deep.equal({ '192.0.2.100': ['dummy0', 'lo'], '2001:db8::100': ['dummy0', 'lo'] });
+    expect(desiredBgpState({ ...state, peers: [] }, node).boundAddresses.size).to.equal(0);
+  });
+
   it('adds GRACEFUL_SHUTDOWN to every route of a draining node', () => {
     const result = desiredBgpState(base(), { ...node, draining: true });
     expect(result.sessions[0]!.prefixes.get('192.0.2.100/32')!.communities).to.deep.equal([GRACEFUL_SHUTDOWN_COMMUNITY]);
