@@ -451,7 +451,7 @@ static napi_value packet_send(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// packetMembership(handle, kind, mac | null, add): kind 'multicast' | 'allmulti' | 'promisc'
+// packetMembership(handle, kind, mac | null, add): kind 'multicast' | 'allmulti'
 static napi_value packet_membership(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   if (!get_args(env, info, 4, argv, NULL)) return NULL;
@@ -475,10 +475,8 @@ static napi_value packet_membership(napi_env env, napi_callback_info info) {
     set_membership(env, sock, PACKET_MR_MULTICAST, mac, add);
   } else if (strcmp(kind, "allmulti") == 0) {
     set_membership(env, sock, PACKET_MR_ALLMULTI, NULL, add);
-  } else if (strcmp(kind, "promisc") == 0) {
-    set_membership(env, sock, PACKET_MR_PROMISC, NULL, add);
   } else {
-    throw_error(env, EINVAL, "membership kind %s is not multicast, allmulti or promisc", kind);
+    throw_error(env, EINVAL, "membership kind %s is not multicast or allmulti", kind);
   }
   return NULL;
 }

@@ -42,7 +42,7 @@ interface NativeAddon {
     onError: (error: Error) => void,
   ): object;
   packetSend(handle: object, frame: Buffer): void;
-  packetMembership(handle: object, kind: 'multicast' | 'allmulti' | 'promisc', mac: Buffer | null, add: boolean): void;
+  packetMembership(handle: object, kind: 'multicast' | 'allmulti', mac: Buffer | null, add: boolean): void;
   packetClose(handle: object): void;
   createTcpSocket(family: 4 | 6): number;
   setTcpMd5Key(fd: number, peerAddress: string, key: Buffer): void;

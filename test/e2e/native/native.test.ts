@@ -90,7 +90,7 @@ describe('native addon (e2e, network namespaces)', function () {
     const router = testbed.router.ns;
     await testbed.exec(router, ['ip', 'neigh', 'replace', GARP4, 'lladdr', '02:00:00:00:00:99', 'dev', testbed.iface, 'nud', 'stale']);
     responder.stdin?.write(`garp ${GARP4}\n`);
-    await responderOutput.next('GARP sent', (m) => m.sent === 'garp');
+    await responderOutput.next('GARP sent', (m) => m.done === 'garp');
     const entry = await waitFor('router ARP entry to move', async () => {
       const line = (await testbed.exec(router, ['ip', 'neigh', 'show', GARP4, 'dev', testbed.iface])).stdout;
       return line.toLowerCase().includes(nodeMac) ? line : undefined;
@@ -102,12 +102,36 @@ describe('native addon (e2e, network namespaces)', function () {
     const router = testbed.router.ns;
     await testbed.exec(router, ['ip', '-6', 'neigh', 'replace', UNA6, 'lladdr', '02:00:00:00:00:98', 'dev', testbed.iface, 'nud', 'stale']);
     responder.stdin?.write(`una ${UNA6}\n`);
-    await responderOutput.next('NA sent', (m) => m.sent === 'una');
+    await responderOutput.next('NA sent', (m) => m.done === 'una');
     const entry = await waitFor('router neighbour entry to move', async () => {
       const line = (await testbed.exec(router, ['ip', '-6', 'neigh', 'show', UNA6, 'dev', testbed.iface])).stdout;
       return line.toLowerCase().includes(nodeMac) ? line : undefined;
     }, 5000);
     expect(entry).to.contain(nodeMac);
+  });
+
+  it('joins and leaves the solicited-node group on the interface, and switches all-multicast on and off', async () => {
+    const node = testbed.nodes[0]!;
+    const group = '33:33:ff:00:01:00'; // solicited-node group of VIP6 (2001:db8::100)
+    const groups = async (): Promise<string> => (await testbed.exec(node.ns, ['ip', 'maddr', 'show', 'dev', testbed.iface])).stdout;
+    // The kernel counts all-multicast users per device (`ip -d link`: allmulti N).
+    const allMulticast = async (): Promise<number> =>
+      (JSON.parse((await testbed.exec(node.ns, ['ip', '-d', '-j', 'link', 'show', testbed.iface])).stdout) as Array<{ allmulti: number }>)[0]!.allmulti;
+    const command = async (line: string): Promise<void> => {
+      const before = responderOutput.messages.length;
+      responder.stdin?.write(`${line}\n`);
+      await responderOutput.next(line, (m) => responderOutput.messages.indexOf(m) >= before && ('done' in m || 'error' in m));
+    };
+    expect(await groups()).to.contain(group);
+    await command(`leave ${VIP6}`);
+    expect(await groups()).not.to.contain(group);
+    await command(`join ${VIP6}`);
+    expect(await groups()).to.contain(group);
+    const usersBefore = await allMulticast();
+    await command('allmulti on');
+    expect(await allMulticast()).to.equal(usersBefore + 1);
+    await command('allmulti off');
+    expect(await allMulticast()).to.equal(usersBefore);
   });
 
   /** The same frame with an 802.1Q tag (VLAN 10) after the MAC addresses. */
