@@ -260,7 +260,7 @@ export class Allocator {
     }
     const current = this.holdings.get(normalized.key);
     if (current !== undefined && sameAddresses(current.addresses, addresses)) {
-      current.request = normalized;
+      // Already recorded; request changes are assign's to judge.
       return { ok: true, ips: current.addresses.map((a) => a.text), pool: current.pool };
     }
     if (
@@ -277,6 +277,7 @@ export class Allocator {
       this.unhold(normalized.key, current, { reason: 'RequestChanged', message: 'status changed' }, true);
     const placed = this.placeRequested(normalized, addresses);
     if (!placed.ok) return placed;
+    if (addresses.length === 2 && addresses[0]?.family !== normalized.families[0]) addresses.reverse();
     this.hold(normalized, placed.pool, addresses);
     return { ok: true, ips: addresses.map((a) => a.text), pool: placed.pool.name };
   }

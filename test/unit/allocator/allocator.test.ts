@@ -476,6 +476,17 @@ describe('Allocator', () => {
       expect(ips(allocator.assign(service('c')))).to.deep.equal(['192.0.2.1']);
     });
 
+    it('adopts a dual-stack status in any order, primary family first', () => {
+      const allocator = withPools({ name: 'p', addresses: ['192.0.2.0/28', '2001:db8::/64'] });
+      const dual = service('a', { ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' });
+      expect(allocator.adopt(dual, ['2001:db8::9', '192.0.2.9'])).to.deep.equal({
+        ok: true,
+        ips: ['192.0.2.9', '2001:db8::9'],
+        pool: 'p',
+      });
+      expect(allocator.assign(dual)).to.deep.include({ changed: false, ips: ['192.0.2.9', '2001:db8::9'] });
+    });
+
     it('refuses a duplicate without sharing, an address outside the pools, or garbage', () => {
       const allocator = withPools({ name: 'p', addresses: ['192.0.2.0/28'] });
       allocator.adopt(service('a'), ['192.0.2.5']);
