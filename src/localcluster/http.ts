@@ -4,6 +4,7 @@ import type { ApiCore, DeleteOptions, PropagationPolicy, WriteOptions } from './
 import { ApiError, badRequest, conflict, forbidden, gone, methodNotAllowed, notFound, unsupportedMediaType } from './errors.ts';
 import type { FaultInjector } from './faults.ts';
 import { eventFieldToCore } from './conversion.ts';
+import { decodeKubernetesProtobuf } from './protobuf.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.ts';
 import { authorize, refusal, type RbacObjects, type RequestAttributes, type UserInfo } from './rbac.ts';
 import { apiVersionOf, storageKey, type ResourceType } from './registry.ts';
@@ -66,7 +67,18 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(text);
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+/** The request body as an object: JSON, or the protobuf encoding kubectl's typed clients send. */
+async function readObject(req: IncomingMessage): Promise<unknown> {
+  const raw = await readRawBody(req);
+  if (/protobuf/.test(req.headers['content-type'] ?? '')) return decodeKubernetesProtobuf(raw);
+  return parseJsonBody(raw.toString('utf8'));
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  return (await readRawBody(req)).toString('utf8');
+}
+
+function readRawBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -75,7 +87,7 @@ function readBody(req: IncomingMessage): Promise<string> {
       if (size > MAX_BODY_BYTES) reject(new ApiError(413, 'RequestEntityTooLarge', `the request body exceeds ${MAX_BODY_BYTES} bytes`));
       else chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
@@ -178,7 +190,7 @@ export class HttpApi {
       throw conflict(resourceRequest.resource, resourceRequest.name ?? '', 'injected conflict: please apply your changes to the latest version and try again');
     }
     const contentType = req.headers['content-type'] ?? '';
-    if (/protobuf|cbor/.test(contentType)) throw unsupportedMediaType(contentType);
+    if (/cbor/.test(contentType)) throw unsupportedMediaType(contentType);
     await this.serveResource(req, res, verb, resourceRequest, query, user);
   }
 
@@ -186,12 +198,25 @@ export class HttpApi {
     const header = req.headers.authorization;
     if (header === undefined) {
       if (this.options.requireToken) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
-      return this.options.admin;
+      return this.impersonated(req, this.options.admin);
     }
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     const user = match ? this.options.authenticate(match[1] ?? '') : undefined;
     if (!user) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
-    return user;
+    return this.impersonated(req, user);
+  }
+
+  /** `kubectl --as/--as-group`: only identities allowed to impersonate (the admin) may act as another user. */
+  private impersonated(req: IncomingMessage, user: UserInfo): UserInfo {
+    const name = req.headers['impersonate-user'];
+    if (typeof name !== 'string' || name === '') return user;
+    const attrs: RequestAttributes = { kind: 'resource', verb: 'impersonate', group: '', resource: 'users', name };
+    if (!authorize(this.rbacObjects(user), user, attrs)) throw forbidden(refusal(user, attrs));
+    const raw = req.headersDistinct['impersonate-group'] ?? [];
+    const groups = raw.flatMap((g) => g.split(',')).map((g) => g.trim()).filter((g) => g !== '');
+    const account = /^system:serviceaccount:([^:]+):/.exec(name);
+    const implied = account ? ['system:serviceaccounts', `system:serviceaccounts:${account[1] ?? ''}`] : [];
+    return { name, groups: [...new Set([...groups, ...implied, 'system:authenticated'])] };
   }
 
   private rbacObjects(user: UserInfo): RbacObjects {
@@ -312,12 +337,13 @@ export class HttpApi {
     const render = (object: KubeObject): unknown => (asTable ? toTable(resource, [object], { resourceVersion: object.metadata.resourceVersion }, include) : object);
 
     if (storageKey(resource) === 'authorization.k8s.io/selfsubjectaccessreviews') {
-      const review = parseJsonBody(await readBody(req));
+      const review = await readObject(req);
       sendJson(res, 201, this.accessReview(review, user));
       return;
     }
     if (subresource === 'token' && storageKey(resource) === '/serviceaccounts' && verb === 'create') {
       this.core.get(resource, namespace, name ?? '');
+      await readObject(req);
       const token = this.options.issueServiceAccountToken(namespace ?? '', name ?? '');
       const expiration = new Date(Date.now() + 24 * 3600 * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
       sendJson(res, 201, { kind: 'TokenRequest', apiVersion: 'authentication.k8s.io/v1', metadata: { name, namespace }, spec: { audiences: [], expirationSeconds: 86400 }, status: { token, expirationTimestamp: expiration } });
@@ -335,12 +361,12 @@ export class HttpApi {
         return;
       case 'create': {
         if (subresource !== undefined) throw methodNotAllowed();
-        const created = this.core.create(resource, namespace, parseJsonBody(await readBody(req)), writeOptions);
+        const created = this.core.create(resource, namespace, await readObject(req), writeOptions);
         sendJson(res, 201, created, headers());
         return;
       }
       case 'update': {
-        const updated = this.core.update(resource, namespace, name ?? '', parseJsonBody(await readBody(req)), subresource, writeOptions);
+        const updated = this.core.update(resource, namespace, name ?? '', await readObject(req), subresource, writeOptions);
         sendJson(res, 200, updated, headers());
         return;
       }
@@ -351,7 +377,7 @@ export class HttpApi {
         return;
       }
       case 'delete': {
-        const options = this.deleteOptions(parseJsonBody(await readBody(req)), query);
+        const options = this.deleteOptions(await readObject(req), query);
         const left = this.core.delete(resource, namespace, name ?? '', options);
         if (!options.dryRun && !this.core.store.get(storageKey(resource), resource.namespaced ? namespace : undefined, name ?? '')) {
           sendJson(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, group: resource.group, kind: resource.plural, uid: left.metadata.uid } });
@@ -359,7 +385,7 @@ export class HttpApi {
         return;
       }
       case 'deletecollection': {
-        const options = this.deleteOptions(parseJsonBody(await readBody(req)), query);
+        const options = this.deleteOptions(await readObject(req), query);
         const filter = this.filter(resource, namespace, query);
         const deleted = this.core
           .list(resource, filter.namespace)

@@ -24,6 +24,8 @@ export interface RbacObjects {
 /** Paths every authenticated identity may read (kube-apiserver's system:discovery and public-info roles). */
 const PUBLIC_PATHS = [/^\/api(\/v1)?\/?$/, /^\/apis(\/[^/]+(\/[^/]+)?)?\/?$/, /^\/version\/?$/, /^\/healthz/, /^\/readyz/, /^\/livez/, /^\/openapi\//];
 
+const SELF_REVIEWS = new Set(['authorization.k8s.io/selfsubjectaccessreviews', 'authorization.k8s.io/selfsubjectrulesreviews', 'authentication.k8s.io/selfsubjectreviews']);
+
 interface Rule {
   verbs: string[];
   apiGroups: string[];
@@ -76,6 +78,38 @@ function ruleAllows(rule: Rule, attrs: RequestAttributes): boolean {
   return rule.resourceNames.length === 0 || (attrs.name !== undefined && rule.resourceNames.includes(attrs.name));
 }
 
+/** A ClusterRole's own rules plus, for an aggregated one, the rules of every ClusterRole its selectors match. */
+function effectiveRules(role: KubeObject | undefined, policy: RbacObjects): Rule[] {
+  const aggregation = role?.aggregationRule;
+  if (!isJsonObject(aggregation) || !Array.isArray(aggregation.clusterRoleSelectors)) return rulesOf(role);
+  const selectors = aggregation.clusterRoleSelectors.filter(isJsonObject);
+  const members = policy.clusterRoles.filter((other) => other !== role && selectors.some((selector) => selectorMatches(selector, other.metadata.labels ?? {})));
+  return [...rulesOf(role), ...members.flatMap((member) => rulesOf(member))];
+}
+
+/** A metav1.LabelSelector (matchLabels and matchExpressions). */
+function selectorMatches(selector: Record<string, unknown>, labels: Record<string, string>): boolean {
+  const matchLabels = isJsonObject(selector.matchLabels) ? selector.matchLabels : {};
+  if (!Object.entries(matchLabels).every(([key, value]) => labels[key] === value)) return false;
+  const expressions = Array.isArray(selector.matchExpressions) ? selector.matchExpressions.filter(isJsonObject) : [];
+  return expressions.every((expression) => {
+    const value = labels[String(expression.key)];
+    const values = strings(expression.values);
+    switch (expression.operator) {
+      case 'In':
+        return value !== undefined && values.includes(value);
+      case 'NotIn':
+        return value === undefined || !values.includes(value);
+      case 'Exists':
+        return value !== undefined;
+      case 'DoesNotExist':
+        return value === undefined;
+      default:
+        return false;
+    }
+  });
+}
+
 function roleFor(ref: unknown, namespace: string | undefined, policy: RbacObjects): KubeObject | undefined {
   if (!isJsonObject(ref)) return undefined;
   if (ref.kind === 'ClusterRole') return policy.clusterRoles.find((r) => r.metadata.name === ref.name);
@@ -86,13 +120,15 @@ function roleFor(ref: unknown, namespace: string | undefined, policy: RbacObject
 export function authorize(policy: RbacObjects, user: UserInfo, attrs: RequestAttributes): boolean {
   if (user.groups.includes('system:masters')) return true;
   if (attrs.kind === 'nonResource' && attrs.verb === 'get' && PUBLIC_PATHS.some((p) => p.test(attrs.path))) return true;
+  // kube-apiserver's system:basic-user role: everyone may ask what they themselves may do.
+  if (attrs.kind === 'resource' && attrs.verb === 'create' && SELF_REVIEWS.has(`${attrs.group}/${attrs.resource}`)) return true;
   for (const binding of policy.clusterRoleBindings) {
-    if (subjectMatches(binding, user) && rulesOf(roleFor(binding.roleRef, undefined, policy)).some((rule) => ruleAllows(rule, attrs))) return true;
+    if (subjectMatches(binding, user) && effectiveRules(roleFor(binding.roleRef, undefined, policy), policy).some((rule) => ruleAllows(rule, attrs))) return true;
   }
   if (attrs.kind === 'resource' && attrs.namespace !== undefined) {
     for (const binding of policy.roleBindings) {
       if (binding.metadata.namespace !== attrs.namespace || !subjectMatches(binding, user)) continue;
-      if (rulesOf(roleFor(binding.roleRef, attrs.namespace, policy)).some((rule) => ruleAllows(rule, attrs))) return true;
+      if (effectiveRules(roleFor(binding.roleRef, attrs.namespace, policy), policy).some((rule) => ruleAllows(rule, attrs))) return true;
     }
   }
   return false;
