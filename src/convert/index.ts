@@ -86,6 +86,19 @@ function upgradeV1beta1BgpPeer(report: DocumentReport, spec: JsonObject): JsonOb
   return rest;
 }
 
+/**
+ * MetalLB's v1beta2 BGPPeer holds passwordSecret by value, so its tools write
+ * `passwordSecret: {}` for "no secret"; ours means by absence what theirs meant by
+ * emptiness.
+ */
+function withoutEmptyPasswordSecret(report: DocumentReport, spec: JsonObject): JsonObject {
+  const secret = spec.passwordSecret;
+  if (!isJsonObject(secret) || Object.keys(secret).length > 0) return spec;
+  const { passwordSecret: _empty, ...rest } = spec;
+  report.note('spec.passwordSecret {} dropped: MetalLB writes an empty one for "no secret"');
+  return rest;
+}
+
 function withoutRedundantAliases(report: DocumentReport, spec: JsonObject, aliases: unknown[]): JsonObject {
   const path = 'spec.communities';
   const kept = aliases.flatMap((alias, index) => {
@@ -109,7 +122,14 @@ function convertCustomObject(report: DocumentReport, object: JsonObject, kind: s
   }
   let spec: JsonObject = given;
   if (apiVersion === `${METALLB_GROUP}/v1beta1` && kind === 'BGPPeer') spec = upgradeV1beta1BgpPeer(report, spec);
-  if (kind === 'Community' && Array.isArray(spec.communities)) spec = withoutRedundantAliases(report, spec, spec.communities);
+  if (apiVersion === `${METALLB_GROUP}/v1beta2` && kind === 'BGPPeer') spec = withoutEmptyPasswordSecret(report, spec);
+  if (kind === 'Community' && Array.isArray(spec.communities) && spec.communities.length > 0) {
+    spec = withoutRedundantAliases(report, spec, spec.communities);
+    if (Array.isArray(spec.communities) && spec.communities.length === 0) {
+      report.note('not written: every alias it held is a well-known community');
+      return [];
+    }
+  }
   if (metadata === undefined) return [];
   return [{ apiVersion: API_VERSION, kind, metadata, spec }];
 }

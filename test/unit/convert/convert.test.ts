@@ -82,6 +82,28 @@ spec: {myASN: 64512, peerASN: 64513, peerAddress: 192.0.2.1, peerPort: 0, vrf: r
     expect(writeYamlDocuments(result.objects)).to.contain('- "64512:1"\n').and.to.contain('- "1:30"\n');
   });
 
+  it('takes what MetalLB\'s own migration tool writes: empty status and passwordSecret dropped, each with a note', () => {
+    const text = sample('configmaptocrs-output.yaml');
+    const result = convertText(text);
+    expect(result.problems.map(formatConversionProblem)).to.deep.equal([]);
+    const inputs = inputObjects(text);
+    expect(result.objects.map((object) => `${object.kind as string}/${(object.metadata as Json).name as string}`)).to.deep.equal([
+      'BGPPeer/peer1',
+      'IPAddressPool/my-ip-space',
+      'BGPAdvertisement/bgpadvertisement1',
+      'BFDProfile/bfdprofile1',
+    ]);
+    const { passwordSecret: _empty, ...peerSpec } = inputs[0]?.spec as Json;
+    expect(result.objects[0]?.spec).to.deep.equal(peerSpec);
+    result.objects.slice(1).forEach((object, index) => expect(object.spec).to.deep.equal(inputs[index + 1]?.spec));
+    expect(result.notes.map((note) => note.replace(/^document (\d) \(([^)]*)\): /, '$1 $2: '))).to.deep.equal([
+      '1 BGPPeer/peer1: spec.passwordSecret {} dropped: MetalLB writes an empty one for "no secret"',
+      '2 IPAddressPool/my-ip-space: status dropped: written by the system, not by users',
+      '5 Community/communities: spec.communities[0] dropped: "no-export" = "65535:65281" is the well-known community anchorlb knows by that name',
+      '5 Community/communities: not written: every alias it held is a well-known community',
+    ]);
+  });
+
   it('skips MetalLB status objects with a note each', () => {
     const result = convertText(sample('status.yaml'));
     expect(result.objects).to.deep.equal([]);
