@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
+import { createLogger } from '../common/log.ts';
 import type { ApiCore, DeleteOptions, PropagationPolicy, WriteOptions } from './core.ts';
 import { ApiError, badRequest, conflict, forbidden, gone, methodNotAllowed, notFound, unsupportedMediaType } from './errors.ts';
 import type { FaultInjector } from './faults.ts';
@@ -48,6 +49,7 @@ interface ListFilter {
 }
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
+const log = createLogger('local-apiserver');
 
 /** Watch event lines per change and served resource version, shared by all watchers. */
 const serializedChanges = new WeakMap<StoreChange, Map<ResourceType, string>>();
@@ -151,6 +153,7 @@ export class HttpApi {
   /** Entry point for node:http / node:https servers. */
   handle(req: IncomingMessage, res: ServerResponse): void {
     this.serve(req, res).catch((error: unknown) => {
+      if (!(error instanceof ApiError)) log.error({ err: error, method: req.method, url: req.url }, 'internal error serving a request');
       const apiError = error instanceof ApiError ? error : new ApiError(500, 'InternalError', `Internal error occurred: ${(error as Error).message}`);
       if (res.headersSent) res.end();
       else sendJson(res, apiError.code, apiError.toStatus(), apiError.code === 429 ? { 'Retry-After': '1' } : {});
@@ -349,8 +352,13 @@ export class HttpApi {
       sendJson(res, 201, { kind: 'TokenRequest', apiVersion: 'authentication.k8s.io/v1', metadata: { name, namespace }, spec: { audiences: [], expirationSeconds: 86400 }, status: { token, expirationTimestamp: expiration } });
       return;
     }
+    if (subresource === 'scale' && (storageKey(resource) === 'apps/deployments' || storageKey(resource) === 'apps/replicasets')) {
+      await this.serveScale(req, res, verb, resource, namespace, name ?? '', writeOptions);
+      return;
+    }
     switch (verb) {
       case 'get':
+        if (subresource !== undefined && subresource !== 'status') throw notFound(resource, `${name ?? ''}/${subresource}`);
         sendJson(res, 200, render(this.core.get(resource, namespace, name ?? '')));
         return;
       case 'list':
@@ -509,30 +517,64 @@ export class HttpApi {
       return { object: this.commitPatch(resource, existing, merged, subresource, options), created: false };
     }
     if (!existing) throw notFound(resource, name);
+    const patched = this.applyPatchBody(resource, contentType, this.core.present(resource, existing), text);
+    return { object: this.commitPatch(resource, existing, patched, subresource, options), created: false };
+  }
+
+  /** Applies a JSON, merge or strategic merge patch to `current`. */
+  private applyPatchBody(resource: ResourceType, contentType: string, current: JsonObject, text: string): unknown {
     const patchTypes = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json'];
     if (!patchTypes.includes(contentType)) throw unsupportedMediaType(contentType);
-    const current = this.core.present(resource, existing);
     const body = parseJsonBody(text);
-    let patched: unknown;
     switch (contentType) {
       case 'application/json-patch+json':
-        patched = applyJsonPatch(current, body);
-        break;
+        return applyJsonPatch(current, body);
       case 'application/merge-patch+json':
         if (!isJsonObject(body)) throw badRequest('a merge patch must be a JSON object');
-        patched = applyMergePatch(current, body);
-        break;
-      case 'application/strategic-merge-patch+json':
+        return applyMergePatch(current, body);
+      default:
         if (resource.crdName) {
           throw new ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml');
         }
         if (!isJsonObject(body)) throw badRequest('a strategic merge patch must be a JSON object');
-        patched = applyStrategicMergePatch(current, body);
-        break;
-      default:
-        throw unsupportedMediaType(contentType);
+        return applyStrategicMergePatch(current, body);
     }
-    return { object: this.commitPatch(resource, existing, patched, subresource, options), created: false };
+  }
+
+  /** The scale subresource of deployments and replica sets: an autoscaling/v1 Scale over spec.replicas. */
+  private async serveScale(req: IncomingMessage, res: ServerResponse, verb: string, resource: ResourceType, namespace: string | undefined, name: string, options: WriteOptions): Promise<void> {
+    const scaleOf = (object: KubeObject): JsonObject => {
+      const spec = isJsonObject(object.spec) ? object.spec : {};
+      const status = isJsonObject(object.status) ? object.status : {};
+      const selector = isJsonObject(spec.selector) && isJsonObject(spec.selector.matchLabels) ? Object.entries(spec.selector.matchLabels).map(([k, v]) => `${k}=${String(v)}`).join(',') : '';
+      const { name: objectName, namespace: objectNamespace, uid, resourceVersion, creationTimestamp } = object.metadata;
+      return {
+        kind: 'Scale',
+        apiVersion: 'autoscaling/v1',
+        metadata: { name: objectName, namespace: objectNamespace, uid, resourceVersion, creationTimestamp },
+        spec: { replicas: typeof spec.replicas === 'number' ? spec.replicas : 1 },
+        status: { replicas: typeof status.replicas === 'number' ? status.replicas : 0, selector },
+      };
+    };
+    const existing = this.core.get(resource, namespace, name);
+    if (verb === 'get') {
+      sendJson(res, 200, scaleOf(existing));
+      return;
+    }
+    let wanted: unknown;
+    if (verb === 'update') wanted = await readObject(req);
+    else if (verb === 'patch') wanted = this.applyPatchBody({ ...resource, crdName: undefined }, (req.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '', scaleOf(existing), await readBody(req));
+    else throw methodNotAllowed();
+    const scale = isJsonObject(wanted) ? wanted : {};
+    const replicas = isJsonObject(scale.spec) ? scale.spec.replicas : undefined;
+    if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
+      throw new ApiError(422, 'Invalid', `Scale.autoscaling "${name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas ?? null)}: must be greater than or equal to 0`);
+    }
+    const wantedVersion = isJsonObject(scale.metadata) ? scale.metadata.resourceVersion : undefined;
+    if (verb === 'update' && typeof wantedVersion === 'string' && wantedVersion !== '' && wantedVersion !== existing.metadata.resourceVersion) throw conflict(resource, name);
+    const stored = this.core.store.get(storageKey(resource), namespace, name) as KubeObject;
+    const updated = { ...existing, spec: { ...(isJsonObject(existing.spec) ? existing.spec : {}), replicas } };
+    sendJson(res, 200, scaleOf(this.core.replace(resource, stored, updated, undefined, options)));
   }
 
   private commitPatch(resource: ResourceType, existing: KubeObject, patched: unknown, subresource: string | undefined, options: WriteOptions): KubeObject {

@@ -39,6 +39,16 @@ describe('kubectl typed commands against the local API server', function () {
     expect(forbidden.stderr).to.contain('User "system:serviceaccount:typed:robot" cannot list resource "secrets" in API group "" in the namespace "typed"');
   });
 
+  it('scales a deployment through its scale subresource', async () => {
+    const manifest = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: typed}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: nginx}]}\n';
+    const applied = await cluster.kubectl(['apply', '-f', '-'], { stdin: manifest });
+    expect(applied.code, applied.stderr).to.equal(0);
+    await ok(['scale', 'deployment', 'web', '-n', 'typed', '--replicas=4']);
+    expect(await ok(['get', 'deployment', 'web', '-n', 'typed', '-o', 'jsonpath={.spec.replicas} {.metadata.generation}'])).to.equal('4 2');
+    const scale = JSON.parse(await ok(['get', '--raw', '/apis/apps/v1/namespaces/typed/deployments/web/scale'])) as { kind: string; status: { selector: string } };
+    expect([scale.kind, scale.status.selector]).to.deep.equal(['Scale', 'app=web']);
+  });
+
   it('deletes a namespace and its content with kubectl delete --wait', async () => {
     await ok(['delete', 'namespace', 'typed', '--wait=true', '--timeout=30s']);
     const gone = await cluster.kubectl(['get', 'namespace', 'typed']);
