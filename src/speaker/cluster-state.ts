@@ -1,0 +1,205 @@
+/**
+ * Kubernetes objects → the plain views the speaker's pure desired-state
+ * functions take. Pure: the speaker process feeds it from its informer caches.
+ * Anything unusable is reported as a problem naming the object, field and value,
+ * and costs only that object, never another's announcement.
+ */
+import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from '@kubernetes/client-node';
+import { SERVICE_ANNOTATIONS } from '../api/annotations.ts';
+import { isParseError, parseAddressRange, parseIP, rangeContains } from '../api/net.ts';
+import { parseDuration } from '../api/duration.ts';
+import type { BGPAdvertisement, BGPPeer, Community, IPAddressPool, L2Advertisement } from '../api/index.ts';
+import type { LabelSelector } from '../common/labels.ts';
+import { EXCLUDE_FROM_LB_LABEL, type NodeView } from './election.ts';
+import type { BgpAdvertisementView, BgpPeerView, ClusterBgpState, LocalNodeView, ServiceView } from './bgp/desired.ts';
+import type { ClusterL2State, L2AdvertisementSpecView, L2ServiceView } from './l2-desired.ts';
+
+export interface ClusterSnapshot {
+  services: V1Service[];
+  endpointSlices: V1EndpointSlice[];
+  nodes: V1Node[];
+  pools: IPAddressPool[];
+  l2Advertisements: L2Advertisement[];
+  bgpAdvertisements: BGPAdvertisement[];
+  bgpPeers: BGPPeer[];
+  communities: Community[];
+  /** Secrets the peers' passwordSecret may name (the speaker's namespace). */
+  secrets: V1Secret[];
+}
+
+export interface SnapshotProblem {
+  object: string;
+  path: string;
+  value: unknown;
+  message: string;
+}
+
+const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+export function isNodeReady(node: V1Node): boolean {
+  return (node.status?.conditions ?? []).some((condition) => condition.type === 'Ready' && condition.status === 'True');
+}
+
+/** Cordoned or labelled out of load balancing: its BGP routes are drained gracefully. */
+export function localNodeView(node: V1Node | undefined, name: string): LocalNodeView {
+  const labels = node?.metadata?.labels ?? {};
+  return { name, labels, draining: node?.spec?.unschedulable === true || EXCLUDE_FROM_LB_LABEL in labels };
+}
+
+/** Nodes with a ready endpoint, per Service key (`namespace/name`). An unset `ready` counts as ready, as the API documents. */
+export function readyEndpointNodes(slices: readonly V1EndpointSlice[]): Map<string, Set<string>> {
+  const result = new Map<string, Set<string>>();
+  for (const slice of slices) {
+    const service = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
+    if (!service) continue;
+    const key = `${slice.metadata?.namespace ?? ''}/${service}`;
+    const nodes = result.get(key) ?? new Set<string>();
+    for (const endpoint of slice.endpoints ?? []) {
+      if (endpoint.conditions?.ready === false || !endpoint.nodeName) continue;
+      nodes.add(endpoint.nodeName);
+    }
+    result.set(key, nodes);
+  }
+  return result;
+}
+
+interface AnnouncedService {
+  key: string;
+  labels: Record<string, string>;
+  ips: string[];
+  pool: string;
+  externalTrafficPolicy: 'Cluster' | 'Local';
+  nodesWithReadyEndpoints: ReadonlySet<string>;
+}
+
+/**
+ * The Services with addresses to announce: ours (loadBalancerClass), type
+ * LoadBalancer, with ingress IPs. The pool is the controller's annotation, or
+ * the pool whose ranges hold the first IP when the annotation is missing.
+ */
+export function announcedServices(snapshot: ClusterSnapshot, loadBalancerClass: string | undefined): AnnouncedService[] {
+  const endpoints = readyEndpointNodes(snapshot.endpointSlices);
+  const result: AnnouncedService[] = [];
+  for (const service of snapshot.services) {
+    if (service.spec?.type !== 'LoadBalancer' || (service.spec.loadBalancerClass ?? undefined) !== loadBalancerClass) continue;
+    const ips = (service.status?.loadBalancer?.ingress ?? []).map((entry) => entry.ip).filter((ip): ip is string => !!ip);
+    if (ips.length === 0) continue;
+    const key = `${service.metadata?.namespace ?? ''}/${service.metadata?.name ?? ''}`;
+    const pool = service.metadata?.annotations?.[SERVICE_ANNOTATIONS.allocatedFromPool] ?? poolHolding(snapshot.pools, ips[0] as string);
+    if (!pool) continue;
+    result.push({
+      key,
+      labels: service.metadata?.labels ?? {},
+      ips,
+      pool,
+      externalTrafficPolicy: service.spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
+      nodesWithReadyEndpoints: endpoints.get(key) ?? new Set(),
+    });
+  }
+  return result;
+}
+
+function poolHolding(pools: readonly IPAddressPool[], ip: string): string | undefined {
+  const address = parseIP(ip);
+  if (isParseError(address)) return undefined;
+  for (const pool of pools) {
+    for (const text of pool.spec.addresses) {
+      const range = parseAddressRange(text);
+      if (!isParseError(range) && rangeContains(range, address)) return pool.metadata?.name;
+    }
+  }
+  return undefined;
+}
+
+const poolViews = (pools: readonly IPAddressPool[]) => pools.map((pool) => ({ name: pool.metadata?.name ?? '', labels: (pool.metadata?.labels ?? {}) as Record<string, string> }));
+
+export function toL2State(snapshot: ClusterSnapshot, loadBalancerClass: string | undefined, interfacesOf: (node: string) => readonly string[] | undefined): ClusterL2State {
+  const advertisements: L2AdvertisementSpecView[] = snapshot.l2Advertisements.map((advert) => {
+    const view: L2AdvertisementSpecView = { name: advert.metadata?.name ?? '', ...(advert.spec ?? {}) } as L2AdvertisementSpecView;
+    return view;
+  });
+  const services: L2ServiceView[] = announcedServices(snapshot, loadBalancerClass);
+  const nodes: NodeView[] = snapshot.nodes.map((node) => {
+    const name = node.metadata?.name ?? '';
+    const interfaces = interfacesOf(name);
+    return { name, labels: node.metadata?.labels ?? {}, ready: isNodeReady(node), ...(interfaces ? { interfaces } : {}) };
+  });
+  return { advertisements, pools: poolViews(snapshot.pools), services, nodes };
+}
+
+export function toBgpState(snapshot: ClusterSnapshot, loadBalancerClass: string | undefined): { state: ClusterBgpState; problems: SnapshotProblem[] } {
+  const problems: SnapshotProblem[] = [];
+  const peers: BgpPeerView[] = [];
+  for (const peer of snapshot.bgpPeers) {
+    const view = peerView(peer, snapshot.secrets, problems);
+    if (view) peers.push(view);
+  }
+  const advertisements: BgpAdvertisementView[] = snapshot.bgpAdvertisements.map((advert) => ({ name: advert.metadata?.name ?? '', ...(advert.spec ?? {}) }) as BgpAdvertisementView);
+  const communityAliases = new Map<string, string>();
+  for (const community of snapshot.communities) for (const alias of community.spec.communities ?? []) communityAliases.set(alias.name, alias.value);
+  const services: ServiceView[] = announcedServices(snapshot, loadBalancerClass);
+  return { state: { peers, advertisements, pools: poolViews(snapshot.pools), services, communityAliases }, problems };
+}
+
+function peerView(peer: BGPPeer, secrets: readonly V1Secret[], problems: SnapshotProblem[]): BgpPeerView | undefined {
+  const name = peer.metadata?.name ?? '';
+  const object = `BGPPeer/${name}`;
+  const spec = peer.spec;
+  if (!spec.peerAddress) {
+    problems.push({ object, path: 'spec.peerAddress', value: spec.interface, message: 'peering over an interface (unnumbered) is not supported yet: set peerAddress' });
+    return undefined;
+  }
+  const seconds = (field: 'holdTime' | 'keepaliveTime' | 'connectTime'): number | undefined | null => {
+    const text = spec[field];
+    if (text === undefined) return undefined;
+    const parsed = parseDuration(text);
+    if (isParseError(parsed)) {
+      problems.push({ object, path: `spec.${field}`, value: text, message: parsed.error });
+      return null;
+    }
+    return parsed;
+  };
+  const holdTimeSec = seconds('holdTime');
+  const keepaliveTimeSec = seconds('keepaliveTime');
+  const connectTimeSec = seconds('connectTime');
+  if (holdTimeSec === null || keepaliveTimeSec === null || connectTimeSec === null) return undefined;
+
+  let password = spec.password;
+  if (spec.passwordSecret?.name) {
+    const secretNamespace = spec.passwordSecret.namespace ?? peer.metadata?.namespace;
+    const secret = secrets.find((s) => s.metadata?.name === spec.passwordSecret?.name && s.metadata?.namespace === secretNamespace);
+    const encoded = secret?.data?.password;
+    if (encoded === undefined) {
+      // Never connect without the password the user asked for.
+      problems.push({ object, path: 'spec.passwordSecret', value: `${secretNamespace}/${spec.passwordSecret.name}`, message: 'Secret not found or has no "password" key' });
+      return undefined;
+    }
+    password = Buffer.from(encoded, 'base64').toString('utf8');
+  }
+
+  const view: BgpPeerView = {
+    name,
+    createdAt: String(peer.metadata?.creationTimestamp ?? ''),
+    myASN: spec.myASN,
+    peerAddress: spec.peerAddress,
+  };
+  const optional: Partial<BgpPeerView> = {
+    peerASN: spec.peerASN,
+    dynamicASN: spec.dynamicASN,
+    peerPort: spec.peerPort,
+    sourceAddress: spec.sourceAddress,
+    holdTimeSec,
+    keepaliveTimeSec,
+    connectTimeSec,
+    ebgpMultiHop: spec.ebgpMultiHop,
+    routerID: spec.routerID,
+    password,
+    nodeSelectors: spec.nodeSelectors as LabelSelector[] | undefined,
+    enableGracefulRestart: spec.enableGracefulRestart,
+    disableMP: spec.disableMP,
+    passive: spec.passive,
+    vrf: spec.vrf,
+  };
+  for (const [field, value] of Object.entries(optional)) if (value !== undefined) (view as unknown as Record<string, unknown>)[field] = value;
+  return view;
+}

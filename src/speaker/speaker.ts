@@ -1,0 +1,173 @@
+/**
+ * The speaker process on one node: watches the cluster, keeps the liveness view
+ * with the other speakers, and after every change re-derives what this node must
+ * announce (pure functions) and hands it to the L2 and BGP appliers (I/O).
+ * Level-triggered: one 'sync' recomputes everything, so a missed event heals.
+ */
+import type { KubeConfig, V1EndpointSlice, V1Node, V1Secret, V1Service } from '@kubernetes/client-node';
+import { GROUP, PLURALS, VERSION, type BGPAdvertisement, type BGPPeer, type Community, type IPAddressPool, type L2Advertisement } from '../api/index.ts';
+import type { Logger } from '../common/log.ts';
+import { Informer, type KubeObject } from '../kube/informer.ts';
+import { WorkQueue } from '../kube/workqueue.ts';
+import { desiredBgpState, type DesiredBgpState } from './bgp/desired.ts';
+import { localNodeView, toBgpState, toL2State, type ClusterSnapshot, type SnapshotProblem } from './cluster-state.ts';
+import { desiredL2State, type L2Announcement, type L2Desired } from './l2-desired.ts';
+import { LivenessAgent } from './liveness/transport.ts';
+
+export interface L2Applier {
+  /** Answer for exactly these IPs from now on. */
+  apply(announcements: ReadonlyMap<string, L2Announcement>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface BgpApplier {
+  apply(desired: DesiredBgpState): Promise<void>;
+  /** Planned restart: no Cease, so routers keep forwarding under graceful restart. */
+  gracefulStop(): Promise<void>;
+}
+
+export interface SpeakerOptions {
+  kubeConfig: KubeConfig;
+  nodeName: string;
+  /** Namespace of the anchorlb objects (pools, advertisements, peers, the liveness Secret). */
+  namespace: string;
+  loadBalancerClass?: string;
+  logger: Logger;
+  liveness: { key: Buffer; port: number; intervalMs: number; missedHeartbeats: number; bindAddress?: string; interfaces: string[] };
+  l2?: L2Applier;
+  bgp?: BgpApplier;
+  /** How long a leaving speaker keeps answering for its successor at most. */
+  handOverMs?: number;
+}
+
+const SYNC = 'sync';
+
+export interface SpeakerView {
+  l2: L2Desired | undefined;
+  bgp: DesiredBgpState | undefined;
+  problems: SnapshotProblem[];
+}
+
+export class Speaker {
+  readonly liveness: LivenessAgent;
+  private readonly informers;
+  private readonly queue: WorkQueue;
+  private last: SpeakerView = { l2: undefined, bgp: undefined, problems: [] };
+  private readonly listeners: Array<(view: SpeakerView) => void> = [];
+
+  constructor(private readonly options: SpeakerOptions) {
+    const { kubeConfig, logger, namespace } = options;
+    const crd = (kind: keyof typeof PLURALS) => `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURALS[kind]}`;
+    const make = <T extends KubeObject>(path: string) => new Informer<T>(kubeConfig, { path, logger, resyncMs: 300_000 });
+    this.informers = {
+      services: make<V1Service>('/api/v1/services'),
+      endpointSlices: make<V1EndpointSlice>('/apis/discovery.k8s.io/v1/endpointslices'),
+      nodes: make<V1Node>('/api/v1/nodes'),
+      pools: make<IPAddressPool>(crd('IPAddressPool')),
+      l2Advertisements: make<L2Advertisement>(crd('L2Advertisement')),
+      bgpAdvertisements: make<BGPAdvertisement>(crd('BGPAdvertisement')),
+      bgpPeers: make<BGPPeer>(crd('BGPPeer')),
+      communities: make<Community>(crd('Community')),
+      secrets: make<V1Secret>(`/api/v1/namespaces/${namespace}/secrets`),
+    };
+    this.queue = new WorkQueue(() => this.sync(), {
+      onError: (_key, error, retryInMs) => logger.warn({ err: error instanceof Error ? error.message : String(error), retryInMs }, 'speaker sync failed'),
+    });
+    this.liveness = new LivenessAgent({
+      self: options.nodeName,
+      key: options.liveness.key,
+      bindAddress: options.liveness.bindAddress ?? '0.0.0.0',
+      port: options.liveness.port,
+      interfaces: options.liveness.interfaces,
+      intervalMs: options.liveness.intervalMs,
+      missedHeartbeats: options.liveness.missedHeartbeats,
+      logger,
+    });
+  }
+
+  /** Called after every sync with what this node should announce. */
+  onSync(listener: (view: SpeakerView) => void): void {
+    this.listeners.push(listener);
+  }
+
+  get view(): SpeakerView {
+    return this.last;
+  }
+
+  async start(): Promise<void> {
+    const all = Object.values(this.informers);
+    await Promise.all(all.map((informer) => informer.start()));
+    const changed = () => this.queue.add(SYNC);
+    for (const informer of all) informer.on({ add: changed, update: changed, delete: changed });
+    this.informers.nodes.on({ add: () => this.updateLivenessPeers(), update: () => this.updateLivenessPeers(), delete: () => this.updateLivenessPeers() });
+    this.updateLivenessPeers();
+    this.liveness.onEvent((event) => {
+      this.options.logger.info(event, 'membership changed');
+      this.queue.add(SYNC);
+    });
+    await this.liveness.start();
+    this.queue.add(SYNC);
+    await this.queue.idle();
+  }
+
+  /** Resolves once the latest change has been applied. */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  /**
+   * SIGTERM: tell the others this node leaves so they take over at once, keep
+   * answering for a hand-over period, then stop; BGP restarts gracefully.
+   */
+  async shutdown(): Promise<void> {
+    await this.liveness.leave();
+    this.queue.add(SYNC);
+    await this.queue.idle();
+    const handOverMs = this.options.handOverMs ?? this.options.liveness.intervalMs * 3;
+    await new Promise((resolve) => setTimeout(resolve, handOverMs));
+    this.queue.stop();
+    await Promise.all([this.options.l2?.stop(), this.options.bgp?.gracefulStop()]);
+    await this.liveness.stop();
+    await Promise.all(Object.values(this.informers).map((informer) => informer.stop()));
+  }
+
+  snapshot(): ClusterSnapshot {
+    const i = this.informers;
+    return {
+      services: i.services.list(),
+      endpointSlices: i.endpointSlices.list(),
+      nodes: i.nodes.list(),
+      pools: i.pools.list(),
+      l2Advertisements: i.l2Advertisements.list(),
+      bgpAdvertisements: i.bgpAdvertisements.list(),
+      bgpPeers: i.bgpPeers.list(),
+      communities: i.communities.list(),
+      secrets: i.secrets.list(),
+    };
+  }
+
+  private updateLivenessPeers(): void {
+    const peers = this.informers.nodes
+      .list()
+      .filter((node) => node.metadata?.name !== this.options.nodeName)
+      .flatMap((node) => {
+        const address = (node.status?.addresses ?? []).find((a) => a.type === 'InternalIP')?.address;
+        return address ? [{ address, port: this.options.liveness.port }] : [];
+      });
+    this.liveness.setPeers(peers);
+  }
+
+  private async sync(): Promise<void> {
+    const snapshot = this.snapshot();
+    const { nodeName, loadBalancerClass } = this.options;
+    const membership = this.liveness.membership;
+    const l2 = this.options.l2 ? desiredL2State(toL2State(snapshot, loadBalancerClass, (node) => (node === nodeName ? this.options.liveness.interfaces : membership.interfacesOf(node))), nodeName, membership.live()) : undefined;
+    const bgpInput = this.options.bgp ? toBgpState(snapshot, loadBalancerClass) : undefined;
+    const bgp = bgpInput ? desiredBgpState(bgpInput.state, localNodeView(this.informers.nodes.get(nodeName), nodeName)) : undefined;
+    this.last = { l2, bgp, problems: bgpInput?.problems ?? [] };
+    for (const problem of this.last.problems) this.options.logger.warn(problem, 'object not usable');
+    if (l2) await this.options.l2?.apply(l2.announcements);
+    if (bgp) await this.options.bgp?.apply(bgp);
+    for (const listener of this.listeners) listener(this.last);
+  }
+}

@@ -1,0 +1,57 @@
+import { expect } from 'chai';
+import type { V1Service } from '@kubernetes/client-node';
+import { announcedServices, localNodeView, readyEndpointNodes, toBgpState, type ClusterSnapshot } from '../../../src/speaker/cluster-state.ts';
+import type { BGPPeer } from '../../../src/api/index.ts';
+
+const empty = (): ClusterSnapshot => ({ services: [], endpointSlices: [], nodes: [], pools: [], l2Advertisements: [], bgpAdvertisements: [], bgpPeers: [], communities: [], secrets: [] });
+const lb = (name: string, extra: Partial<V1Service['spec']> = {}, annotations: Record<string, string> = {}): V1Service => ({
+  metadata: { name, namespace: 'shop', annotations },
+  spec: { type: 'LoadBalancer', ...extra },
+  status: { loadBalancer: { ingress: [{ ip: '192.0.2.5' }] } },
+});
+const peer = (spec: Partial<BGPPeer['spec']>): BGPPeer => ({ apiVersion: 'anchorlb.io/v1beta1', kind: 'BGPPeer', metadata: { name: 'tor', namespace: 'anchorlb-system', creationTimestamp: '2026-01-01T00:00:00Z' }, spec: { myASN: 64512, peerASN: 64500, peerAddress: '192.0.2.1', ...spec } });
+
+describe('speaker/cluster-state: Kubernetes objects to views', () => {
+  it('announces only our LoadBalancer Services with addresses, finding the pool by annotation or by range', () => {
+    const snapshot = { ...empty(), pools: [{ apiVersion: 'anchorlb.io/v1beta1', kind: 'IPAddressPool', metadata: { name: 'public' }, spec: { addresses: ['192.0.2.0/28'] } }] } as ClusterSnapshot;
+    snapshot.services = [lb('annotated', {}, { 'anchorlb.io/ip-allocated-from-pool': 'other' }), lb('by-range'), lb('classy', { loadBalancerClass: 'x/y' }), { ...lb('cluster-ip'), spec: { type: 'ClusterIP' } }];
+    expect(announcedServices(snapshot, undefined).map((s) => [s.key, s.pool])).to.deep.equal([
+      ['shop/annotated', 'other'],
+      ['shop/by-range', 'public'],
+    ]);
+    expect(announcedServices(snapshot, 'x/y').map((s) => s.key)).to.deep.equal(['shop/classy']);
+  });
+
+  it('counts endpoints as ready unless they say otherwise, per node', () => {
+    const nodes = readyEndpointNodes([
+      { metadata: { namespace: 'shop', labels: { 'kubernetes.io/service-name': 'web' } }, addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.1'], nodeName: 'a' }, { addresses: ['10.0.0.2'], nodeName: 'b', conditions: { ready: false } }, { addresses: ['10.0.0.3'], nodeName: 'c', conditions: { ready: true } }] },
+    ]);
+    expect([...nodes.get('shop/web')!].sort()).to.deep.equal(['a', 'c']);
+  });
+
+  it('drains a cordoned or excluded node', () => {
+    expect(localNodeView({ spec: { unschedulable: true } }, 'a').draining).to.equal(true);
+    expect(localNodeView({ metadata: { labels: { 'node.kubernetes.io/exclude-from-external-load-balancers': '' } } }, 'a').draining).to.equal(true);
+    expect(localNodeView({}, 'a').draining).to.equal(false);
+  });
+
+  it('turns durations into seconds and reads the password from a basic-auth Secret', () => {
+    const snapshot = { ...empty(), bgpPeers: [peer({ holdTime: '1m30s', keepaliveTime: '30s', passwordSecret: { name: 'tor-md5' } })], secrets: [{ metadata: { name: 'tor-md5', namespace: 'anchorlb-system' }, type: 'kubernetes.io/basic-auth', data: { password: Buffer.from('s3cret').toString('base64') } }] };
+    const { state, problems } = toBgpState(snapshot, undefined);
+    expect(problems).to.deep.equal([]);
+    expect(state.peers[0]).to.deep.include({ holdTimeSec: 90, keepaliveTimeSec: 30, password: 's3cret', name: 'tor' });
+  });
+
+  it('never opens a session without the password it was asked for: a missing Secret drops the peer with a problem naming it', () => {
+    const { state, problems } = toBgpState({ ...empty(), bgpPeers: [peer({ passwordSecret: { name: 'missing' } })] }, undefined);
+    expect(state.peers).to.deep.equal([]);
+    expect(problems).to.deep.equal([{ object: 'BGPPeer/tor', path: 'spec.passwordSecret', value: 'anchorlb-system/missing', message: 'Secret not found or has no "password" key' }]);
+  });
+
+  it('reports a bad duration with its field and value, and keeps the other peers', () => {
+    const good = { ...peer({}), metadata: { ...peer({}).metadata, name: 'good' } };
+    const { state, problems } = toBgpState({ ...empty(), bgpPeers: [peer({ holdTime: 'soon' }), good] }, undefined);
+    expect(state.peers.map((p) => p.name)).to.deep.equal(['good']);
+    expect(problems[0]).to.deep.include({ object: 'BGPPeer/tor', path: 'spec.holdTime', value: 'soon' });
+  });
+});
