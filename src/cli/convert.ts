@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { ManifestSource } from '../convert/index.ts';
 
@@ -22,6 +22,7 @@ async function readStdin(): Promise<string> {
 
 async function readSources(files: readonly string[]): Promise<ManifestSource[]> {
   const names = files.length === 0 ? [STDIN] : files;
+  if (names.filter((name) => name === STDIN).length > 1) throw new Error(`${STDIN} (standard input) given more than once`);
   return Promise.all(
     names.map(async (name) => (name === STDIN ? { text: await readStdin() } : { name, text: await readFile(name, 'utf8') })),
   );
@@ -50,13 +51,18 @@ async function runConvert(files: readonly string[], options: ConvertCliOptions):
     process.stdout.write(yaml);
     return 0;
   }
+  // Written beside the target and renamed over it: a failed write leaves no half file.
+  const partial = `${options.output}.${process.pid}.partial`;
   try {
-    await writeFile(options.output, yaml);
+    await writeFile(partial, yaml);
+    await rename(partial, options.output);
   } catch (error) {
-    process.stderr.write(`error: cannot write output: ${(error as Error).message}\n`);
+    await rm(partial, { force: true });
+    process.stderr.write(`error: cannot write ${options.output}: ${(error as Error).message}\n`);
     return EXIT_CANNOT_RUN;
   }
-  process.stderr.write(`anchorlb convert: ${result.objects.length} objects written to ${options.output}\n`);
+  const count = result.objects.length;
+  process.stderr.write(`anchorlb convert: ${count} object${count === 1 ? '' : 's'} written to ${options.output}\n`);
   return 0;
 }
 

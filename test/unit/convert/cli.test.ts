@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,6 +70,15 @@ describe('anchorlb convert (the command)', () => {
     expect(run.status).to.equal(2);
     expect(run.stdout).to.equal('');
     expect(run.stderr).to.match(/^error: cannot read input: .*missing\.yaml/);
+  });
+
+  it('exits 2 naming an output it cannot write, leaving no partial file', () => {
+    const before = readdirSync(scratch);
+    const output = join(scratch, 'no-such-dir', 'out.yaml');
+    const run = anchorlb(['convert', '-o', output, `${SAMPLES_DIR}bfdprofile.yaml`]);
+    expect(run.status).to.equal(2);
+    expect(run.stderr).to.contain(`error: cannot write ${output}: `);
+    expect(readdirSync(scratch)).to.deep.equal(before);
   });
 
   it('exits 2 on a usage error, so 1 always means the input has problems', () => {
