@@ -191,8 +191,10 @@ class Server implements LocalApiServer {
     if (!this.core.store.get('/serviceaccounts', namespace, name)) this.core.create(accounts, namespace, { metadata: { name } });
     const token = this.issueToken(namespace, name);
     const identity = this.identities.get(token) as Identity;
-    // What a pod's service account volume holds, for processes using the in-cluster configuration.
-    const mount = join(this.dataDir, 'serviceaccounts', namespace, name);
+    // What a pod's service account volume holds, laid out so that the directory
+    // <dataDir>/serviceaccounts/<ns>/<name> is a root for in-cluster configuration
+    // (client-node's loadFromCluster(pathPrefix), or a bind mount onto /var/run/secrets/...).
+    const mount = join(this.dataDir, 'serviceaccounts', namespace, name, 'var/run/secrets/kubernetes.io/serviceaccount');
     mkdirSync(mount, { recursive: true });
     await writeFile(join(mount, 'token'), token, { mode: 0o600 });
     await writeFile(join(mount, 'namespace'), namespace);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { expect } from 'chai';
-import { ApiException, ApiextensionsV1Api, CoreV1Api, RbacAuthorizationV1Api, VersionApi } from '@kubernetes/client-node';
+import { ApiException, ApiextensionsV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api, VersionApi } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { startLocalApiServer, type LocalApiServer } from '../../../src/localcluster/index.ts';
 import { KUBECTL_PATH, REPO_ROOT, createKubectl, loadKubeConfig } from '../../support/apiserver.ts';
@@ -68,11 +68,27 @@ describe('local API server over HTTPS with bearer tokens and RBAC', function () 
     expect(await statusOf(speaker.listServiceForAllNamespaces())).to.equal(200);
     expect(await statusOf(speaker.deleteNamespacedService({ namespace: 'default', name: 'kubernetes' }))).to.equal(403);
     expect(await statusOf(speaker.listNode())).to.equal(403);
-    // The in-cluster configuration files a pod of this service account would see.
-    const mount = join(dataDir, 'serviceaccounts', 'anchorlb-system', 'speaker');
-    expect(readFileSync(join(mount, 'namespace'), 'utf8')).to.equal('anchorlb-system');
-    expect(readFileSync(join(mount, 'ca.crt'), 'utf8')).to.contain('BEGIN CERTIFICATE');
-    expect(readFileSync(join(mount, 'token'), 'utf8')).to.equal(loadKubeConfig(path).getCurrentUser()?.token);
+  });
+
+  it('serves clients using the in-cluster configuration (service host and port, token and CA files)', async () => {
+    await server.createServiceAccountKubeconfig('anchorlb-system', 'speaker');
+    const saved = { host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT };
+    const url = new URL(server.url);
+    process.env.KUBERNETES_SERVICE_HOST = url.hostname;
+    process.env.KUBERNETES_SERVICE_PORT = url.port;
+    try {
+      const inCluster = new KubeConfig();
+      inCluster.loadFromCluster(join(dataDir, 'serviceaccounts', 'anchorlb-system', 'speaker'));
+      expect(inCluster.getContextObject(inCluster.getCurrentContext())?.namespace).to.equal('anchorlb-system');
+      const services = await inCluster.makeApiClient(CoreV1Api).listServiceForAllNamespaces();
+      expect(services.items.map((s) => s.metadata?.name)).to.include('kubernetes');
+      expect(await statusOf(inCluster.makeApiClient(CoreV1Api).listNode())).to.equal(403);
+    } finally {
+      for (const [key, value] of [['KUBERNETES_SERVICE_HOST', saved.host], ['KUBERNETES_SERVICE_PORT', saved.port]] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
   });
 
   it('takes faults only from the admin token', async () => {
