@@ -256,6 +256,22 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   napi_env env = sock->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
+  if (status == UV_EBADF) {
+    // libuv reports EPOLLERR as EBADF and stops the handle. The real cause is the socket's
+    // pending error: ENETDOWN when the link went down. The kernel resumes delivery when the
+    // link comes back, so keep watching; anything else ends the socket.
+    int err = 0;
+    socklen_t length = sizeof err;
+    if (getsockopt(sock->fd, SOL_SOCKET, SO_ERROR, &err, &length) < 0) err = errno;
+    if (err == ENETDOWN || err == 0) {
+      uv_poll_start(&sock->poll, UV_READABLE, on_readable);
+    } else {
+      napi_value error = make_error(env, err, "interface %s: raw socket failed: %s", sock->ifname, strerror(err));
+      call_js(sock, sock->on_error, 1, &error);
+    }
+    napi_close_handle_scope(env, scope);
+    return;
+  }
   if (status < 0) {
     napi_value error = make_error(env, -status, "interface %s: raw socket poll failed: %s", sock->ifname,
                                   uv_strerror(status));

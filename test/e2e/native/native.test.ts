@@ -183,6 +183,32 @@ describe('native addon (e2e, network namespaces)', function () {
     }
   });
 
+  it('keeps receiving after its interface goes down and comes back up', async () => {
+    const node = testbed.nodes[0]!;
+    const [watched, other] = [`${testbed.prefix}-x0`, `${testbed.prefix}-x1`];
+    await testbed.exec(node.ns, ['ip', 'link', 'add', watched, 'type', 'veth', 'peer', 'name', other]);
+    await testbed.exec(node.ns, ['ip', 'link', 'set', watched, 'up']);
+    await testbed.exec(node.ns, ['ip', 'link', 'set', other, 'up']);
+    const capture = await testbed.spawn(node.ns, tsx(CAPTURE, watched, 'arp'), { pipe: true });
+    const output = new Output(capture);
+    await output.next('capture ready', (m) => m.ready === true);
+    const probe = (senderIp: string): Buffer => buildArpRequest({ senderMac: '02:00:00:00:00:66', senderIp, targetIp: '192.0.2.200' });
+    const send = (frame: Buffer): Promise<unknown> => testbed.exec(node.ns, tsx(SEND_FRAMES, other, frame.toString('hex')));
+    await send(probe('192.0.2.66'));
+    await output.next('frame before the flap', (m) => m.frame === probe('192.0.2.66').toString('hex'));
+    await testbed.exec(node.ns, ['ip', 'link', 'set', watched, 'down']);
+    await testbed.exec(node.ns, ['ip', 'link', 'set', watched, 'up']);
+    // The sending side drops frames until the kernel's link watcher has re-activated its queue:
+    // send until one arrives.
+    await waitFor('a frame after the flap', async () => {
+      await send(probe('192.0.2.67'));
+      return output.messages.some((m) => m.frame === probe('192.0.2.67').toString('hex'));
+    }, 15_000, 200);
+    expect(output.messages.filter((m) => 'error' in m)).to.deep.equal([]);
+    await testbed.kill(capture);
+    await testbed.exec(node.ns, ['ip', 'link', 'del', watched]);
+  });
+
   /** Starts an md5-peer server in `ns` and waits until it listens. */
   async function startServer(ns: string, args: string[]): Promise<{ child: ChildProcess; output: Output }> {
     const child = await testbed.spawn(ns, tsx(MD5_PEER, 'server', ...args), { pipe: true });
