@@ -1,0 +1,381 @@
+/**
+ * The I/O half of BGP mode: applies a DesiredBgpState (desired.ts) to live sessions,
+ * level-triggered. Sessions are keyed by BGPPeer name, not by peer address, because several
+ * peers may reach one address from different source addresses (so BgpSession is used
+ * directly, not the address-keyed BgpSpeaker facade).
+ */
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import type { Logger } from '../../common/log.ts';
+import type { Route, RouteAttributes as BgpRouteAttributes } from '../../bgp/adj-rib-out.ts';
+import { parsePrefix } from '../../bgp/codec/index.ts';
+import { BgpSession, type PeerConfig, type SessionState } from '../../bgp/session.ts';
+import { bindAddress, localAddresses, unbindAddress } from '../bind.ts';
+import { GRACEFUL_SHUTDOWN_COMMUNITY, type BgpPeerView, type DesiredBgpState, type DesiredSession, type RouteAttributes } from './desired.ts';
+
+export interface BgpAnnouncerOptions {
+  nodeName: string;
+  /** The node's addresses; the first IPv4 one is the default router ID. */
+  nodeAddresses: readonly string[];
+  log: Logger;
+  /** How long routes carry GRACEFUL_SHUTDOWN before they are withdrawn (default 5000). */
+  gracefulShutdownDelayMs?: number;
+  /** How often a session waiting for its sourceAddress looks again (default 2000). */
+  sourceRetryMs?: number;
+  /** Port passive peers connect to (default 179). */
+  listenPort?: number;
+  /** This process follows a graceful stop: sessions say so in the graceful-restart capability (R bit). */
+  restarted?: boolean;
+  /** Graceful-restart time offered to peers, seconds (default 120). */
+  restartTimeSec?: number;
+}
+
+export interface PeerSessionStatus {
+  peer: string;
+  node: string;
+  state: SessionState;
+  /** When the session entered this state (RFC 3339). */
+  since: string;
+  prefixesSent: number;
+  prefixesReceived: number;
+  lastError?: string;
+}
+
+interface HeldSession {
+  readonly peer: string;
+  readonly identity: string;
+  readonly config: PeerConfig;
+  session?: BgpSession;
+  /** Waiting for the sourceAddress to appear on the node. */
+  retry?: NodeJS.Timeout;
+  state: SessionState;
+  since: Date;
+  lastError?: string;
+  /** Prefix → attributes, as the desired state says. */
+  desired: Map<string, RouteAttributes>;
+  /** Prefix → when it first carried GRACEFUL_SHUTDOWN (ms since epoch). */
+  drainingSince: Map<string, number>;
+}
+
+/** Emits 'status' whenever a session's state or error changes. */
+export class BgpAnnouncer extends EventEmitter {
+  private readonly held = new Map<string, HeldSession>();
+  /** IP → interfaces we put it on. */
+  private readonly bound = new Map<string, Set<string>>();
+  private nodeAddresses: readonly string[];
+  private listener: net.Server | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
+  /** apply() calls run one after another. */
+  private queue: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly options: BgpAnnouncerOptions) {
+    super();
+    this.nodeAddresses = options.nodeAddresses;
+  }
+
+  private get log(): Logger {
+    return this.options.log;
+  }
+
+  /** New node addresses (a re-addressed node): sessions from the default source restart from the new ones on the next apply. */
+  setNodeAddresses(addresses: readonly string[]): void {
+    this.nodeAddresses = addresses;
+  }
+
+  /** Makes the sessions, their routes and the bound addresses match `desired`. */
+  apply(desired: DesiredBgpState): Promise<void> {
+    const run = this.queue.then(() => this.applyNow(desired));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(desired: DesiredBgpState): Promise<void> {
+    if (this.stopped) return;
+    const wanted = new Map(desired.sessions.map((s) => [s.peer, s]));
+    for (const [peer, held] of this.held) {
+      const next = wanted.get(peer);
+      if (next && this.identityOf(next.config) === held.identity) continue;
+      // Removed, or its configuration changed: a Cease tells the router at once.
+      this.close(held, { communication: next ? 'anchorlb: peer configuration changed' : 'anchorlb: peer removed' });
+      this.held.delete(peer);
+    }
+    for (const session of desired.sessions) {
+      const held = this.held.get(session.peer) ?? this.open(session);
+      held.desired = session.prefixes;
+    }
+    this.refreshRoutes();
+    this.syncListener();
+    await this.syncBoundAddresses(desired.boundAddresses);
+  }
+
+  /** For SIGTERM: no Cease, so graceful-restart routers keep forwarding to us; bound addresses stay. */
+  async gracefulStop(): Promise<void> {
+    await this.shutdown({ graceful: true });
+  }
+
+  /** Final shutdown: every session gets a Cease (routers withdraw at once), bound addresses go. */
+  async stop(): Promise<void> {
+    await this.shutdown({ communication: 'anchorlb: speaker stopped' });
+    await this.syncBoundAddresses(new Map());
+  }
+
+  status(): PeerSessionStatus[] {
+    return [...this.held.values()].map((held) => {
+      const stats = held.session?.stats;
+      const lastError = held.lastError ?? stats?.lastNotificationReceived ?? stats?.lastError;
+      return {
+        peer: held.peer,
+        node: this.options.nodeName,
+        state: held.state,
+        since: held.since.toISOString(),
+        prefixesSent: held.session?.advertisedCount ?? 0,
+        prefixesReceived: stats?.prefixesReceived ?? 0,
+        ...(lastError !== undefined ? { lastError } : {}),
+      };
+    });
+  }
+
+  private async shutdown(options: { graceful?: boolean; communication?: string }): Promise<void> {
+    const done = this.queue.then(async () => {
+      this.stopped = true;
+      clearTimeout(this.drainTimer);
+      const sessions = [...this.held.values()];
+      this.held.clear();
+      for (const held of sessions) this.close(held, options);
+      const listener = this.listener;
+      this.listener = undefined;
+      await Promise.all([...sessions.map((held) => held.session?.drained()), listener && new Promise((resolve) => listener.close(resolve))]);
+    });
+    this.queue = done.catch(() => undefined);
+    await done;
+  }
+
+  private defaultRouterId(): string | undefined {
+    return this.nodeAddresses.find((address) => net.isIPv4(address));
+  }
+
+  /** What makes a session: any change restarts it. Without a sourceAddress, the node's addresses count too. */
+  private identityOf(config: BgpPeerView): string {
+    return JSON.stringify([config, this.defaultRouterId() ?? null, config.sourceAddress ? null : [...this.nodeAddresses].sort()]);
+  }
+
+  private open(desired: DesiredSession): HeldSession {
+    let config: PeerConfig | undefined;
+    let problem: string | undefined;
+    try {
+      config = this.peerConfig(desired.config);
+    } catch (error) {
+      problem = error instanceof Error ? error.message : String(error);
+    }
+    const held: HeldSession = {
+      peer: desired.peer,
+      identity: this.identityOf(desired.config),
+      // A placeholder that is never started when the configuration is refused.
+      config: config ?? { peerAddress: desired.config.peerAddress, peerAsn: desired.config.myASN, localAsn: desired.config.myASN, routerId: '0.0.0.0' },
+      state: 'Idle',
+      since: new Date(),
+      desired: desired.prefixes,
+      drainingSince: new Map(),
+      ...(problem !== undefined ? { lastError: problem } : {}),
+    };
+    this.held.set(desired.peer, held);
+    if (problem !== undefined) {
+      this.log.error({ peer: held.peer, error: problem }, 'BGP peer not started');
+      this.emit('status');
+      return held;
+    }
+    this.startWhenSourcePresent(held);
+    return held;
+  }
+
+  /** Translates the peer object to a session configuration; throws, naming the field, on what cannot work. */
+  private peerConfig(peer: BgpPeerView): PeerConfig {
+    if (peer.vrf) throw new Error(`BGPPeer ${peer.name}: spec.vrf "${peer.vrf}" is not supported by the speaker`);
+    let peerAsn = peer.peerASN;
+    if (peerAsn === undefined && peer.dynamicASN === 'internal') peerAsn = peer.myASN;
+    if (peerAsn === undefined) throw new Error(`BGPPeer ${peer.name}: spec.dynamicASN "${peer.dynamicASN ?? ''}" needs a session that accepts any peer AS, which the BGP library does not offer yet`);
+    const routerId = peer.routerID ?? this.defaultRouterId();
+    if (routerId === undefined) throw new Error(`BGPPeer ${peer.name}: no spec.routerID and node ${this.options.nodeName} has no IPv4 address to use as one`);
+    const peerFamily = net.isIPv6(peer.peerAddress) ? 'ipv6' : 'ipv4';
+    return {
+      peerAddress: peer.peerAddress,
+      peerAsn,
+      localAsn: peer.myASN,
+      routerId,
+      hostname: this.options.nodeName,
+      ...(peer.peerPort !== undefined ? { port: peer.peerPort } : {}),
+      ...(peer.sourceAddress !== undefined ? { sourceAddress: peer.sourceAddress } : {}),
+      ...(peer.passive === true ? { passive: true } : {}),
+      ...(peer.holdTimeSec !== undefined ? { holdTimeSec: peer.holdTimeSec } : {}),
+      ...(peer.connectTimeSec !== undefined ? { connectRetrySec: peer.connectTimeSec } : {}),
+      ...(peer.password !== undefined ? { password: peer.password } : {}),
+      ...(peer.enableGracefulRestart === true ? { gracefulRestart: { restartTimeSec: this.options.restartTimeSec ?? 120, restarted: this.options.restarted ?? false } } : {}),
+      ...(peer.disableMP === true ? { families: [peerFamily] } : {}),
+    };
+  }
+
+  /** A sourceAddress that is not on the node: wait and look again, touching no other session. */
+  private startWhenSourcePresent(held: HeldSession): void {
+    const source = held.config.sourceAddress;
+    if (source !== undefined && !localAddresses().has(source)) {
+      const message = `sourceAddress ${source} is not on node ${this.options.nodeName}`;
+      if (held.lastError !== message) {
+        held.lastError = message;
+        this.log.warn({ peer: held.peer }, message);
+        this.emit('status');
+      }
+      held.retry = setTimeout(() => {
+        held.retry = undefined;
+        if (this.held.get(held.peer) === held) this.startWhenSourcePresent(held);
+      }, this.options.sourceRetryMs ?? 2000);
+      return;
+    }
+    delete held.lastError;
+    this.start(held);
+  }
+
+  private start(held: HeldSession): void {
+    let session: BgpSession;
+    try {
+      session = new BgpSession(held.config, this.log);
+    } catch (error) {
+      held.lastError = error instanceof Error ? error.message : String(error);
+      this.emit('status');
+      return;
+    }
+    held.session = session;
+    session.on('state', (state: SessionState) => {
+      held.state = state;
+      held.since = new Date();
+      this.emit('status');
+    });
+    session.on('failure', () => this.emit('status'));
+    session.setRoutes(this.routesOf(held, Date.now()));
+    session.start();
+    this.emit('status');
+  }
+
+  private close(held: HeldSession, options: { graceful?: boolean; communication?: string }): void {
+    clearTimeout(held.retry);
+    held.session?.stop(options);
+  }
+
+  /**
+   * The routes a session carries now: a route that carries GRACEFUL_SHUTDOWN is sent as is
+   * for the delay, so routers move traffic away, then withdrawn.
+   */
+  private routesOf(held: HeldSession, now: number): Route[] {
+    const delay = this.options.gracefulShutdownDelayMs ?? 5000;
+    const converted = new Map<string, BgpRouteAttributes>();
+    const routes: Route[] = [];
+    for (const [prefix, attributes] of held.desired) {
+      if (attributes.communities.includes(GRACEFUL_SHUTDOWN_COMMUNITY)) {
+        const since = held.drainingSince.get(prefix) ?? now;
+        held.drainingSince.set(prefix, since);
+        if (now - since >= delay) continue;
+      } else {
+        held.drainingSince.delete(prefix);
+      }
+      const key = JSON.stringify(attributes);
+      let bgpAttributes = converted.get(key);
+      if (!bgpAttributes) {
+        bgpAttributes = {
+          communities: attributes.communities,
+          largeCommunities: attributes.largeCommunities.map(([globalAdmin, localData1, localData2]) => ({ globalAdmin, localData1, localData2 })),
+          ...(attributes.localPref !== undefined ? { localPref: attributes.localPref } : {}),
+        };
+        converted.set(key, bgpAttributes);
+      }
+      routes.push({ prefix: parsePrefix(prefix), attributes: bgpAttributes });
+    }
+    for (const prefix of held.drainingSince.keys()) if (!held.desired.has(prefix)) held.drainingSince.delete(prefix);
+    return routes;
+  }
+
+  /** Sets every session's routes and arms one timer for the next graceful-shutdown withdraw. */
+  private refreshRoutes(): void {
+    const now = Date.now();
+    const delay = this.options.gracefulShutdownDelayMs ?? 5000;
+    let nextWithdraw = Infinity;
+    for (const held of this.held.values()) {
+      const routes = this.routesOf(held, now);
+      held.session?.setRoutes(routes);
+      for (const since of held.drainingSince.values()) if (since + delay > now) nextWithdraw = Math.min(nextWithdraw, since + delay);
+    }
+    clearTimeout(this.drainTimer);
+    this.drainTimer = undefined;
+    if (nextWithdraw !== Infinity) this.drainTimer = setTimeout(() => this.refreshRoutes(), nextWithdraw - now);
+  }
+
+  /** Passive peers need a listener; incoming connections go to the session of that peer address and local address. */
+  private syncListener(): void {
+    const wanted = [...this.held.values()].some((held) => held.config.passive === true);
+    if (!wanted || this.listener) return;
+    const server = net.createServer((socket) => {
+      const remote = canonical(socket.remoteAddress ?? '');
+      const local = canonical(socket.localAddress ?? '');
+      const held = [...this.held.values()].find((h) => h.session && canonical(h.config.peerAddress) === remote && (h.config.sourceAddress === undefined || canonical(h.config.sourceAddress) === local));
+      if (!held?.session) {
+        this.log.warn({ remote, local }, 'BGP connection that matches no peer: refused');
+        socket.destroy();
+        return;
+      }
+      held.session.acceptIncoming(socket);
+    });
+    server.on('error', (error) => {
+      this.log.error({ port: this.options.listenPort ?? 179, error: error.message }, 'BGP listener failed; passive peers cannot connect');
+      for (const held of this.held.values()) if (held.config.passive === true) held.lastError = `listening on port ${this.options.listenPort ?? 179}: ${error.message}`;
+      if (this.listener === server) this.listener = undefined;
+      this.emit('status');
+    });
+    server.listen({ port: this.options.listenPort ?? 179, host: '::' });
+    this.listener = server;
+    this.keyListener(server).catch((error: unknown) => this.log.error({ error: String(error) }, 'TCP-MD5 keys for the BGP listener'));
+  }
+
+  /** Incoming connections from a peer with a password must carry its TCP-MD5 key. */
+  private async keyListener(server: net.Server): Promise<void> {
+    const withPassword = [...this.held.values()].filter((held) => held.config.passive === true && held.config.password !== undefined);
+    if (withPassword.length === 0) return;
+    const native = await import('../native/index.ts');
+    const available = native.availability();
+    if (!available.available) throw new Error(`TCP-MD5 needs the native addon: ${available.reason}`);
+    for (const held of withPassword) native.addListenerMd5Key(server, held.config.peerAddress, held.config.password ?? '');
+  }
+
+  private async syncBoundAddresses(wanted: ReadonlyMap<string, readonly string[]>): Promise<void> {
+    for (const [address, interfaces] of this.bound) {
+      for (const iface of interfaces) {
+        if (wanted.get(address)?.includes(iface)) continue;
+        if (await this.tryBinding(() => unbindAddress(address, iface), address, iface, 'remove')) interfaces.delete(iface);
+      }
+      if (interfaces.size === 0) this.bound.delete(address);
+    }
+    for (const [address, interfaces] of wanted) {
+      for (const iface of interfaces) {
+        const held = this.bound.get(address) ?? new Set<string>();
+        if (held.has(iface)) continue;
+        if (await this.tryBinding(() => bindAddress(address, iface), address, iface, 'add')) {
+          held.add(iface);
+          this.bound.set(address, held);
+        }
+      }
+    }
+  }
+
+  private async tryBinding(action: () => Promise<void>, address: string, iface: string, verb: string): Promise<boolean> {
+    try {
+      await action();
+      return true;
+    } catch (error) {
+      // Logged and tried again on the next apply (level-triggered); sessions are not affected.
+      this.log.error({ address, iface, error: error instanceof Error ? error.message : String(error) }, `cannot ${verb} a bound address`);
+      return false;
+    }
+  }
+}
+
+function canonical(address: string): string {
+  return address.replace(/^::ffff:(?=\d+\.)/, '').toLowerCase();
+}
