@@ -331,5 +331,14 @@ describe('native addon (e2e, network namespaces)', function () {
       expect(() => setTcpMd5Key(0, 'router-1', 'k')).to.throw(TypeError, /peerAddress: "router-1"/);
       expect(() => connectTcpWithMd5({ host: '192.0.2.1', port: 179, localAddress: '2001:db8::1', key: 'k' })).to.throw(TypeError, /localAddress/);
     });
+
+    it('socket options refuse out-of-range TTLs, non-sockets and sockets without an fd, naming the value', async () => {
+      const { setIpTtl, setIpMinTtl, setTcpMd5Key } = await import('../../../src/speaker/native/index.ts');
+      expect(() => setIpTtl(3, 0)).to.throw(/TTL 0 is out of range 1\.\.255/).with.property('code', 'EINVAL');
+      expect(() => setIpMinTtl(3, 256)).to.throw(/minimum TTL 256 is out of range 0\.\.255/).with.property('code', 'EINVAL');
+      expect(() => setIpTtl(-1, 64)).to.throw(/fd -1: not a socket/).with.property('code', 'EBADF');
+      const net = await import('node:net');
+      expect(() => setTcpMd5Key(new net.Socket(), '192.0.2.1', 'k')).to.throw(/no file descriptor yet/);
+    });
   });
 });
