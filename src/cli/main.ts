@@ -3,6 +3,7 @@ import { registerConvertCommand } from './convert.ts';
 import { registerBgpAnnounceCommand } from './bgp-announce.ts';
 import { registerLocalApiServerCommand } from './local-apiserver.ts';
 import { registerControllerCommand } from './controller.ts';
+import { registerOperatorCommand } from './operator.ts';
 
 /**
  * The `anchorlb` command. Each part registers its own subcommand here, so the
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerBgpAnnounceCommand(program);
   registerLocalApiServerCommand(program);
   registerControllerCommand(program);
+  registerOperatorCommand(program);
   return program;
 }
 

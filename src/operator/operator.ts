@@ -1,0 +1,122 @@
+/**
+ * The AnchorLB operator on @dot-i/k8s-operator (the customer's choice), with
+ * client-node 1.x forced under it. What the library leaves weak is covered here:
+ * - it exits the process on a watch error: the operator runs as a restartable
+ *   process (a Deployment) and a restart re-derives everything;
+ * - it re-delivers everything after a re-watch and misses deletions during one:
+ *   a finalizer holds every AnchorLB until its objects are gone, and each event
+ *   only names a key whose whole desired state is re-derived;
+ * - it drops handler errors and has one global queue: the handler only enqueues
+ *   into our WorkQueue, which retries each key with its own back-off.
+ */
+import operatorLibrary, { ResourceMetaImpl, type ResourceEvent } from '@dot-i/k8s-operator';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { GROUP, PLURALS, VERSION, type AnchorLB, type AnchorLBStatus } from '../api/index.ts';
+import type { Logger } from '../common/log.ts';
+import { Informer, type KubeObject } from '../kube/informer.ts';
+import { WorkQueue } from '../kube/workqueue.ts';
+import { InstallationReconciler } from './reconcile.ts';
+import { LABELS, MANAGED_BY, type Manifest } from './render.ts';
+
+const OperatorBase = operatorLibrary.default;
+
+export interface AnchorLBOperatorOptions {
+  kubeConfig: KubeConfig;
+  /** The namespace watched for AnchorLBs (the operator's permissions are namespaced). */
+  namespace: string;
+  logger: Logger;
+  rbacTemplates: readonly Manifest[];
+  resyncMs?: number;
+}
+
+interface OwnedObject extends KubeObject {
+  metadata?: KubeObject['metadata'] & { ownerReferences?: { kind?: string; name?: string }[] };
+}
+
+export class AnchorLBOperator extends OperatorBase {
+  private readonly queue: WorkQueue;
+  private readonly workloads: Informer<OwnedObject>[];
+  private readonly namespace: string;
+  private readonly log: Logger;
+
+  constructor(options: AnchorLBOperatorOptions) {
+    super({
+      debug: (message) => options.logger.debug(message),
+      info: (message) => options.logger.info(message),
+      warn: (message) => options.logger.warn(message),
+      error: (message) => options.logger.error(message),
+    });
+    // The base class loads the default kubeconfig; use the one we were given.
+    this.kubeConfig = options.kubeConfig;
+    this.k8sApi = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.namespace = options.namespace;
+    this.log = options.logger;
+    const reconciler = new InstallationReconciler({
+      kubeConfig: options.kubeConfig,
+      logger: options.logger,
+      rbacTemplates: options.rbacTemplates,
+      resyncMs: options.resyncMs,
+      writeStatus: (anchorlb, status) => this.writeStatus(anchorlb, status),
+    });
+    this.queue = new WorkQueue((key) => reconciler.reconcile(key), {
+      backoffBaseMs: 500,
+      backoffMaxMs: 30_000,
+      onError: (key, error, retryInMs) => this.log.warn({ anchorlb: key, retryInMs, err: error instanceof Error ? error.message : String(error) }, 'reconcile failed'),
+    });
+    // A workload changing (rollout progress, edits, deletion) re-derives its installation.
+    const labelSelector = `${LABELS.managedBy}=${MANAGED_BY}`;
+    this.workloads = ['deployments', 'daemonsets'].map((plural) => {
+      const informer = new Informer<OwnedObject>(options.kubeConfig, { path: `/apis/apps/v1/namespaces/${options.namespace}/${plural}`, labelSelector, logger: options.logger });
+      const enqueueOwner = (object: OwnedObject) => {
+        const owner = object.metadata?.ownerReferences?.find((reference) => reference.kind === 'AnchorLB');
+        if (owner?.name) this.queue.add(`${this.namespace}/${owner.name}`);
+      };
+      informer.on({ add: enqueueOwner, update: (_old, object) => enqueueOwner(object), delete: enqueueOwner });
+      return informer;
+    });
+  }
+
+  /** client-node 1.x has no `basePath`: the URL comes from the current cluster. */
+  protected override getCustomResourceApiUri(group: string, version: string, plural: string, namespace?: string): string {
+    const server = this.kubeConfig.getCurrentCluster()?.server;
+    if (!server) throw new Error('kubeconfig has no current cluster');
+    const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
+    return `${server.replace(/\/$/, '')}${base}${namespace ? `/namespaces/${namespace}` : ''}/${plural}`;
+  }
+
+  protected async init(): Promise<void> {
+    for (const informer of this.workloads) await informer.start();
+    await this.watchResource(
+      GROUP,
+      VERSION,
+      PLURALS.AnchorLB,
+      (event: ResourceEvent) => {
+        this.queue.add(`${event.meta.namespace ?? ''}/${event.meta.name}`);
+        return Promise.resolve();
+      },
+      this.namespace,
+    );
+  }
+
+  /** Waits until every queued reconcile has run (tests). */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  async shutdown(): Promise<void> {
+    this.stop();
+    this.queue.stop();
+    for (const informer of this.workloads) await informer.stop();
+  }
+
+  /** Through the library's status call; it reports failure as null, which we turn back into an error to retry. */
+  private async writeStatus(anchorlb: AnchorLB, status: AnchorLBStatus): Promise<void> {
+    const meta = ResourceMetaImpl.createWithPlural(PLURALS.AnchorLB, {
+      apiVersion: anchorlb.apiVersion,
+      kind: anchorlb.kind,
+      metadata: { name: anchorlb.metadata.name, namespace: anchorlb.metadata.namespace, resourceVersion: anchorlb.metadata.resourceVersion },
+    });
+    const written = await this.patchResourceStatus(meta, status);
+    if (written === null) throw new Error(`status of AnchorLB ${anchorlb.metadata.namespace ?? ''}/${anchorlb.metadata.name ?? ''} was not written (see the error logged before)`);
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * The apply loop of one AnchorLB: re-derives the whole desired state on every
+ * call (level-triggered), creates or rewrites what differs, reports status, and
+ * on deletion removes everything it created before releasing the finalizer.
+ */
+import { randomBytes } from 'node:crypto';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { GROUP, PLURALS, VERSION, type AnchorLB, type AnchorLBStatus } from '../api/index.ts';
+import type { Logger } from '../common/log.ts';
+import { KubeHttpError, KubeRest } from '../kube/rest.ts';
+import type { ReconcileResult } from '../kube/workqueue.ts';
+import {
+  CONTROLLER_NAME,
+  DESIRED_HASH_ANNOTATION,
+  LABELS,
+  LIVENESS_SECRET_NAME,
+  SPEAKER_NAME,
+  ownerLabelValue,
+  render,
+  type Manifest,
+} from './render.ts';
+import { computeStatus, type WorkloadState } from './status.ts';
+
+export const FINALIZER = 'anchorlb.io/operator';
+
+/** Where each kind the operator writes lives in the API. */
+const COLLECTIONS: Record<string, { prefix: string; plural: string; namespaced: boolean }> = {
+  ServiceAccount: { prefix: '/api/v1', plural: 'serviceaccounts', namespaced: true },
+  Secret: { prefix: '/api/v1', plural: 'secrets', namespaced: true },
+  Role: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'roles', namespaced: true },
+  RoleBinding: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'rolebindings', namespaced: true },
+  ClusterRole: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'clusterroles', namespaced: false },
+  ClusterRoleBinding: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'clusterrolebindings', namespaced: false },
+  Deployment: { prefix: '/apis/apps/v1', plural: 'deployments', namespaced: true },
+  DaemonSet: { prefix: '/apis/apps/v1', plural: 'daemonsets', namespaced: true },
+};
+
+function collectionPath(kind: string, namespace: string | undefined): string {
+  const collection = COLLECTIONS[kind];
+  if (!collection) throw new Error(`operator: no API path known for kind ${kind}`);
+  return collection.namespaced ? `${collection.prefix}/namespaces/${encodeURIComponent(namespace ?? '')}/${collection.plural}` : `${collection.prefix}/${collection.plural}`;
+}
+
+function objectPath(manifest: Manifest): string {
+  return `${collectionPath(manifest.kind, manifest.metadata.namespace)}/${encodeURIComponent(manifest.metadata.name)}`;
+}
+
+export function anchorlbPath(namespace: string, name: string): string {
+  return `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${PLURALS.AnchorLB}/${encodeURIComponent(name)}`;
+}
+
+async function orUndefined<T>(request: Promise<T>): Promise<T | undefined> {
+  try {
+    return await request;
+  } catch (error) {
+    if (error instanceof KubeHttpError && error.statusCode === 404) return undefined;
+    throw error;
+  }
+}
+
+function describe(manifest: Manifest): string {
+  return `${manifest.kind} ${manifest.metadata.namespace ? `${manifest.metadata.namespace}/` : ''}${manifest.metadata.name}`;
+}
+
+export interface InstallationReconcilerOptions {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  rbacTemplates: readonly Manifest[];
+  /** Writes the status subresource; the operator does it through its library. */
+  writeStatus: (anchorlb: AnchorLB, status: AnchorLBStatus) => Promise<void>;
+  generateLivenessKey?: () => Buffer;
+  /** How often an installation is re-derived without any event (default 5 min). */
+  resyncMs?: number;
+}
+
+export class InstallationReconciler {
+  private readonly rest: KubeRest;
+
+  constructor(private readonly options: InstallationReconcilerOptions) {
+    this.rest = new KubeRest(options.kubeConfig);
+  }
+
+  /** Reconciles the AnchorLB `namespace/name`; throws to be retried with back-off. */
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const [namespace = '', name = ''] = key.split('/');
+    const anchorlb = await orUndefined(this.rest.getJson<AnchorLB>(anchorlbPath(namespace, name)));
+    if (!anchorlb) {
+      // Gone without our finalizer running (e.g. it was removed by hand): clean up what is left.
+      await this.removeInstallation(namespace, `${namespace}.${name}`);
+      return {};
+    }
+    const finalizers = anchorlb.metadata.finalizers ?? [];
+    if (anchorlb.metadata.deletionTimestamp) {
+      if (!finalizers.includes(FINALIZER)) return {};
+      await this.removeInstallation(namespace, ownerLabelValue(anchorlb));
+      await this.setFinalizers(anchorlb, finalizers.filter((finalizer) => finalizer !== FINALIZER));
+      this.options.logger.info({ anchorlb: key }, 'installation removed');
+      return {};
+    }
+    if (!finalizers.includes(FINALIZER)) await this.setFinalizers(anchorlb, [...finalizers, FINALIZER]);
+
+    let applyError: string | undefined;
+    try {
+      await this.applyAll(anchorlb, namespace);
+    } catch (error) {
+      applyError = error instanceof Error ? error.message : String(error);
+    }
+    await this.reportStatus(anchorlb, namespace, applyError);
+    if (applyError !== undefined) throw new Error(`AnchorLB ${key}: ${applyError}`);
+    return { requeueAfterMs: this.options.resyncMs ?? 300_000 };
+  }
+
+  private async applyAll(anchorlb: AnchorLB, namespace: string): Promise<void> {
+    const livenessSecret = await orUndefined(this.rest.getJson(collectionPath('Secret', namespace) + `/${LIVENESS_SECRET_NAME}`));
+    const desired = render({
+      anchorlb,
+      rbacTemplates: this.options.rbacTemplates,
+      livenessSecretExists: livenessSecret !== undefined,
+      generateLivenessKey: this.options.generateLivenessKey ?? (() => randomBytes(32)),
+    });
+    for (const manifest of desired) await this.apply(manifest);
+  }
+
+  /** Creates the object, or rewrites it when its rendering changed. Logs names only: a Secret's data never reaches the log. */
+  private async apply(manifest: Manifest): Promise<void> {
+    const path = objectPath(manifest);
+    const existing = await orUndefined(this.rest.getJson<Manifest>(path));
+    if (!existing) {
+      await this.rest.create(collectionPath(manifest.kind, manifest.metadata.namespace), manifest);
+      this.options.logger.info({ object: describe(manifest) }, 'created');
+      return;
+    }
+    if (existing.metadata.annotations?.[DESIRED_HASH_ANNOTATION] === manifest.metadata.annotations?.[DESIRED_HASH_ANNOTATION]) return;
+    if (manifest.kind.endsWith('Binding') && JSON.stringify(existing.roleRef) !== JSON.stringify(manifest.roleRef)) {
+      // roleRef cannot change in place.
+      await this.rest.delete(path);
+      await this.rest.create(collectionPath(manifest.kind, manifest.metadata.namespace), manifest);
+    } else {
+      const replacement: Manifest = { ...manifest, metadata: { ...manifest.metadata, resourceVersion: existing.metadata.resourceVersion } };
+      if (existing.status !== undefined) replacement.status = existing.status;
+      await this.rest.replace(path, replacement);
+    }
+    this.options.logger.info({ object: describe(manifest) }, 'updated');
+  }
+
+  /** Deletes every object labelled as this installation's, namespaced and cluster-scoped. */
+  private async removeInstallation(namespace: string, owner: string): Promise<void> {
+    const labelSelector = `${LABELS.owner}=${owner}`;
+    for (const kind of Object.keys(COLLECTIONS)) {
+      const collection = collectionPath(kind, namespace);
+      const list = await this.rest.getJson<{ items?: Manifest[] }>(collection, { labelSelector });
+      for (const item of list.items ?? []) {
+        const itemPath = `${collection}/${encodeURIComponent(item.metadata.name)}`;
+        await orUndefined(this.rest.delete(itemPath));
+        this.options.logger.info({ object: describe({ ...item, kind }) }, 'deleted');
+      }
+    }
+  }
+
+  private async setFinalizers(anchorlb: AnchorLB, finalizers: string[]): Promise<void> {
+    // resourceVersion makes this a compare-and-swap: finalizers someone else added meanwhile are not lost.
+    await this.rest.patch(anchorlbPath(anchorlb.metadata.namespace ?? '', anchorlb.metadata.name ?? ''), {
+      metadata: { finalizers, resourceVersion: anchorlb.metadata.resourceVersion },
+    });
+  }
+
+  private async reportStatus(anchorlb: AnchorLB, namespace: string, applyError: string | undefined): Promise<void> {
+    const workload = (kind: string, name: string) => orUndefined(this.rest.getJson<WorkloadState>(`${collectionPath(kind, namespace)}/${name}`));
+    const status = computeStatus({
+      generation: anchorlb.metadata.generation ?? 0,
+      previous: anchorlb.status,
+      controller: await workload('Deployment', CONTROLLER_NAME),
+      speaker: await workload('DaemonSet', SPEAKER_NAME),
+      applyError,
+      now: new Date().toISOString(),
+    });
+    if (JSON.stringify(status) === JSON.stringify(anchorlb.status)) return;
+    await this.options.writeStatus(anchorlb, status);
+  }
+}
+

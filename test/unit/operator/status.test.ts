@@ -1,0 +1,48 @@
+import { expect } from 'chai';
+import { computeStatus, type WorkloadState } from '../../../src/operator/status.ts';
+
+const NOW = '2026-01-01T00:00:00Z';
+const LATER = '2026-01-01T00:05:00Z';
+
+const readyDeployment: WorkloadState = { metadata: { generation: 2 }, spec: { replicas: 1 }, status: { observedGeneration: 2, readyReplicas: 1, updatedReplicas: 1 } };
+const readyDaemonSet: WorkloadState = { metadata: { generation: 1 }, status: { observedGeneration: 1, desiredNumberScheduled: 3, numberReady: 3, updatedNumberScheduled: 3 } };
+
+function condition(status: ReturnType<typeof computeStatus>, type: string) {
+  return status.conditions?.find((candidate) => candidate.type === type);
+}
+
+describe('operator status', () => {
+  it('is Available, not Progressing, not Degraded when every pod is ready and updated', () => {
+    const status = computeStatus({ generation: 4, previous: undefined, controller: readyDeployment, speaker: readyDaemonSet, now: NOW });
+    expect(['Available', 'Progressing', 'Degraded'].map((type) => condition(status, type)?.status)).to.deep.equal(['True', 'False', 'False']);
+    expect(status.speaker).to.include({ desired: 3, ready: 3 });
+    expect(status.observedGeneration).to.equal(4);
+    expect(condition(status, 'Available')?.observedGeneration).to.equal(4);
+  });
+
+  it('is Progressing while a DaemonSet rolls and while workloads are not created', () => {
+    const rolling = { ...readyDaemonSet, status: { ...readyDaemonSet.status, updatedNumberScheduled: 1, numberReady: 2 } };
+    const status = computeStatus({ generation: 1, previous: undefined, controller: readyDeployment, speaker: rolling, now: NOW });
+    expect(['Available', 'Progressing', 'Degraded'].map((type) => condition(status, type)?.status)).to.deep.equal(['False', 'True', 'False']);
+    expect(condition(computeStatus({ generation: 1, previous: undefined, controller: undefined, speaker: undefined, now: NOW }), 'Progressing')?.status).to.equal('True');
+  });
+
+  it('is Degraded when a rolled-out workload has unready pods, or when applying failed', () => {
+    const unready = { ...readyDeployment, status: { ...readyDeployment.status, readyReplicas: 0 } };
+    const status = computeStatus({ generation: 1, previous: undefined, controller: unready, speaker: readyDaemonSet, now: NOW });
+    expect(condition(status, 'Degraded')?.status).to.equal('True');
+    expect(condition(status, 'Degraded')?.message).to.contain('controller: 0/1 ready');
+    const failed = computeStatus({ generation: 1, previous: undefined, controller: readyDeployment, speaker: readyDaemonSet, applyError: 'forbidden', now: NOW });
+    expect(condition(failed, 'Degraded')).to.include({ status: 'True', reason: 'ApplyFailed', message: 'forbidden' });
+  });
+
+  it('keeps lastTransitionTime while a condition holds, moves it when it flips', () => {
+    const first = computeStatus({ generation: 1, previous: undefined, controller: readyDeployment, speaker: readyDaemonSet, now: NOW });
+    const same = computeStatus({ generation: 1, previous: first, controller: readyDeployment, speaker: readyDaemonSet, now: LATER });
+    expect(same).to.deep.equal(first);
+    const unready = { ...readyDaemonSet, status: { ...readyDaemonSet.status, numberReady: 1 } };
+    const flipped = computeStatus({ generation: 1, previous: first, controller: readyDeployment, speaker: unready, now: LATER });
+    expect(condition(flipped, 'Available')?.lastTransitionTime).to.equal(LATER);
+    expect(condition(flipped, 'Progressing')?.lastTransitionTime).to.equal(NOW);
+  });
+});
