@@ -43,6 +43,8 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 /** Kinds whose status a create request may not set (kube-apiserver resets it). */
 const STATUS_RESET_ON_CREATE = new Set(['/services', 'apps/deployments', 'apps/daemonsets', 'apps/replicasets', 'apiextensions.k8s.io/customresourcedefinitions']);
+/** Kinds whose metadata.generation counts spec changes (workloads, CRDs, custom resources). */
+const GENERATION_TRACKED = new Set(['apps/deployments', 'apps/daemonsets', 'apps/replicasets', 'apiextensions.k8s.io/customresourcedefinitions']);
 const INITIAL_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
 function now(): string {
@@ -131,7 +133,7 @@ export class ApiCore {
     meta.uid = randomUUID();
     meta.creationTimestamp = now();
     if (STATUS_RESET_ON_CREATE.has(storageKey(resource)) || resource.crdName) delete object.status;
-    if (resource.statusSubresource || resource.crdName) meta.generation = 1;
+    if (GENERATION_TRACKED.has(storageKey(resource)) || resource.crdName) meta.generation = 1;
     else delete meta.generation;
     this.admit(resource, object, undefined, options);
     if (options.dryRun) return this.present(resource, object);
