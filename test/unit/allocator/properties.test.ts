@@ -151,11 +151,45 @@ function run(initial: PoolDraft[], events: Event[]) {
     } else {
       const result = allocator.assign(e.request);
       if (result.ok) requests.set(e.request.key, e.request);
-      else if (allocator.assignmentOf(e.request.key) === undefined) requests.set(e.request.key, e.request);
+      else {
+        if (allocator.assignmentOf(e.request.key) === undefined) requests.set(e.request.key, e.request);
+        checkFailureReason(allocator, specs, e.request, result.failure.reason);
+      }
     }
     checkInvariants(allocator, specs, requests);
   }
   return { allocator, specs, requests };
+}
+
+/** The reason given for a failure is true of the state the allocator is in. */
+function checkFailureReason(allocator: Allocator, specs: PoolSpec[], request: ServiceRequest, reason: string): void {
+  const accepted = specs.filter((spec) => allocator.poolStats().has(spec.name));
+  const [family] = request.ipFamilies as Family[];
+  if (reason === 'NotInAnyPool') {
+    const outside = (request.requestedIPs ?? []).filter((ip) => {
+      const address = parseAddress(ip, 'test');
+      const owner = accepted.find((spec) =>
+        rangesOf(spec).some((r) => r.family === address.family && r.first <= address.value && address.value <= r.last),
+      );
+      return owner === undefined || (owner.avoidBuggyIPs && address.family === 'IPv4' && isBuggyIPv4(address.value));
+    });
+    expect(outside, `some of ${JSON.stringify(request.requestedIPs)} is in no pool`).to.not.deep.equal([]);
+  }
+  const plain =
+    request.ipFamilyPolicy === 'SingleStack' && !request.sharingKey && !request.requestedIPs && !request.requestedPool;
+  if (!plain || family === undefined) return;
+  const eligible = accepted.filter((spec) => spec.autoAssign !== false && admits(spec, request));
+  if (reason === 'NoEligiblePool') expect(eligible.map((spec) => spec.name)).to.deep.equal([]);
+  if (reason === 'Exhausted') {
+    const withFamily = eligible.filter((spec) => (allocator.poolStats().get(spec.name)?.[family].total ?? 0n) > 0n);
+    expect(withFamily, `an eligible pool has ${family} at all`).to.not.deep.equal([]);
+    for (const spec of eligible)
+      expect(allocator.poolStats().get(spec.name)?.[family].available, `${spec.name} is full`).to.equal(0n);
+  }
+  if (reason === 'FamilyUnavailable') {
+    for (const spec of eligible)
+      expect(allocator.poolStats().get(spec.name)?.[family].total, `${spec.name} lacks ${family}`).to.equal(0n);
+  }
 }
 
 function backendKey(request: ServiceRequest): string {
