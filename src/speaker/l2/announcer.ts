@@ -1,0 +1,476 @@
+/**
+ * The Layer 2 announcer: answers ARP requests and Neighbor Solicitations for the Service IPs
+ * this node owns, on raw sockets (native addon), and moves clients with gratuitous ARP /
+ * unsolicited NA on takeover. Level-triggered: `apply()` gets the whole desired set (from
+ * `desiredL2State`) and the announcer converges to it. Each IP follows the pure state machine
+ * in claim.ts (probe → announce, conflict → back-off, release → hand over); this file only
+ * performs its effects: frames, `ip addr` for bindToInterface, events, counters.
+ *
+ * Interfaces: those an announcement names, else `options.interfaces`, else every announceable
+ * interface found at each apply() (interfaces.ts). One AF_PACKET socket per interface in use.
+ *
+ * bindToInterface: the address is added (`ip addr add IP/32|128 dev IF`) just before the first
+ * gratuitous ARP and removed once the IP is withdrawn. The kernel would then answer ARP for it
+ * on every interface too, defend it against the successor's probes, and use it as the sender of
+ * its own ARP requests (which would pull clients back after a hand-over): hosts using it must set
+ * net.ipv4.conf.<if>.arp_ignore=1 and arp_announce=2 on the announcing interfaces, as for LVS-DR
+ * (the announcer warns otherwise).
+ * IPv6 neighbour discovery only answers for addresses on the receiving interface, so `lo` is
+ * safe as it is.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../../common/log.ts';
+import type { L2Announcement } from '../l2-desired.ts';
+import { availability, PacketSocket } from '../native/index.ts';
+import {
+  advanceClaim,
+  answersProbes,
+  answersRequests,
+  claimTiming,
+  foreignClaim,
+  nextWakeAt,
+  reclaim,
+  releaseClaim,
+  startClaim,
+  type ClaimEffect,
+  type ClaimState,
+  type ClaimStep,
+  type ClaimTiming,
+} from './claim.ts';
+import {
+  buildArpProbe,
+  buildArpReply,
+  buildGratuitousArp,
+  buildNeighborAdvertisementReply,
+  buildNeighborSolicitation,
+  buildUnsolicitedNeighborAdvertisement,
+  canonicalIp,
+  ipv6MulticastMac,
+  macToBytes,
+  parseFrame,
+  solicitedNodeMulticast,
+  UNSPECIFIED_IPV4,
+  UNSPECIFIED_IPV6,
+  type ParsedFrame,
+} from './frames.ts';
+import { discoverInterfaces } from './interfaces.ts';
+
+export interface L2AnnouncerOptions {
+  logger: Logger;
+  timing?: Partial<ClaimTiming>;
+  /** Interfaces for announcements that name none; default: discovered (see interfaces.ts). */
+  interfaces?: string[];
+}
+
+export type L2AnnouncerEvent =
+  | { type: 'announced'; ip: string; interface: string }
+  | { type: 'withdrawn'; ip: string; reason: 'takenOver' | 'timeout' | 'released' | 'stopped' }
+  | { type: 'conflict'; ip: string; foreignMac: string; interface: string; retryInMs: number }
+  | { type: 'takenOver'; ip: string; byMac: string };
+
+/** The process has no raw access (no addon, or no CAP_NET_RAW): Layer 2 mode cannot run. */
+export class RawAccessError extends Error {
+  override readonly name = 'RawAccessError';
+}
+
+interface ClaimRecord {
+  ip: string;
+  family: 4 | 6;
+  claim: ClaimState;
+  interfaces: string[];
+  bindTo: string[];
+  /** Interfaces the address is currently added to (by us). */
+  bound: Set<string>;
+}
+
+interface InterfaceSocket {
+  socket: PacketSocket;
+  /** Solicited-node group MACs joined on this interface. */
+  groups: Set<string>;
+}
+
+export class L2Announcer {
+  readonly counters = {
+    probesSent: 0,
+    announcementsSent: 0,
+    arpRepliesSent: 0,
+    neighborAdvertisementsSent: 0,
+    conflicts: 0,
+    takeovers: 0,
+    /** Another MAC announced an IP we hold (not handing over): logged, not fought. */
+    foreignAnnouncements: 0,
+    bindErrors: 0,
+    socketErrors: 0,
+  };
+  private readonly timing: ClaimTiming;
+  private readonly logger: Logger;
+  private readonly claims = new Map<string, ClaimRecord>();
+  private readonly sockets = new Map<string, InterfaceSocket>();
+  private readonly listeners: Array<(event: L2AnnouncerEvent) => void> = [];
+  private idleWaiters: Array<() => void> = [];
+  private timer: NodeJS.Timeout | undefined;
+  /** `ip addr` changes run one after another, in the order the state machine asked for them. */
+  private addressQueue: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  /** Throws RawAccessError (with the reason and what to do) when raw frames are not available. */
+  constructor(private readonly options: L2AnnouncerOptions) {
+    const ready = availability({ rawFrames: true });
+    if (!ready.available) throw new RawAccessError(`Layer 2 mode cannot start: ${ready.reason}`);
+    this.timing = claimTiming(options.timing);
+    this.logger = options.logger;
+  }
+
+  onEvent(listener: (event: L2AnnouncerEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Phase of every IP the announcer holds (for status and tests). */
+  phases(): Map<string, ClaimState['phase']> {
+    return new Map([...this.claims].map(([ip, record]) => [ip, record.claim.phase]));
+  }
+
+  /** Converges to exactly these announcements: new IPs are claimed, missing ones handed over. */
+  apply(announcements: ReadonlyMap<string, L2Announcement>): void {
+    if (this.stopped) throw new Error('L2 announcer is stopped');
+    const now = performance.now();
+    let discovered: string[] | undefined;
+    const wanted = new Set<string>();
+    for (const announcement of announcements.values()) {
+      const ip = canonicalIp(announcement.ip);
+      if (ip === undefined) {
+        this.logger.error({ ip: announcement.ip }, `announcement ip: ${JSON.stringify(announcement.ip)} is not an IP address; skipped`);
+        continue;
+      }
+      wanted.add(ip);
+      const interfaces =
+        announcement.interfaces.length > 0 ? [...announcement.interfaces] : (this.options.interfaces ?? (discovered ??= discoverInterfaces()));
+      const record = this.claims.get(ip);
+      if (!record) {
+        const created: ClaimRecord = { ip, family: isIPv6(ip) ? 6 : 4, claim: { phase: 'released' }, interfaces, bindTo: [...announcement.bindToInterfaces], bound: new Set() };
+        this.claims.set(ip, created);
+        this.syncSockets();
+        this.perform(created, startClaim(now, this.timing));
+        continue;
+      }
+      record.interfaces = interfaces;
+      record.bindTo = [...announcement.bindToInterfaces];
+      if (record.claim.phase === 'releasing') this.perform(record, reclaim(record.claim, now, this.timing));
+      else if (answersRequests(record.claim)) this.syncBinding(record);
+    }
+    for (const record of this.claims.values()) {
+      if (!wanted.has(record.ip)) this.perform(record, releaseClaim(record.claim, now, this.timing));
+    }
+    this.afterChange();
+  }
+
+  /** Sends the takeover announcements again for every IP held (e.g. when a partitioned node rejoins). */
+  reannounce(): void {
+    const now = performance.now();
+    for (const record of this.claims.values()) {
+      if (record.claim.phase === 'announced') this.perform(record, reclaim(record.claim, now, this.timing));
+    }
+    this.afterChange();
+  }
+
+  /**
+   * Planned move: hands every IP over (answers until the successor's announcement is seen, or
+   * the release timeout) and resolves when none is left. The caller has already told the other
+   * speakers it is leaving, so they claim the IPs now.
+   */
+  handOver(): Promise<void> {
+    this.apply(new Map());
+    return this.whenIdle();
+  }
+
+  /** Stops at once: no more answers, addresses unbound, sockets closed. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    for (const record of this.claims.values()) {
+      if (answersRequests(record.claim)) this.emit({ type: 'withdrawn', ip: record.ip, reason: 'stopped' });
+      record.bindTo = [];
+      this.syncBinding(record);
+    }
+    this.claims.clear();
+    await this.addressQueue;
+    for (const entry of this.sockets.values()) entry.socket.close();
+    this.sockets.clear();
+    this.resolveIdle();
+  }
+
+  private whenIdle(): Promise<void> {
+    if (this.claims.size === 0) return this.addressQueue;
+    return new Promise((resolve) => this.idleWaiters.push(() => void this.addressQueue.then(resolve)));
+  }
+
+  private resolveIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // effects
+
+  private perform(record: ClaimRecord, step: ClaimStep): void {
+    record.claim = step.state;
+    for (const effect of step.effects) this.performEffect(record, effect);
+    if (record.claim.phase === 'released') this.claims.delete(record.ip);
+  }
+
+  private performEffect(record: ClaimRecord, effect: ClaimEffect): void {
+    switch (effect.type) {
+      case 'probe':
+        for (const entry of this.socketsOf(record)) {
+          const mac = entry.socket.interface.mac;
+          this.send(entry, record.family === 4 ? buildArpProbe({ mac, ip: record.ip }) : buildNeighborSolicitation({ sourceMac: mac, sourceIp: UNSPECIFIED_IPV6, target: record.ip }));
+          this.counters.probesSent++;
+        }
+        break;
+      case 'announce':
+        if (effect.first) {
+          // Clients move to us on the first announcement: the address must be local by then.
+          this.syncBinding(record);
+          void this.addressQueue.then(() => this.announce(record, true));
+        } else {
+          this.announce(record, false);
+        }
+        break;
+      case 'conflict':
+        this.counters.conflicts++;
+        this.logger.warn({ ip: record.ip, foreignMac: effect.foreignMac, interface: effect.interface, retryInMs: effect.retryInMs }, 'address in use by another host: not announcing it');
+        this.emit({ type: 'conflict', ip: record.ip, foreignMac: effect.foreignMac, interface: effect.interface, retryInMs: effect.retryInMs });
+        break;
+      case 'withdraw':
+        record.bindTo = [];
+        this.syncBinding(record);
+        if (effect.byMac !== undefined) {
+          this.counters.takeovers++;
+          this.emit({ type: 'takenOver', ip: record.ip, byMac: effect.byMac });
+        }
+        this.emit({ type: 'withdrawn', ip: record.ip, reason: effect.reason });
+        break;
+    }
+  }
+
+  private announce(record: ClaimRecord, first: boolean): void {
+    // The claim may have been released while the address was being bound.
+    if (this.claims.get(record.ip) !== record || !answersRequests(record.claim)) return;
+    for (const entry of this.socketsOf(record)) {
+      const mac = entry.socket.interface.mac;
+      this.send(entry, record.family === 4 ? buildGratuitousArp({ mac, ip: record.ip }) : buildUnsolicitedNeighborAdvertisement({ mac, ip: record.ip }));
+      this.counters.announcementsSent++;
+      if (first) this.emit({ type: 'announced', ip: record.ip, interface: entry.socket.interface.name });
+    }
+  }
+
+  private send(entry: InterfaceSocket, frame: Buffer): void {
+    try {
+      entry.socket.send(frame);
+    } catch (error) {
+      this.counters.socketErrors++;
+      this.logger.error({ interface: entry.socket.interface.name, err: (error as Error).message }, 'sending a frame failed');
+    }
+  }
+
+  private emit(event: L2AnnouncerEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  /** Adds/removes the address so that it is on exactly `record.bindTo` (queued `ip addr`). */
+  private syncBinding(record: ClaimRecord): void {
+    const prefix = `${record.ip}/${record.family === 4 ? 32 : 128}`;
+    for (const device of record.bindTo) {
+      if (record.bound.has(device)) continue;
+      record.bound.add(device);
+      this.warnIfKernelAnswers(device, record);
+      this.queueAddress(['addr', 'add', prefix, 'dev', device, ...(record.family === 6 ? ['nodad'] : [])], 'File exists');
+    }
+    for (const device of [...record.bound]) {
+      if (record.bindTo.includes(device)) continue;
+      record.bound.delete(device);
+      this.queueAddress(['addr', 'del', prefix, 'dev', device], 'Cannot assign requested address');
+    }
+  }
+
+  private queueAddress(args: string[], harmless: string): void {
+    this.addressQueue = this.addressQueue.then(
+      () =>
+        new Promise<void>((resolve) => {
+          execFile('ip', args, { timeout: 10_000 }, (error, _stdout, stderr) => {
+            if (error && !stderr.includes(harmless)) {
+              this.counters.bindErrors++;
+              this.logger.error({ command: `ip ${args.join(' ')}`, err: stderr.trim() || error.message }, 'bindToInterface: changing the address failed');
+            }
+            resolve();
+          });
+        }),
+    );
+  }
+
+  /** The kernel must neither answer ARP for a bound address nor use it as ARP sender (see the file comment). */
+  private warnIfKernelAnswers(device: string, record: ClaimRecord): void {
+    if (record.family !== 4) return;
+    const setting = (scope: string, name: string): number => {
+      try {
+        return Number(readFileSync(`/proc/sys/net/ipv4/conf/${scope}/${name}`, 'utf8').trim());
+      } catch {
+        return 0;
+      }
+    };
+    for (const name of record.interfaces) {
+      if (name === device) continue;
+      if (Math.max(setting('all', 'arp_ignore'), setting(name, 'arp_ignore')) === 0 || Math.max(setting('all', 'arp_announce'), setting(name, 'arp_announce')) < 2) {
+        this.logger.warn(
+          { ip: record.ip, interface: name, bindToInterface: device },
+          `with the address on ${device} the kernel answers ARP for it on ${name} and sends ARP from it: set net.ipv4.conf.${name}.arp_ignore=1 and arp_announce=2`,
+        );
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // sockets and frames
+
+  private socketsOf(record: ClaimRecord): InterfaceSocket[] {
+    return record.interfaces.flatMap((name) => {
+      const entry = this.sockets.get(name);
+      return entry ? [entry] : [];
+    });
+  }
+
+  /** One socket per interface some claim uses; solicited-node groups joined for IPv6 claims. */
+  private syncSockets(): void {
+    const groupsWanted = new Map<string, Set<string>>();
+    for (const record of this.claims.values()) {
+      for (const name of record.interfaces) {
+        const groups = groupsWanted.get(name) ?? new Set<string>();
+        if (record.family === 6) groups.add(ipv6MulticastMac(solicitedNodeMulticast(record.ip)));
+        groupsWanted.set(name, groups);
+      }
+    }
+    for (const [name, entry] of this.sockets) {
+      if (!groupsWanted.has(name)) {
+        entry.socket.close();
+        this.sockets.delete(name);
+      }
+    }
+    for (const [name, groups] of groupsWanted) {
+      const entry = this.sockets.get(name) ?? this.open(name);
+      if (!entry) continue;
+      for (const group of groups) if (!entry.groups.has(group)) this.membership(entry, group, true);
+      for (const group of entry.groups) if (!groups.has(group)) this.membership(entry, group, false);
+    }
+  }
+
+  private membership(entry: InterfaceSocket, group: string, join: boolean): void {
+    try {
+      if (join) entry.socket.joinMulticast(macToBytes(group, 'group'));
+      else entry.socket.leaveMulticast(macToBytes(group, 'group'));
+      if (join) entry.groups.add(group);
+      else entry.groups.delete(group);
+    } catch (error) {
+      this.counters.socketErrors++;
+      this.logger.error({ interface: entry.socket.interface.name, group, err: (error as Error).message }, 'multicast membership change failed');
+    }
+  }
+
+  private open(name: string): InterfaceSocket | undefined {
+    try {
+      const socket = PacketSocket.open({
+        interface: name,
+        filter: 'arp+ndp',
+        onFrame: (bytes) => this.onFrame(name, bytes),
+        onError: (error) => {
+          this.counters.socketErrors++;
+          this.logger.error({ interface: name, err: error.message }, 'raw socket failed; reopened on the next apply');
+          this.sockets.get(name)?.socket.close();
+          this.sockets.delete(name);
+        },
+      });
+      const entry = { socket, groups: new Set<string>() };
+      this.sockets.set(name, entry);
+      return entry;
+    } catch (error) {
+      this.counters.socketErrors++;
+      this.logger.error({ interface: name, err: (error as Error).message }, 'cannot open a raw socket on the interface; not answering there');
+      return undefined;
+    }
+  }
+
+  private onFrame(interfaceName: string, bytes: Buffer): void {
+    const entry = this.sockets.get(interfaceName);
+    const parsed = parseFrame(bytes);
+    if (!entry || !parsed.ok) return;
+    const ownMac = entry.socket.interface.mac;
+    const sighting = foreignSighting(parsed.frame);
+    const claimed = sighting && sighting.mac !== ownMac ? this.claims.get(sighting.ip) : undefined;
+    if (sighting && claimed?.interfaces.includes(interfaceName)) {
+      if (answersProbes(claimed.claim)) {
+        this.counters.foreignAnnouncements++;
+        this.logger.warn({ ip: claimed.ip, foreignMac: sighting.mac, interface: interfaceName }, 'another host announces an address we answer for');
+      }
+      this.perform(claimed, foreignClaim(claimed.claim, performance.now(), this.timing, sighting.mac, interfaceName));
+      this.afterChange();
+    }
+    const question = questionOf(parsed.frame);
+    if (!question) return;
+    const record = this.claims.get(question.ip);
+    if (!record?.interfaces.includes(interfaceName)) return;
+    if (!(question.probe ? answersProbes(record.claim) : answersRequests(record.claim))) return;
+    if (parsed.frame.kind === 'arp') {
+      this.send(entry, buildArpReply(parsed.frame.arp, ownMac));
+      this.counters.arpRepliesSent++;
+    } else if (parsed.frame.ndp.type === 'solicitation') {
+      this.send(entry, buildNeighborAdvertisementReply({ ...parsed.frame, ndp: parsed.frame.ndp }, ownMac));
+      this.counters.neighborAdvertisementsSent++;
+    }
+  }
+
+  /** Re-arms the single timer for the earliest deadline; wakes waiters when nothing is held. */
+  private afterChange(): void {
+    this.syncSockets();
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    let earliest: number | undefined;
+    for (const record of this.claims.values()) {
+      const due = nextWakeAt(record.claim);
+      if (due !== undefined && (earliest === undefined || due < earliest)) earliest = due;
+    }
+    if (earliest !== undefined) this.timer = setTimeout(() => this.onTimer(), Math.max(0, earliest - performance.now()));
+    if (this.claims.size === 0) this.resolveIdle();
+  }
+
+  private onTimer(): void {
+    const now = performance.now();
+    for (const record of [...this.claims.values()]) this.perform(record, advanceClaim(record.claim, now, this.timing));
+    this.afterChange();
+  }
+}
+
+/**
+ * A frame in which another host says it has an IP (RFC 5227 2.1.1: any ARP packet whose sender
+ * IP is the address, probes aside), or a Neighbor Advertisement for it.
+ */
+function foreignSighting(frame: ParsedFrame): { ip: string; mac: string } | undefined {
+  if (frame.kind === 'arp') {
+    return frame.arp.senderIp === UNSPECIFIED_IPV4 ? undefined : { ip: frame.arp.senderIp, mac: frame.arp.senderMac };
+  }
+  if (frame.ndp.type === 'advertisement') return { ip: frame.ndp.target, mac: frame.ndp.targetLinkAddress ?? frame.ethernet.source };
+  return undefined;
+}
+
+/** A request for an IP's link address; `probe` when it comes from an address-less prober (RFC 5227, DAD). */
+function questionOf(frame: ParsedFrame): { ip: string; probe: boolean } | undefined {
+  if (frame.kind === 'arp') {
+    if (frame.arp.operation !== 'request' || frame.arp.senderIp === frame.arp.targetIp) return undefined;
+    return { ip: frame.arp.targetIp, probe: frame.arp.senderIp === UNSPECIFIED_IPV4 };
+  }
+  if (frame.ndp.type !== 'solicitation') return undefined;
+  return { ip: frame.ndp.target, probe: frame.ipv6.source === UNSPECIFIED_IPV6 };
+}
