@@ -251,6 +251,8 @@ export class ApiCore {
       this.scheduleGc();
       return this.present(resource, stored);
     }
+    // A CRD's objects go first (their watchers see them deleted), then the CRD and its resource.
+    if (key === 'apiextensions.k8s.io/customresourcedefinitions') this.removeCustomObjects(existing);
     const removed = this.store.remove(key, scope, name);
     this.afterRemove(resource, removed);
     return this.present(resource, removed ?? existing);
@@ -590,11 +592,19 @@ export class ApiCore {
     }
   }
 
-  private unregisterCrd(crd: KubeObject): void {
+  private customStorageKey(crd: KubeObject): string {
     const spec = crd.spec as JsonObject;
-    const key = `${String(spec.group)}/${String((spec.names as JsonObject).plural)}`;
+    return `${String(spec.group)}/${String((spec.names as JsonObject).plural)}`;
+  }
+
+  private removeCustomObjects(crd: KubeObject): void {
+    const key = this.customStorageKey(crd);
     for (const object of this.store.list(key)) this.store.remove(key, object.metadata.namespace, object.metadata.name ?? '');
-    this.store.dropResource(key);
+  }
+
+  private unregisterCrd(crd: KubeObject): void {
+    this.removeCustomObjects(crd);
+    this.store.dropResource(this.customStorageKey(crd));
     this.registry.removeWhere((r) => r.crdName === crd.metadata.name);
   }
 

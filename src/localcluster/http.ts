@@ -49,6 +49,29 @@ interface ListFilter {
 }
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/** How a client asked to see objects: whole, as a Table (kubectl get), or metadata only (metadata clients). */
+type View = { kind: 'object' } | { kind: 'table'; include: IncludeObject } | { kind: 'metadata' };
+
+function viewOf(accept: string | undefined, query: URLSearchParams): View {
+  if (/as=Table/.test(accept ?? '')) {
+    const include = query.get('includeObject') ?? 'Metadata';
+    if (include !== 'None' && include !== 'Metadata' && include !== 'Object') throw badRequest(`includeObject: Unsupported value: ${JSON.stringify(include)}: supported values: "None", "Metadata", "Object"`);
+    return { kind: 'table', include };
+  }
+  if (/as=PartialObjectMetadata/.test(accept ?? '')) return { kind: 'metadata' };
+  return { kind: 'object' };
+}
+
+function partialMetadata(object: KubeObject): JsonObject {
+  return { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: object.metadata };
+}
+
+function renderOne(resource: ResourceType, object: KubeObject, view: View): unknown {
+  if (view.kind === 'table') return toTable(resource, [object], { resourceVersion: object.metadata.resourceVersion }, view.include);
+  if (view.kind === 'metadata') return partialMetadata(object);
+  return object;
+}
 const log = createLogger('local-apiserver');
 
 /** Watch event lines per change and served resource version, shared by all watchers. */
@@ -152,6 +175,10 @@ export class HttpApi {
 
   /** Entry point for node:http / node:https servers. */
   handle(req: IncomingMessage, res: ServerResponse): void {
+    if (log.isLevelEnabled('debug')) {
+      const started = performance.now();
+      res.on('finish', () => log.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Math.round(performance.now() - started) }, 'request'));
+    }
     this.serve(req, res).catch((error: unknown) => {
       if (!(error instanceof ApiError)) log.error({ err: error, method: req.method, url: req.url }, 'internal error serving a request');
       const apiError = error instanceof ApiError ? error : new ApiError(500, 'InternalError', `Internal error occurred: ${(error as Error).message}`);
@@ -335,9 +362,8 @@ export class HttpApi {
       warnings,
     };
     const headers = (): Record<string, string> => (warnings.length > 0 ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {});
-    const asTable = /as=Table/.test(req.headers.accept ?? '');
-    const include = (query.get('includeObject') ?? 'Metadata') as IncludeObject;
-    const render = (object: KubeObject): unknown => (asTable ? toTable(resource, [object], { resourceVersion: object.metadata.resourceVersion }, include) : object);
+    const view = viewOf(req.headers.accept, query);
+    const render = (object: KubeObject): unknown => renderOne(resource, object, view);
 
     if (storageKey(resource) === 'authorization.k8s.io/selfsubjectaccessreviews') {
       const review = await readObject(req);
@@ -362,10 +388,10 @@ export class HttpApi {
         sendJson(res, 200, render(this.core.get(resource, namespace, name ?? '')));
         return;
       case 'list':
-        sendJson(res, 200, this.list(resource, this.filter(resource, namespace, query), query, asTable, include));
+        sendJson(res, 200, this.list(resource, this.filter(resource, namespace, query), query, view));
         return;
       case 'watch':
-        this.watch(req, res, resource, this.filter(resource, namespace, query, name), query, asTable, include);
+        this.watch(req, res, resource, this.filter(resource, namespace, query, name), query, view);
         return;
       case 'create': {
         if (subresource !== undefined) throw methodNotAllowed();
@@ -463,7 +489,7 @@ export class HttpApi {
     return matchesLabels(filter.labels, object.metadata.labels) && matchesFields(filter.fields, object);
   }
 
-  private list(resource: ResourceType, filter: ListFilter, query: URLSearchParams, asTable: boolean, include: IncludeObject): JsonObject {
+  private list(resource: ResourceType, filter: ListFilter, query: URLSearchParams, view: View): JsonObject {
     const store = this.core.store;
     const limitText = query.get('limit');
     const limit = limitText === null || limitText === '' ? 0 : Number(limitText);
@@ -496,7 +522,8 @@ export class HttpApi {
       metadata.remainingItemCount = remaining;
     }
     const presented = items.map((o) => this.core.present(resource, o));
-    if (asTable) return toTable(resource, presented, metadata, include);
+    if (view.kind === 'table') return toTable(resource, presented, metadata, view.include);
+    if (view.kind === 'metadata') return { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata, items: presented.map(partialMetadata) };
     return { kind: resource.listKind, apiVersion: apiVersionOf(resource), metadata, items: presented };
   }
 
@@ -588,7 +615,7 @@ export class HttpApi {
     return this.core.replace(resource, existing, object, subresource, options);
   }
 
-  private watch(req: IncomingMessage, res: ServerResponse, resource: ResourceType, filter: ListFilter, query: URLSearchParams, asTable: boolean, include: IncludeObject): void {
+  private watch(req: IncomingMessage, res: ServerResponse, resource: ResourceType, filter: ListFilter, query: URLSearchParams, view: View): void {
     const store = this.core.store;
     const key = storageKey(resource);
     const rvText = query.get('resourceVersion') ?? '';
@@ -602,9 +629,8 @@ export class HttpApi {
       res.write(`${JSON.stringify({ type, object })}\n`);
     };
     const emit = (type: string, object: KubeObject, change?: StoreChange): void => {
-      if (asTable) {
-        const presented = this.core.present(resource, object);
-        write(type, toTable(resource, [presented], { resourceVersion: presented.metadata.resourceVersion }, include));
+      if (view.kind !== 'object') {
+        write(type, renderOne(resource, this.core.present(resource, object), view) as JsonObject);
         return;
       }
       // Plain events for the same change are identical for every watcher of this resource version: serialize once.
@@ -617,6 +643,10 @@ export class HttpApi {
       res.write(line);
     };
     const onChange = (change: StoreChange): void => {
+      if (resource.crdName && change.type === 'DELETED' && change.resource === 'apiextensions.k8s.io/customresourcedefinitions' && change.object.metadata.name === resource.crdName) {
+        finish();
+        return;
+      }
       if (change.resource !== key) return;
       const now = this.matches(change.object, filter);
       if (change.type === 'MODIFIED') {
