@@ -166,4 +166,41 @@ describe('speaker BGP mode: three nodes → FRR', function () {
     await node3.apply(clusterState());
     await waitNextHops(`${VIP}/32`, nodeIps());
   });
+
+  it('rolling graceful restart (SIGTERM) of every speaker while a client streams through the router: zero lost packets', async () => {
+    const ping = await tb.spawn(tb.client!.ns, ['ping', '-n', '-q', '-i', '0.01', VIP], { pipe: true });
+    let output = '';
+    ping.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (const [index, host] of tb.nodes.entries()) {
+      await drivers[index]!.terminate();
+      await waitFor(`FRR keeps ${host.ipv4}'s route as stale`, async () => (await frr.paths(`${VIP}/32`)).some((p) => p.stale === true && p.nexthops?.some((n) => n.ip === host.ipv4)), 10_000, 50);
+      const restarted = await NodeDriver.start(tb, host, ['--gs-delay-ms', String(GS_DELAY_MS), '--restarted']);
+      drivers[index] = restarted;
+      await restarted.apply(clusterState());
+      await restarted.waitEstablished('router');
+      await waitFor(`${host.ipv4}'s route fresh again`, async () => {
+        const paths = await frr.paths(`${VIP}/32`);
+        return paths.length === 3 && paths.every((p) => p.stale !== true);
+      });
+    }
+    await tb.kill(ping, 'SIGINT');
+    const transmitted = Number(/(\d+) packets transmitted/.exec(output)?.[1]);
+    const received = Number(/(\d+) received/.exec(output)?.[1]);
+    expect(transmitted, `ping summary: ${output}`).to.be.greaterThan(100);
+    expect(received, `ping summary: ${output}`).to.equal(transmitted);
+    await waitNextHops(`${VIP}/32`, nodeIps());
+  });
+
+  it('a re-addressed node: its session comes back from the new address (FRR listen range) and so does its next hop', async () => {
+    const node2 = tb.nodes[1]!;
+    const newAddress = '192.0.2.22';
+    // Old address first: removing a primary address also removes the secondaries of its subnet.
+    await tb.exec(node2.ns, ['ip', 'addr', 'del', `${node2.ipv4}/24`, 'dev', tb.iface]);
+    await tb.exec(node2.ns, ['ip', 'addr', 'add', `${newAddress}/24`, 'dev', tb.iface]);
+    await drivers[1]!.apply(clusterState(), [newAddress, node2.ipv6]);
+    await drivers[1]!.waitEstablished('router');
+    await waitFor('next hop from the new address', async () => (await nextHops(`${VIP}/32`)).includes(newAddress));
+    await waitFor('FRR has the dynamic neighbor', async () => (await frr.summary())[newAddress]?.ipv4?.state === 'Established');
+  });
 });

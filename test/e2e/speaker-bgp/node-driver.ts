@@ -81,10 +81,15 @@ export class NodeDriver {
   }
 
   async waitEstablished(peer: string, timeoutMs = 30_000): Promise<PeerSessionStatus> {
-    return waitFor(`${this.node.name}: ${peer} Established`, async () => {
-      const status = await this.peer(peer);
-      return status?.state === 'Established' && status;
-    }, timeoutMs, 100);
+    let last: PeerSessionStatus | undefined;
+    try {
+      return await waitFor(`${this.node.name}: ${peer} Established`, async () => {
+        last = await this.peer(peer);
+        return last?.state === 'Established' && last;
+      }, timeoutMs, 100);
+    } catch (error) {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}; last status ${JSON.stringify(last)}`, { cause: error });
+    }
   }
 
   /** SIGTERM (graceful stop) and wait for the exit. */
