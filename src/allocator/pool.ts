@@ -157,20 +157,6 @@ export class Pool {
     return this.ranges[family].length > 0;
   }
 
-  contains(family: Family, value: bigint): boolean {
-    const ranges = this.ranges[family];
-    let low = 0;
-    let high = ranges.length - 1;
-    while (low <= high) {
-      const middle = (low + high) >> 1;
-      const range = ranges[middle] as IpRange;
-      if (value < range.first) high = middle - 1;
-      else if (value > range.last) low = middle + 1;
-      else return true;
-    }
-    return false;
-  }
-
   /** Whether the pool's rules let this address be handed out at all. */
   allows(family: Family, value: bigint): boolean {
     return !(family === 'IPv4' && this.avoidBuggyIPs && isBuggyIPv4(value));
@@ -188,10 +174,6 @@ export class Pool {
     const serviceSelectors = this.spec.serviceSelectors ?? [];
     if (serviceSelectors.length > 0 && !serviceSelectors.some((matches) => matches(requester.labels ?? {}))) return false;
     return true;
-  }
-
-  isFree(family: Family, value: bigint): boolean {
-    return this.allows(family, value) && this.free[family].has(value);
   }
 
   /**
@@ -232,15 +214,5 @@ export class Pool {
       available: this.totals[family] - this.inUse[family],
     });
     return { IPv4: of('IPv4'), IPv6: of('IPv6') };
-  }
-
-  /** Fragmentation of the free space, for benchmarks and tests. */
-  freeIntervalCount(family: Family): number {
-    return this.free[family].intervalCount;
-  }
-
-  /** The free addresses the pool may hand out, as intervals (tests only: walks the tree). */
-  freeIntervals(family: Family): { first: bigint; last: bigint }[] {
-    return this.free[family].intervals();
   }
 }
