@@ -47,11 +47,13 @@ export interface NormalizedRequest extends Requester {
 }
 
 const POLICIES: readonly IpFamilyPolicy[] = ['SingleStack', 'PreferDualStack', 'RequireDualStack'];
+const PROTOCOLS: readonly string[] = ['TCP', 'UDP', 'SCTP'];
 // Shared values keep the per-Service state small: every held request is retained.
 const FAMILY_LISTS: ReadonlyMap<string, readonly Family[]> = new Map(
   [['IPv4'], ['IPv6'], ['IPv4', 'IPv6'], ['IPv6', 'IPv4']].map((list) => [list.join(), Object.freeze(list as Family[])]),
 );
 const NONE: readonly never[] = Object.freeze([]);
+const NO_LABELS: Labels = Object.freeze({});
 const PORT_TEXT_LIMIT = 10_000;
 const portTexts = new Map<string, string>();
 
@@ -63,7 +65,6 @@ function portText(protocol: string, port: number): string {
   if (portTexts.size < PORT_TEXT_LIMIT) portTexts.set(text, text);
   return text;
 }
-const PROTOCOLS: readonly string[] = ['TCP', 'UDP', 'SCTP'];
 
 /** Validates a request; throws IpInputError naming the field and the value. */
 export function normalizeRequest(request: ServiceRequest): NormalizedRequest {
@@ -133,8 +134,8 @@ export function normalizeRequest(request: ServiceRequest): NormalizedRequest {
   return {
     key: request.key,
     namespace: request.namespace,
-    labels: request.labels ?? {},
-    namespaceLabels: request.namespaceLabels ?? {},
+    labels: request.labels ?? NO_LABELS,
+    namespaceLabels: request.namespaceLabels ?? NO_LABELS,
     families,
     policy,
     requested,
