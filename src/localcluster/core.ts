@@ -25,6 +25,8 @@ export interface WriteOptions {
   fieldValidation?: 'Strict' | 'Warn' | 'Ignore';
   /** Collected warnings (unknown fields under `Warn`). */
   warnings?: string[];
+  /** Called with the final object before it is stored (the HTTP layer's RBAC escalation check). */
+  beforeStore?: (resource: ResourceType, object: KubeObject) => void;
 }
 
 export interface DeleteOptions extends WriteOptions {
@@ -420,6 +422,7 @@ export class ApiCore {
       causes.push(...this.admitCustom(resource, object, options));
     }
     if (causes.length > 0) throw invalid(resource, name, causes);
+    options.beforeStore?.(resource, object);
   }
 
   private metadataCauses(resource: ResourceType, object: KubeObject): StatusCause[] {

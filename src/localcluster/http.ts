@@ -7,7 +7,7 @@ import type { FaultInjector } from './faults.ts';
 import { eventFieldToCore } from './conversion.ts';
 import { decodeKubernetesProtobuf } from './protobuf.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.ts';
-import { authorize, refusal, type RbacObjects, type RequestAttributes, type UserInfo } from './rbac.ts';
+import { authorize, boundRole, refusal, ungrantedRules, type RbacObjects, type RequestAttributes, type UserInfo } from './rbac.ts';
 import { apiVersionOf, storageKey, type ResourceType } from './registry.ts';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, type FieldRequirement, type LabelRequirement } from './selectors.ts';
 import type { StoreChange } from './store.ts';
@@ -360,6 +360,7 @@ export class HttpApi {
       dryRun: query.getAll('dryRun').includes('All'),
       fieldValidation: (fieldValidation ?? 'Warn') as WriteOptions['fieldValidation'],
       warnings,
+      beforeStore: (target, object) => this.preventEscalation(user, target, object),
     };
     const headers = (): Record<string, string> => (warnings.length > 0 ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {});
     const view = viewOf(req.headers.accept, query);
@@ -430,6 +431,30 @@ export class HttpApi {
       }
       default:
         throw methodNotAllowed();
+    }
+  }
+
+  /** Refuses a role or binding that grants more than its writer holds (kube-apiserver's escalation check). */
+  private preventEscalation(user: UserInfo, resource: ResourceType, object: KubeObject): void {
+    if (resource.group !== 'rbac.authorization.k8s.io' || user.groups.includes('system:masters')) return;
+    const policy = this.rbacObjects(user);
+    const namespace = object.metadata.namespace;
+    const name = object.metadata.name ?? '';
+    const allowed = (verb: string, target: string, targetName?: string): boolean =>
+      authorize(policy, user, { kind: 'resource', verb, group: resource.group, resource: target, ...(namespace !== undefined ? { namespace } : {}), ...(targetName !== undefined ? { name: targetName } : {}) });
+    let granted: KubeObject | undefined;
+    if (resource.plural === 'roles' || resource.plural === 'clusterroles') {
+      if (allowed('escalate', resource.plural, name)) return;
+      granted = object;
+    } else {
+      const ref = isJsonObject(object.roleRef) ? object.roleRef : {};
+      if (allowed('bind', ref.kind === 'Role' ? 'roles' : 'clusterroles', String(ref.name ?? ''))) return;
+      granted = boundRole(policy, object);
+      if (!granted) throw forbidden(`${resource.plural}.${resource.group} "${name}" is forbidden: the ${String(ref.kind)} ${JSON.stringify(ref.name)} it refers to does not exist, and user "${user.name}" may not bind it`, resource, name);
+    }
+    const missing = ungrantedRules(policy, user, granted, namespace);
+    if (missing.length > 0) {
+      throw forbidden(`${resource.plural}.${resource.group} "${name}" is forbidden: user "${user.name}" (groups=${JSON.stringify(user.groups)}) is attempting to grant RBAC permissions not currently held:\n${missing.join('\n')}`, resource, name);
     }
   }
 

@@ -143,3 +143,47 @@ export function refusal(user: UserInfo, attrs: RequestAttributes): string {
   const scope = attrs.namespace !== undefined ? `in the namespace "${attrs.namespace}"` : 'at the cluster scope';
   return `${target} is forbidden: User "${user.name}" cannot ${attrs.verb} resource "${resource}" in API group "${attrs.group}" ${scope}`;
 }
+
+/**
+ * RBAC escalation prevention, as kube-apiserver enforces it: a Role or ClusterRole
+ * (or a binding to one) may only grant what its writer already holds, unless the writer
+ * has `escalate` on roles (or `bind` on the role, for bindings). Returns the rules not
+ * held, empty when the write is allowed.
+ */
+export function ungrantedRules(policy: RbacObjects, user: UserInfo, granted: KubeObject, namespace: string | undefined): string[] {
+  const missing: string[] = [];
+  for (const rule of effectiveRules(granted, policy)) {
+    const held =
+      rule.nonResourceURLs.length > 0
+        ? rule.nonResourceURLs.every((path) => rule.verbs.every((verb) => authorize(policy, user, { kind: 'nonResource', verb, path })))
+        : rule.apiGroups.every((group) =>
+            rule.resources.every((resourceText) => {
+              const [resource = '', subresource] = resourceText.split('/');
+              const names = rule.resourceNames.length > 0 ? rule.resourceNames : [undefined];
+              return rule.verbs.every((verb) =>
+                names.every((name) =>
+                  authorize(policy, user, {
+                    kind: 'resource',
+                    verb,
+                    group,
+                    resource,
+                    ...(subresource !== undefined ? { subresource } : {}),
+                    ...(namespace !== undefined ? { namespace } : {}),
+                    ...(name !== undefined ? { name } : {}),
+                  }),
+                ),
+              );
+            }),
+          );
+    if (!held) {
+      const parts = [`APIGroups:${JSON.stringify(rule.apiGroups)}`, `Resources:${JSON.stringify(rule.resources)}`, ...(rule.resourceNames.length > 0 ? [`ResourceNames:${JSON.stringify(rule.resourceNames)}`] : []), ...(rule.nonResourceURLs.length > 0 ? [`NonResourceURLs:${JSON.stringify(rule.nonResourceURLs)}`] : []), `Verbs:${JSON.stringify(rule.verbs)}`];
+      missing.push(`{${parts.join(', ')}}`);
+    }
+  }
+  return missing;
+}
+
+/** The role a binding refers to (for escalation checks on bindings). */
+export function boundRole(policy: RbacObjects, binding: KubeObject): KubeObject | undefined {
+  return roleFor(binding.roleRef, binding.metadata.namespace, policy);
+}

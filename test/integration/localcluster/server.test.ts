@@ -70,6 +70,28 @@ describe('local API server over HTTPS with bearer tokens and RBAC', function () 
     expect(await statusOf(speaker.listNode())).to.equal(403);
   });
 
+  it('refuses a service account a role or binding granting more than it holds', async () => {
+    const path = await server.createServiceAccountKubeconfig('anchorlb-system', 'operator');
+    const admin = loadKubeConfig(server.kubeconfigPath()).makeApiClient(RbacAuthorizationV1Api);
+    await admin.createClusterRole({
+      body: { metadata: { name: 'operator' }, rules: [{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles', 'rolebindings'], verbs: ['create'] }, { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] }] },
+    });
+    await admin.createClusterRoleBinding({
+      body: { metadata: { name: 'operator' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'operator' }, subjects: [{ kind: 'ServiceAccount', name: 'operator', namespace: 'anchorlb-system' }] },
+    });
+    const operator = loadKubeConfig(path).makeApiClient(RbacAuthorizationV1Api);
+    const rule = (resources: string[]) => ({ apiGroups: [''], resources, verbs: ['get'] });
+    expect(await statusOf(operator.createNamespacedRole({ namespace: 'default', body: { metadata: { name: 'held' }, rules: [rule(['configmaps'])] } }))).to.equal(200);
+    expect(await statusOf(operator.createNamespacedRole({ namespace: 'default', body: { metadata: { name: 'escalating' }, rules: [rule(['secrets'])] } }))).to.equal(403);
+    const binding = (roleKind: string, roleName: string) => ({
+      metadata: { name: `to-${roleName}` },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: roleKind, name: roleName },
+      subjects: [{ kind: 'ServiceAccount', name: 'default', namespace: 'default' }],
+    });
+    expect(await statusOf(operator.createNamespacedRoleBinding({ namespace: 'default', body: binding('Role', 'held') }))).to.equal(200);
+    expect(await statusOf(operator.createNamespacedRoleBinding({ namespace: 'default', body: binding('ClusterRole', 'speaker') }))).to.equal(403);
+  });
+
   it('serves clients using the in-cluster configuration (service host and port, token and CA files)', async () => {
     await server.createServiceAccountKubeconfig('anchorlb-system', 'speaker');
     const saved = { host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT };

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { authorize, refusal, type RbacObjects, type UserInfo } from '../../../src/localcluster/rbac.ts';
+import { authorize, refusal, ungrantedRules, type RbacObjects, type UserInfo } from '../../../src/localcluster/rbac.ts';
 import type { KubeObject } from '../../../src/localcluster/types.ts';
 
 function object(kind: string, name: string, body: Record<string, unknown>, namespace?: string): KubeObject {
@@ -61,5 +61,34 @@ describe('localcluster RBAC authorization', () => {
     expect(refusal(speaker, { kind: 'resource', verb: 'list', group: 'apps', resource: 'deployments' })).to.equal(
       'deployments.apps is forbidden: User "system:serviceaccount:anchorlb-system:speaker" cannot list resource "deployments" in API group "apps" at the cluster scope',
     );
+  });
+
+  it('names the rules a role would grant beyond what its writer holds', () => {
+    const wanted = object('Role', 'wanted', {
+      rules: [
+        { apiGroups: [''], resources: ['services'], verbs: ['get', 'watch'] },
+        { apiGroups: [''], resources: ['services'], verbs: ['delete'] },
+        { apiGroups: ['anchorlb.io'], resources: ['vipstatuses/status'], verbs: ['patch'] },
+        { apiGroups: ['*'], resources: ['*'], verbs: ['*'] },
+      ],
+    }, 'web');
+    expect(ungrantedRules(policy, speaker, wanted, 'web')).to.deep.equal([
+      '{APIGroups:[""], Resources:["services"], Verbs:["delete"]}',
+      '{APIGroups:["*"], Resources:["*"], Verbs:["*"]}',
+    ]);
+    expect(ungrantedRules(policy, { name: 'admin', groups: ['system:masters'] }, wanted, 'web')).to.deep.equal([]);
+  });
+
+  it('reads aggregated ClusterRoles as the union of the roles they select', () => {
+    const aggregated: RbacObjects = {
+      ...policy,
+      clusterRoles: [
+        object('ClusterRole', 'view', { aggregationRule: { clusterRoleSelectors: [{ matchLabels: { 'anchorlb.io/aggregate-to-view': 'true' } }] } }),
+        { ...object('ClusterRole', 'pools-view', { rules: [{ apiGroups: ['anchorlb.io'], resources: ['ipaddresspools'], verbs: ['get'] }] }), metadata: { name: 'pools-view', labels: { 'anchorlb.io/aggregate-to-view': 'true' } } },
+      ],
+      clusterRoleBindings: [object('ClusterRoleBinding', 'view', { roleRef: { kind: 'ClusterRole', name: 'view' }, subjects: [{ kind: 'User', name: speaker.name }] })],
+    };
+    expect(authorize(aggregated, speaker, { kind: 'resource', verb: 'get', group: 'anchorlb.io', resource: 'ipaddresspools', namespace: 'x' })).to.equal(true);
+    expect(authorize(aggregated, speaker, { kind: 'resource', verb: 'list', group: 'anchorlb.io', resource: 'ipaddresspools', namespace: 'x' })).to.equal(false);
   });
 });
