@@ -4,6 +4,7 @@ import { registerBgpAnnounceCommand } from './bgp-announce.ts';
 import { registerLocalApiServerCommand } from './local-apiserver.ts';
 import { registerControllerCommand } from './controller.ts';
 import { registerOperatorCommand } from './operator.ts';
+import { registerDoctorCommand } from './doctor.ts';
 
 /**
  * The `anchorlb` command. Each part registers its own subcommand here, so the
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerLocalApiServerCommand(program);
   registerControllerCommand(program);
   registerOperatorCommand(program);
+  registerDoctorCommand(program);
   return program;
 }
 
