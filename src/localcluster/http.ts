@@ -7,7 +7,7 @@ import type { FaultInjector } from './faults.ts';
 import { eventFieldToCore } from './conversion.ts';
 import { decodeKubernetesProtobuf } from './protobuf.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.ts';
-import { authorize, boundRole, refusal, ungrantedRules, type RbacObjects, type RequestAttributes, type UserInfo } from './rbac.ts';
+import { authorize, boundRole, refusal, rulesFor, ungrantedRules, type RbacObjects, type RequestAttributes, type UserInfo } from './rbac.ts';
 import { apiVersionOf, storageKey, type ResourceType } from './registry.ts';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, type FieldRequirement, type LabelRequirement } from './selectors.ts';
 import type { StoreChange } from './store.ts';
@@ -369,6 +369,18 @@ export class HttpApi {
     if (storageKey(resource) === 'authorization.k8s.io/selfsubjectaccessreviews') {
       const review = await readObject(req);
       sendJson(res, 201, this.accessReview(review, user));
+      return;
+    }
+    if (storageKey(resource) === 'authorization.k8s.io/selfsubjectrulesreviews') {
+      const review = await readObject(req);
+      const spec = isJsonObject(review) && isJsonObject(review.spec) ? review.spec : {};
+      const reviewed = typeof spec.namespace === 'string' ? spec.namespace : 'default';
+      sendJson(res, 201, { kind: 'SelfSubjectRulesReview', apiVersion: 'authorization.k8s.io/v1', metadata: {}, spec, status: { ...rulesFor(this.rbacObjects(user), user, reviewed), incomplete: false } });
+      return;
+    }
+    if (storageKey(resource) === 'authentication.k8s.io/selfsubjectreviews') {
+      await readObject(req);
+      sendJson(res, 201, { kind: 'SelfSubjectReview', apiVersion: 'authentication.k8s.io/v1', metadata: {}, status: { userInfo: { username: user.name, groups: user.groups } } });
       return;
     }
     if (subresource === 'token' && storageKey(resource) === '/serviceaccounts' && verb === 'create') {

@@ -63,6 +63,8 @@ const MESSAGES: Record<string, Message> = {
       2: f('nonResourceAttributes', { 1: f('path'), 2: f('verb') }),
     }),
   },
+  'authorization.k8s.io/v1/SelfSubjectRulesReview': { 1: f('metadata', OBJECT_META), 2: f('spec', { 1: f('namespace') }) },
+  'authentication.k8s.io/v1/SelfSubjectReview': { 1: f('metadata', OBJECT_META) },
   'authentication.k8s.io/v1/TokenRequest': {
     1: f('metadata', OBJECT_META),
     2: f('spec', { 1: f('audiences', 'string', true), 3: f('boundObjectRef', { 1: f('kind'), 2: f('apiVersion'), 3: f('name'), 4: f('uid') }), 4: f('expirationSeconds', 'int') }),

@@ -187,3 +187,22 @@ export function ungrantedRules(policy: RbacObjects, user: UserInfo, granted: Kub
 export function boundRole(policy: RbacObjects, binding: KubeObject): KubeObject | undefined {
   return roleFor(binding.roleRef, binding.metadata.namespace, policy);
 }
+
+/** What `kubectl auth can-i --list` shows: the rules that apply to `user` in `namespace`. */
+export function rulesFor(policy: RbacObjects, user: UserInfo, namespace: string): { resourceRules: Record<string, string[]>[]; nonResourceRules: Record<string, string[]>[] } {
+  if (user.groups.includes('system:masters')) {
+    return { resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }], nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }] };
+  }
+  const rules: Rule[] = [
+    { verbs: ['create'], apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'], resourceNames: [], nonResourceURLs: [] },
+    { verbs: ['create'], apiGroups: ['authentication.k8s.io'], resources: ['selfsubjectreviews'], resourceNames: [], nonResourceURLs: [] },
+  ];
+  for (const binding of policy.clusterRoleBindings) if (subjectMatches(binding, user)) rules.push(...effectiveRules(roleFor(binding.roleRef, undefined, policy), policy));
+  for (const binding of policy.roleBindings) {
+    if (binding.metadata.namespace === namespace && subjectMatches(binding, user)) rules.push(...effectiveRules(roleFor(binding.roleRef, namespace, policy), policy));
+  }
+  return {
+    resourceRules: rules.filter((r) => r.nonResourceURLs.length === 0).map((r) => ({ verbs: r.verbs, apiGroups: r.apiGroups, resources: r.resources, ...(r.resourceNames.length > 0 ? { resourceNames: r.resourceNames } : {}) })),
+    nonResourceRules: [{ verbs: ['get'], nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/readyz', '/version', '/version/', '/openapi', '/openapi/*'] }, ...rules.filter((r) => r.nonResourceURLs.length > 0).map((r) => ({ verbs: r.verbs, nonResourceURLs: r.nonResourceURLs }))],
+  };
+}

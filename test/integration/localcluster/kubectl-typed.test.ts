@@ -37,6 +37,10 @@ describe('kubectl typed commands against the local API server', function () {
     const forbidden = await cluster.kubectl(['get', 'secrets', '-n', 'typed', as]);
     expect(forbidden.code).to.equal(1);
     expect(forbidden.stderr).to.contain('User "system:serviceaccount:typed:robot" cannot list resource "secrets" in API group "" in the namespace "typed"');
+    expect(await ok(['auth', 'whoami', as, '-o', 'jsonpath={.status.userInfo.username}'])).to.equal('system:serviceaccount:typed:robot');
+    const rules = (await ok(['auth', 'can-i', '--list', '-n', 'typed', as])).split('\n');
+    expect(rules.find((line) => line.startsWith('configmaps '))).to.match(/\[get list watch\]$/);
+    expect(rules.some((line) => line.startsWith('secrets '))).to.equal(false);
   });
 
   it('scales a deployment through its scale subresource', async () => {
