@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -31,7 +33,10 @@ export async function ensureTlsMaterial(dir: string, host: string): Promise<TlsM
       await run('openssl', ['req', '-x509', ...ec, '-keyout', caKey, '-out', caCert, '-days', '3650', '-subj', '/CN=anchorlb-local-ca', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
       await run('openssl', ['req', ...ec, '-keyout', serverKey, '-out', serverCsr, '-subj', '/CN=anchorlb-local-apiserver']);
       const names = ['DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc', 'IP:127.0.0.1', 'IP:::1'];
-      if (/^[\d.]+$|:/.test(host)) names.push(`IP:${host}`);
+      if (host === '0.0.0.0' || host === '::') {
+        // Listening everywhere: clients may dial any of this machine's addresses.
+        for (const address of Object.values(networkInterfaces()).flat()) if (address && !address.address.includes('%')) names.push(`IP:${address.address}`);
+      } else if (isIP(host) !== 0) names.push(`IP:${host}`);
       else names.push(`DNS:${host}`);
       await writeFile(extensions, `subjectAltName=${[...new Set(names)].join(',')}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n`);
       await run('openssl', ['x509', '-req', '-in', serverCsr, '-CA', caCert, '-CAkey', caKey, '-CAcreateserial', '-out', serverCert, '-days', '3650', '-extfile', extensions]);
