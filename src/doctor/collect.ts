@@ -10,27 +10,30 @@ export interface CollectResult {
   unreadable: string[];
 }
 
+/** Read by name, so a caller needs no right to list kube-system's ConfigMaps. */
 const KUBE_SYSTEM_CONFIGMAPS = ['kube-proxy', 'cilium-config', 'kubevip'];
 
 export async function collectSnapshot(kubeConfig: KubeConfig, namespace: string): Promise<CollectResult> {
   const rest = new KubeRest(kubeConfig);
   const unreadable: string[] = [];
-  // A missing API (404: MetalLB or Cilium not installed) is simply empty; a refusal is reported.
-  const list = async <T>(path: string): Promise<T[]> => {
+  // A missing API or object (404: MetalLB or Cilium not installed) is simply absent; a refusal is reported.
+  const read = async <T>(path: string): Promise<T | undefined> => {
     try {
-      return (await rest.getJson<{ items?: T[] }>(path)).items ?? [];
+      return await rest.getJson<T>(path);
     } catch (error) {
-      if (error instanceof KubeHttpError && error.statusCode === 404) return [];
-      unreadable.push(`${path}: ${error instanceof Error ? error.message : String(error)}`);
-      return [];
+      if (!(error instanceof KubeHttpError && error.statusCode === 404)) unreadable.push(`${path}: ${error instanceof Error ? error.message : String(error)}`);
+      return undefined;
     }
   };
+  const list = async <T>(path: string): Promise<T[]> => (await read<{ items?: T[] }>(path))?.items ?? [];
   const anchorlbPath = (plural: string) => `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${plural}`;
   const withKind = (kind: Workload['kind']) => (items: Omit<Workload, 'kind'>[]) => items.map((item) => ({ ...item, kind }));
   const [deployments, daemonSets, configMaps, anchorlbs] = await Promise.all([
     list<Omit<Workload, 'kind'>>('/apis/apps/v1/deployments').then(withKind('Deployment')),
     list<Omit<Workload, 'kind'>>('/apis/apps/v1/daemonsets').then(withKind('DaemonSet')),
-    list<DoctorSnapshot['configMaps'][number]>('/api/v1/namespaces/kube-system/configmaps'),
+    Promise.all(KUBE_SYSTEM_CONFIGMAPS.map((name) => read<DoctorSnapshot['configMaps'][number]>(`/api/v1/namespaces/kube-system/configmaps/${name}`))).then((found) =>
+      found.filter((configMap) => configMap !== undefined),
+    ),
     list<AnchorLB>(anchorlbPath(PLURALS.AnchorLB)),
   ]);
   const installation = anchorlbs[0];
@@ -41,7 +44,7 @@ export async function collectSnapshot(kubeConfig: KubeConfig, namespace: string)
       l2: installation.spec?.modes?.l2 !== false,
     },
     workloads: [...deployments, ...daemonSets],
-    configMaps: configMaps.filter((configMap) => KUBE_SYSTEM_CONFIGMAPS.includes(configMap.metadata.name ?? '')),
+    configMaps,
     nodes: await list('/api/v1/nodes'),
     services: await list('/api/v1/services'),
     pools: await list(anchorlbPath(PLURALS.IPAddressPool)),

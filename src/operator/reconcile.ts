@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURALS, VERSION, type AnchorLB, type AnchorLBStatus } from '../api/index.ts';
 import type { Logger } from '../common/log.ts';
+import { diagnose } from '../doctor/checks.ts';
+import { collectSnapshot } from '../doctor/collect.ts';
 import { KubeHttpError, KubeRest } from '../kube/rest.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
 import {
@@ -166,12 +168,14 @@ export class InstallationReconciler {
 
   private async reportStatus(anchorlb: AnchorLB, namespace: string, applyError: string | undefined): Promise<void> {
     const workload = (kind: string, name: string) => orUndefined(this.rest.getJson<WorkloadState>(`${collectionPath(kind, namespace)}/${name}`));
+    const { snapshot, unreadable } = await collectSnapshot(this.options.kubeConfig, namespace);
     const status = computeStatus({
       generation: anchorlb.metadata.generation ?? 0,
       previous: anchorlb.status,
       controller: await workload('Deployment', CONTROLLER_NAME),
       speaker: await workload('DaemonSet', SPEAKER_NAME),
       applyError,
+      doctor: { findings: diagnose(snapshot), unreadable },
       now: new Date().toISOString(),
     });
     if (JSON.stringify(status) === JSON.stringify(anchorlb.status)) return;

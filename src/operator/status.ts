@@ -3,6 +3,7 @@
  * Degraded overall, and per component. Pure.
  */
 import type { AnchorLBStatus, ComponentStatus, Condition } from '../api/index.ts';
+import type { Finding } from '../doctor/checks.ts';
 
 /** The fields of a Deployment or DaemonSet this reads (absent: not created yet). */
 export interface WorkloadState {
@@ -100,7 +101,36 @@ export interface StatusInput {
   speaker: WorkloadState | undefined;
   /** Why the last apply failed, if it did (reported as Degraded). */
   applyError?: string;
+  /** What `anchorlb doctor` finds in the cluster, reported as the Conflict condition. */
+  doctor?: { findings: readonly Finding[]; unreadable: readonly string[] };
   now: string;
+}
+
+/** Condition messages stay short enough for `kubectl describe`. */
+const MAX_MESSAGE = 2000;
+
+function pascalCase(check: string): string {
+  return check.replace(/(^|-)([a-z])/g, (_match, _dash: string, letter: string) => letter.toUpperCase());
+}
+
+/** True when the doctor finds an error (another load balancer, overlapping ranges, …); warnings are listed either way. */
+function conflictCondition(doctor: NonNullable<StatusInput['doctor']>, generation: number): Condition {
+  const errors = doctor.findings.filter((finding) => finding.severity === 'error');
+  const lines = [
+    ...[...errors, ...doctor.findings.filter((finding) => finding.severity !== 'error')].map((finding) => `${finding.severity} ${finding.object}: ${finding.problem}; fix: ${finding.fix}`),
+    ...doctor.unreadable.map((what) => `not checked: ${what}`),
+  ];
+  const message = lines.length > 0 ? lines.join('\n') : 'anchorlb doctor found nothing';
+  let reason = 'NoConflicts';
+  if (errors[0]) reason = pascalCase(errors[0].check);
+  else if (doctor.findings.length > 0) reason = 'WarningsOnly';
+  return {
+    type: 'Conflict',
+    status: errors.length > 0 ? 'True' : 'False',
+    observedGeneration: generation,
+    reason,
+    message: message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message,
+  };
 }
 
 export function computeStatus(input: StatusInput): AnchorLBStatus {
@@ -108,7 +138,11 @@ export function computeStatus(input: StatusInput): AnchorLBStatus {
   const speaker = judge('speaker', input.speaker, daemonSetCounts);
   return {
     observedGeneration: input.generation,
-    conditions: mergeConditions(input.previous?.conditions, conditionsOf([controller.verdict, speaker.verdict], input.generation, input.applyError), input.now),
+    conditions: mergeConditions(
+      input.previous?.conditions,
+      [...conditionsOf([controller.verdict, speaker.verdict], input.generation, input.applyError), ...(input.doctor ? [conflictCondition(input.doctor, input.generation)] : [])],
+      input.now,
+    ),
     controller: componentStatus(controller.verdict, controller.counts, input.generation, input.previous?.controller, input.now),
     speaker: componentStatus(speaker.verdict, speaker.counts, input.generation, input.previous?.speaker, input.now),
   };

@@ -88,9 +88,12 @@ describe('anchorlb operator against the local API server', function () {
 
   before(async () => {
     admin = new KubeRest(cluster.kubeConfig);
-    await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
-    const applied = await cluster.kubectl(['apply', '-f', join(REPO_ROOT, 'config/rbac/operator.yaml')]);
+    // What make manifests puts in dist/install.yaml: CRDs, the operator's RBAC, the operator Deployment.
+    const rendered = await cluster.kubectl(['kustomize', '--load-restrictor', 'LoadRestrictionsNone', join(REPO_ROOT, 'config/default')]);
+    expect(rendered.code, rendered.stderr).to.equal(0);
+    const applied = await cluster.kubectl(['apply', '--server-side', '-f', '-'], { stdin: rendered.stdout });
     expect(applied.code, applied.stderr).to.equal(0);
+    expect(applied.stdout).to.contain('deployment.apps/anchorlb-operator serverside-applied');
     operatorKubeconfig = await cluster.server.createServiceAccountKubeconfig(NS, 'anchorlb-operator');
     startOperator();
   });
@@ -118,6 +121,30 @@ describe('anchorlb operator against the local API server', function () {
       return current.status?.conditions?.find((condition) => condition.type === 'Available' && condition.status === 'True') ? current : undefined;
     }, 30_000);
     expect(available.status?.speaker).to.include({ desired: 2, ready: 2 });
+  });
+
+  it('reports what anchorlb doctor finds as the Conflict condition, read with the operator\'s own permissions', async () => {
+    const conflict = async () => (await anchorlb()).status?.conditions?.find((condition) => condition.type === 'Conflict');
+    expect(await conflict()).to.include({ status: 'False', reason: 'NoConflicts' });
+    await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'metallb-system' } });
+    await admin.create('/apis/apps/v1/namespaces/metallb-system/deployments', {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'controller' },
+      spec: {
+        selector: { matchLabels: { app: 'metallb' } },
+        template: { metadata: { labels: { app: 'metallb' } }, spec: { containers: [{ name: 'controller', image: 'quay.io/metallb/controller:v0.14.8' }] } },
+      },
+    });
+    // Findings are refreshed on every reconcile: any change to the AnchorLB or its workloads, or the periodic resync.
+    await admin.patch(anchorlbPath(NS, 'anchorlb'), { metadata: { annotations: { touched: 'doctor' } } });
+    const found = await waitFor('Conflict=True', async () => {
+      const condition = await conflict();
+      return condition?.status === 'True' ? condition : undefined;
+    }, 30_000);
+    expect(found.reason).to.equal('RivalLoadBalancer');
+    expect(found.message).to.contain('Deployment metallb-system/controller').and.contain('fix:').and.not.contain('not checked');
+    await admin.delete('/apis/apps/v1/namespaces/metallb-system/deployments/controller');
   });
 
   it('gives the controller and the speaker exactly what config/rbac grants them', async () => {

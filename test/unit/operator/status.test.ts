@@ -45,4 +45,19 @@ describe('operator status', () => {
     expect(condition(flipped, 'Available')?.lastTransitionTime).to.equal(LATER);
     expect(condition(flipped, 'Progressing')?.lastTransitionTime).to.equal(NOW);
   });
+
+  it('reports doctor findings as Conflict: True on an error, with every finding and what could not be checked', () => {
+    const finding = (severity: 'error' | 'warning', object: string) => ({ check: 'rival-load-balancer' as const, severity, object, problem: 'acts on the same Services', fix: 'give it a class' });
+    const conflict = (findings: ReturnType<typeof finding>[], unreadable: string[] = []) =>
+      condition(computeStatus({ generation: 1, previous: undefined, controller: readyDeployment, speaker: readyDaemonSet, doctor: { findings, unreadable }, now: NOW }), 'Conflict');
+    expect(conflict([])).to.include({ status: 'False', reason: 'NoConflicts' });
+    expect(conflict([finding('warning', 'IPAddressPool a/b')])).to.include({ status: 'False', reason: 'WarningsOnly' });
+    const found = conflict([finding('warning', 'IPAddressPool a/b'), finding('error', 'DaemonSet kube-system/kube-vip-ds')], ['/api/v1/nodes: forbidden']);
+    expect(found).to.include({ status: 'True', reason: 'RivalLoadBalancer' });
+    expect(found?.message?.split('\n')).to.deep.equal([
+      'error DaemonSet kube-system/kube-vip-ds: acts on the same Services; fix: give it a class',
+      'warning IPAddressPool a/b: acts on the same Services; fix: give it a class',
+      'not checked: /api/v1/nodes: forbidden',
+    ]);
+  });
 });
