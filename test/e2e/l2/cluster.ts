@@ -37,10 +37,12 @@ export class Speaker {
 
   /** The first message from index `from` on that matches. */
   next(what: string, match: (message: DriverMessage) => boolean, from = 0, timeoutMs = 20_000): Promise<DriverMessage> {
-    return waitFor(`${this.name}: ${what}`, () => {
+    return waitFor(`${this.name}: ${what} (last said: ${JSON.stringify(this.messages.at(-1) ?? null)})`, () => {
       const error = this.messages.find((m) => m.event === 'error');
       if (error) throw new Error(`${this.name} failed: ${String(error.message)}`);
-      return this.messages.slice(from).find(match);
+      const found = this.messages.slice(from).find(match);
+      if (!found && !this.running) throw new Error(`${this.name} exited (${this.child.exitCode ?? this.child.signalCode})`);
+      return found;
     }, timeoutMs, 10);
   }
 
@@ -185,49 +187,79 @@ export class L2Cluster {
     await this.testbed.exec(`${this.testbed.prefix}-sw`, ['ip', 'link', 'set', port, up ? 'up' : 'down']);
   }
 
+  /**
+   * Pings `ip` from the client every `intervalMs` while `disrupt(owner)` runs, until another node
+   * holds it and answers again: who owned it, who took over, and what the client lost.
+   */
+  async measureFailover(
+    ip: string,
+    disrupt: (owner: string) => Promise<void>,
+    intervalMs: number,
+  ): Promise<{ owner: string; successor: string; sent: number; lost: number[]; outageMs: number }> {
+    const owner = await this.settledOwner(ip);
+    const pinger = await Pinger.start(this.testbed, this.client, ip, intervalMs);
+    try {
+      await pinger.waitForAnswerAfter(10);
+      await disrupt(owner);
+      const successor = await this.settledOwner(ip, [owner]);
+      await pinger.waitForAnswerAfter(pinger.highestAnswered + 20);
+      return { owner, successor, ...(await pinger.stop(this.testbed)) };
+    } finally {
+      await pinger.stop(this.testbed);
+    }
+  }
+
   async destroy(): Promise<void> {
     await this.testbed.destroy();
   }
 }
 
-/** ICMP echo every `intervalMs` from the client to `ip` until stopped; which sequence numbers were answered. */
+/** ICMP echo every `intervalMs` from the client to `ip` until stopped; which sequence numbers were answered, and when. */
 export class Pinger {
-  private readonly answered = new Set<number>();
+  /** icmp_seq → reply time (ping -D, seconds since the epoch as ms). */
+  private readonly answered = new Map<number, number>();
   private constructor(
     private readonly child: ChildProcess,
     readonly intervalMs: number,
   ) {
     if (!child.stdout) throw new Error('ping has no stdout pipe');
     createInterface({ input: child.stdout }).on('line', (line) => {
-      const reply = /icmp_seq=(\d+) ttl=/.exec(line);
-      if (reply?.[1]) this.answered.add(Number(reply[1]));
+      const reply = /^\[([\d.]+)\].*icmp_seq=(\d+) ttl=/.exec(line);
+      if (reply?.[1] && reply[2]) this.answered.set(Number(reply[2]), Number(reply[1]) * 1000);
     });
   }
 
-  /** `source`: the client's own address, so the kernel never picks one that a test added. */
+  /** Pings from the host's own address, so the kernel never picks one that a test added. */
   static async start(testbed: Testbed, host: { ns: string; ipv4: string; ipv6: string }, ip: string, intervalMs = 5): Promise<Pinger> {
     const v6 = ip.includes(':');
-    const child = await testbed.spawn(host.ns, ['ping', v6 ? '-6' : '-4', '-n', '-I', v6 ? host.ipv6 : host.ipv4, '-i', String(intervalMs / 1000), ip], { pipe: true });
+    const child = await testbed.spawn(host.ns, ['ping', v6 ? '-6' : '-4', '-n', '-D', '-I', v6 ? host.ipv6 : host.ipv4, '-i', String(intervalMs / 1000), ip], { pipe: true });
     return new Pinger(child, intervalMs);
   }
 
   get highestAnswered(): number {
-    return Math.max(0, ...this.answered);
+    return Math.max(0, ...this.answered.keys());
   }
 
   /** Waits for the first answer after sequence `after`. */
   waitForAnswerAfter(after: number, timeoutMs = 30_000): Promise<number> {
-    return waitFor(`a ping answer after icmp_seq ${after}`, () => [...this.answered].find((seq) => seq > after), timeoutMs, 10);
+    return waitFor(`a ping answer after icmp_seq ${after}`, () => [...this.answered.keys()].find((seq) => seq > after), timeoutMs, 10);
   }
 
-  /** Stops pinging; the sequence numbers lost between the first and the last answer. */
-  async stop(testbed: Testbed): Promise<{ sent: number; lost: number[] }> {
+  /**
+   * Stops pinging. `lost`: sequence numbers unanswered between the first and the last answer;
+   * `outageMs`: the longest silence between two consecutive replies, less one interval.
+   */
+  async stop(testbed: Testbed): Promise<{ sent: number; lost: number[]; outageMs: number }> {
     await testbed.kill(this.child, 'SIGINT');
-    const seqs = [...this.answered].sort((a, b) => a - b);
+    const seqs = [...this.answered.keys()].sort((a, b) => a - b);
     const first = seqs[0] ?? 0;
     const last = seqs[seqs.length - 1] ?? 0;
     const lost: number[] = [];
     for (let seq = first; seq <= last; seq++) if (!this.answered.has(seq)) lost.push(seq);
-    return { sent: last - first + 1, lost };
+    let longestGap = 0;
+    for (let i = 1; i < seqs.length; i++) {
+      longestGap = Math.max(longestGap, (this.answered.get(seqs[i] ?? 0) ?? 0) - (this.answered.get(seqs[i - 1] ?? 0) ?? 0));
+    }
+    return { sent: last - first + 1, lost, outageMs: Math.max(0, longestGap - this.intervalMs) };
   }
 }

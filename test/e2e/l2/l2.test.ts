@@ -4,7 +4,7 @@
 // whether the client's pings keep being answered when the owner stops, crashes or loses its link.
 import { expect } from 'chai';
 import { availability } from '../../../src/speaker/native/index.ts';
-import { L2Cluster, Pinger, type DriverMessage } from './cluster.ts';
+import { L2Cluster, type DriverMessage } from './cluster.ts';
 import type { ClusterL2StateJson } from './driver.ts';
 
 const VIP4 = '192.0.2.100';
@@ -111,20 +111,7 @@ describe('speaker L2 mode (e2e, network namespaces)', function () {
     }
   });
 
-  /** Pings the VIP from the client during `disrupt(owner)`; returns old owner, new owner, ping results. */
-  async function failover(ip: string, disrupt: (owner: string) => Promise<void>): Promise<{ owner: string; successor: string; lost: number[]; sent: number }> {
-    const owner = await cluster.settledOwner(ip);
-    const pinger = await Pinger.start(cluster.testbed, cluster.client, ip, 10);
-    try {
-      await pinger.waitForAnswerAfter(10);
-      await disrupt(owner);
-      const successor = await cluster.settledOwner(ip, [owner]);
-      await pinger.waitForAnswerAfter(pinger.highestAnswered + 20);
-      return { owner, successor, ...(await pinger.stop(cluster.testbed)) };
-    } finally {
-      await pinger.stop(cluster.testbed);
-    }
-  }
+  const failover = (ip: string, disrupt: (owner: string) => Promise<void>): ReturnType<L2Cluster['measureFailover']> => cluster.measureFailover(ip, disrupt, 10);
 
   for (const ip of [VIP4, VIP6]) {
     it(`SIGTERM on the owner of ${ip}: planned move, no ping lost, the old owner stops once it sees the successor's announcement`, async () => {
