@@ -45,9 +45,9 @@ interface HeldSession {
   readonly peer: string;
   readonly identity: string;
   readonly config: PeerConfig;
+  /** The configuration cannot work (lastError says why): never started. */
+  refused: boolean;
   session?: BgpSession;
-  /** Waiting for the sourceAddress to appear on the node. */
-  retry?: NodeJS.Timeout;
   state: SessionState;
   since: Date;
   lastError?: string;
@@ -65,6 +65,8 @@ export class BgpAnnouncer extends EventEmitter {
   private nodeAddresses: readonly string[];
   private listener: net.Server | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
+  /** Watches sourceAddresses while any session has one. */
+  private sourceTimer: NodeJS.Timeout | undefined;
   /** apply() calls run one after another. */
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -105,6 +107,7 @@ export class BgpAnnouncer extends EventEmitter {
       held.desired = session.prefixes;
     }
     this.refreshRoutes();
+    this.watchSources();
     this.syncListener();
     await this.syncBoundAddresses(desired.boundAddresses);
   }
@@ -140,6 +143,7 @@ export class BgpAnnouncer extends EventEmitter {
     const done = this.queue.then(async () => {
       this.stopped = true;
       clearTimeout(this.drainTimer);
+      clearInterval(this.sourceTimer);
       const sessions = [...this.held.values()];
       this.held.clear();
       for (const held of sessions) this.close(held, options);
@@ -173,6 +177,7 @@ export class BgpAnnouncer extends EventEmitter {
       identity: this.identityOf(desired.config),
       // A placeholder that is never started when the configuration is refused.
       config: config ?? { peerAddress: desired.config.peerAddress, peerAsn: desired.config.myASN, localAsn: desired.config.myASN, routerId: '0.0.0.0' },
+      refused: problem !== undefined,
       state: 'Idle',
       since: new Date(),
       desired: desired.prefixes,
@@ -185,7 +190,7 @@ export class BgpAnnouncer extends EventEmitter {
       this.emit('status');
       return held;
     }
-    this.startWhenSourcePresent(held);
+    if (held.config.sourceAddress === undefined) this.start(held);
     return held;
   }
 
@@ -215,37 +220,55 @@ export class BgpAnnouncer extends EventEmitter {
     };
   }
 
-  /** A sourceAddress that is not on the node: wait and look again, touching no other session. */
-  private startWhenSourcePresent(held: HeldSession): void {
-    const source = held.config.sourceAddress;
-    if (source !== undefined && !localAddresses().has(source)) {
-      const message = `sourceAddress ${source} is not on node ${this.options.nodeName}`;
-      if (held.lastError !== message) {
-        held.lastError = message;
-        this.log.warn({ peer: held.peer }, message);
-        this.emit('status');
+  /**
+   * A session whose sourceAddress is not on the node waits, and starts when the address
+   * appears; one whose address went away (a VIP that moved to another node) stops, without a
+   * Cease, and waits again. Other sessions are not touched.
+   */
+  private watchSources(): void {
+    const present = localAddresses();
+    let watching = false;
+    for (const held of this.held.values()) {
+      const source = held.config.sourceAddress;
+      if (source === undefined || held.refused) continue;
+      watching = true;
+      if (present.has(source)) {
+        if (!held.session) this.start(held);
+        continue;
       }
-      held.retry = setTimeout(() => {
-        held.retry = undefined;
-        if (this.held.get(held.peer) === held) this.startWhenSourcePresent(held);
-      }, this.options.sourceRetryMs ?? 2000);
-      return;
+      const message = `sourceAddress ${source} is not on node ${this.options.nodeName}`;
+      if (held.lastError === message) continue;
+      held.lastError = message;
+      this.log.warn({ peer: held.peer }, message);
+      if (held.session) {
+        held.session.stop({ graceful: true });
+        held.session = undefined;
+        held.state = 'Idle';
+        held.since = new Date();
+      }
+      this.emit('status');
     }
-    delete held.lastError;
-    this.start(held);
+    if (watching && !this.sourceTimer) this.sourceTimer = setInterval(() => this.watchSources(), this.options.sourceRetryMs ?? 2000);
+    if (!watching && this.sourceTimer) {
+      clearInterval(this.sourceTimer);
+      this.sourceTimer = undefined;
+    }
   }
 
   private start(held: HeldSession): void {
+    delete held.lastError;
     let session: BgpSession;
     try {
       session = new BgpSession(held.config, this.log);
     } catch (error) {
+      held.refused = true;
       held.lastError = error instanceof Error ? error.message : String(error);
       this.emit('status');
       return;
     }
     held.session = session;
     session.on('state', (state: SessionState) => {
+      if (held.session !== session) return; // stopped and replaced
       held.state = state;
       held.since = new Date();
       this.emit('status');
@@ -257,7 +280,6 @@ export class BgpAnnouncer extends EventEmitter {
   }
 
   private close(held: HeldSession, options: { graceful?: boolean; communication?: string }): void {
-    clearTimeout(held.retry);
     held.session?.stop(options);
   }
 
@@ -315,7 +337,9 @@ export class BgpAnnouncer extends EventEmitter {
     const server = net.createServer((socket) => {
       const remote = canonical(socket.remoteAddress ?? '');
       const local = canonical(socket.localAddress ?? '');
-      const held = [...this.held.values()].find((h) => h.session && canonical(h.config.peerAddress) === remote && (h.config.sourceAddress === undefined || canonical(h.config.sourceAddress) === local));
+      const candidates = [...this.held.values()].filter((h) => h.session && canonical(h.config.peerAddress) === remote);
+      // The session bound to the address that was dialled, else one from the default source.
+      const held = candidates.find((h) => h.config.sourceAddress !== undefined && canonical(h.config.sourceAddress) === local) ?? candidates.find((h) => h.config.sourceAddress === undefined);
       if (!held?.session) {
         this.log.warn({ remote, local }, 'BGP connection that matches no peer: refused');
         socket.destroy();

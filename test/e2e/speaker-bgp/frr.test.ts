@@ -149,6 +149,37 @@ describe('speaker BGP mode: three nodes → FRR', function () {
     await waitFor('lo session gone at FRR', async () => (await frr.summary())[LO_SOURCE]?.ipv4?.state !== 'Established');
   });
 
+  it('passive peer on a fixed endpoint: FRR dials a VIP held by one node; when the VIP moves, the next node takes the session', async () => {
+    const endpoint = '192.0.2.100';
+    const [node1, node2] = [tb.nodes[0]!, tb.nodes[1]!];
+    const endpointPeer: BgpPeerView = { ...routerPeer, name: 'router-endpoint', createdAt: '2026-01-03T00:00:00Z', passive: true, sourceAddress: endpoint };
+    await vtyConfig(`router bgp ${ROUTER_AS}`, `neighbor ${endpoint} remote-as external`, `neighbor ${endpoint} timers connect 1`, 'address-family ipv4 unicast', `neighbor ${endpoint} activate`);
+    await applyAll(clusterState({ peers: [routerPeer, endpointPeer] }));
+    for (const driver of drivers) {
+      const waiting = await waitFor(`${driver.node.name} waits for the endpoint`, async () => (await driver.peer('router-endpoint'))?.lastError);
+      expect(waiting).to.equal(`sourceAddress ${endpoint} is not on node ${driver.node.name}`);
+    }
+    const sessionAtFrr = async (): Promise<boolean> => (await frr.summary())[endpoint]?.ipv4?.state === 'Established';
+    // What an L2Advertisement with bindToInterface: lo does on the node it elects.
+    await tb.exec(node1.ns, ['ip', 'addr', 'add', `${endpoint}/32`, 'dev', 'lo']);
+    await drivers[0]!.waitEstablished('router-endpoint');
+    await waitFor('FRR peers with the endpoint on node1', sessionAtFrr);
+    expect((await frr.neighbor(endpoint)).hostname).to.equal('node1');
+
+    await tb.exec(node1.ns, ['ip', 'addr', 'del', `${endpoint}/32`, 'dev', 'lo']);
+    await tb.exec(node2.ns, ['ip', 'addr', 'add', `${endpoint}/32`, 'dev', 'lo']);
+    await tb.exec(node2.ns, ['arping', '-q', '-U', '-c', '1', '-I', tb.iface, endpoint]);
+    await drivers[1]!.waitEstablished('router-endpoint');
+    await waitFor('FRR peers with the endpoint on node2', async () => (await sessionAtFrr()) && (await frr.neighbor(endpoint)).hostname === 'node2');
+    const left = await drivers[0]!.peer('router-endpoint');
+    expect(left).to.include({ state: 'Idle', lastError: `sourceAddress ${endpoint} is not on node node1` });
+
+    await tb.exec(node2.ns, ['ip', 'addr', 'del', `${endpoint}/32`, 'dev', 'lo']);
+    await vtyConfig(`router bgp ${ROUTER_AS}`, `no neighbor ${endpoint}`);
+    await applyAll(clusterState());
+    await waitNextHops(`${VIP}/32`, nodeIps());
+  });
+
   it('cordon (draining): routes are re-sent with GRACEFUL_SHUTDOWN, seen at FRR, then withdrawn', async () => {
     const node3 = drivers[2]!;
     node3.node = { ...node3.node, draining: true };
