@@ -542,15 +542,17 @@ export class HttpApi {
       items = past;
       revision = Number(rvText);
     }
-    items = items.filter((o) => this.matches(o, filter));
+    let start: string | undefined;
     if (continueToken) {
+      // Later pages show the state at the first page's revision, rebuilt from history, as a snapshot would.
       const position = decodeContinue(continueToken);
-      if (position.rv < store.oldestWatchableRevision) {
-        throw gone('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
-      }
+      const past = store.listAt(storageKey(resource), filter.namespace, position.rv);
+      if (past === 'expired') throw gone('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+      items = past;
       revision = position.rv;
-      items = items.filter((o) => objectKeyOf(o) > position.start);
+      start = position.start;
     }
+    items = items.filter((o) => (start === undefined || objectKeyOf(o) > start) && this.matches(o, filter));
     const metadata: JsonObject = { resourceVersion: String(revision) };
     if (limit > 0 && items.length > limit) {
       const remaining = items.length - limit;

@@ -80,3 +80,34 @@ describe('local API server HTTP details', () => {
     expect([response.status, response.json.message]).to.deep.equal([400, 'includeObject: Unsupported value: "Everything": supported values: "None", "Metadata", "Object"']);
   });
 });
+
+describe('local API server paging', () => {
+  let server: LocalApiServer;
+
+  before(async () => {
+    server = await startLocalApiServer();
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  it('pages a list with limit/continue, later pages showing the state of the first page', async () => {
+    const path = '/api/v1/namespaces/default/configmaps';
+    for (const name of ['a', 'b', 'c', 'd', 'e']) expect((await call(server, 'POST', path, { metadata: { name } })).status).to.equal(201);
+    const first = await call(server, 'GET', `${path}?limit=2`);
+    const meta = first.json.metadata as { continue: string; remainingItemCount: number; resourceVersion: string };
+    expect((first.json.items as { metadata: { name: string } }[]).map((i) => i.metadata.name)).to.deep.equal(['a', 'b']);
+    expect(meta.remainingItemCount).to.equal(3);
+    // Changes after the first page do not show in later pages.
+    expect((await call(server, 'DELETE', `${path}/d`)).status).to.equal(200);
+    expect((await call(server, 'POST', path, { metadata: { name: 'cc' } })).status).to.equal(201);
+    const second = await call(server, 'GET', `${path}?limit=2&continue=${encodeURIComponent(meta.continue)}`);
+    expect((second.json.items as { metadata: { name: string } }[]).map((i) => i.metadata.name)).to.deep.equal(['c', 'd']);
+    expect((second.json.metadata as { resourceVersion: string }).resourceVersion).to.equal(meta.resourceVersion);
+    const third = await call(server, 'GET', `${path}?limit=2&continue=${encodeURIComponent((second.json.metadata as { continue: string }).continue)}`);
+    expect((third.json.items as { metadata: { name: string } }[]).map((i) => i.metadata.name)).to.deep.equal(['e']);
+    expect(third.json.metadata).to.not.have.property('continue');
+    expect((await call(server, 'GET', `${path}?continue=not-a-token`)).status).to.equal(400);
+  });
+});
