@@ -21,6 +21,7 @@ import {
   render,
   type Manifest,
 } from './render.ts';
+import { holdsAll } from './drift.ts';
 import { computeStatus, type WorkloadState } from './status.ts';
 
 export const FINALIZER = 'anchorlb.io/operator';
@@ -123,7 +124,7 @@ export class InstallationReconciler {
     for (const manifest of desired) await this.apply(manifest);
   }
 
-  /** Creates the object, or rewrites it when its rendering changed. Logs names only: a Secret's data never reaches the log. */
+  /** Creates the object, or rewrites it when its rendering or the live object changed. Logs names only: a Secret's data never reaches the log. */
   private async apply(manifest: Manifest): Promise<void> {
     const path = objectPath(manifest);
     const existing = await orUndefined(this.rest.getJson<Manifest>(path));
@@ -132,7 +133,11 @@ export class InstallationReconciler {
       this.options.logger.info({ object: describe(manifest) }, 'created');
       return;
     }
-    if (existing.metadata.annotations?.[DESIRED_HASH_ANNOTATION] === manifest.metadata.annotations?.[DESIRED_HASH_ANNOTATION]) return;
+    // The liveness key is generated once: an existing Secret is never rewritten.
+    if (manifest.kind === 'Secret') return;
+    // The hash catches fields the rendering dropped; holdsAll catches edits made by hand.
+    const sameRendering = existing.metadata.annotations?.[DESIRED_HASH_ANNOTATION] === manifest.metadata.annotations?.[DESIRED_HASH_ANNOTATION];
+    if (sameRendering && holdsAll(manifest, existing)) return;
     if (manifest.kind.endsWith('Binding') && JSON.stringify(existing.roleRef) !== JSON.stringify(manifest.roleRef)) {
       // roleRef cannot change in place.
       await this.rest.delete(path);

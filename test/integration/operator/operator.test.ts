@@ -59,7 +59,7 @@ async function statusCode(request: Promise<unknown>): Promise<number> {
 
 describe('anchorlb operator against the local API server', function () {
   this.timeout(120_000);
-  const cluster = withLocalApiServer({ crdFiles });
+  const cluster = withLocalApiServer({ crdFiles, faultInjection: true });
   let admin: KubeRest;
   let operatorKubeconfig: string;
   let operator: ChildProcess | undefined;
@@ -197,6 +197,40 @@ describe('anchorlb operator against the local API server', function () {
     startOperator();
     await waitFor('Deployment back', () => exists(admin, DEPLOYMENT), 30_000);
     await waitFor('ClusterRole back', () => exists(admin, '/apis/rbac.authorization.k8s.io/v1/clusterroles/anchorlb-speaker'), 30_000);
+  });
+
+  it('puts back a workload edited by hand', async () => {
+    const deployment = await admin.getJson<PodTemplate & { metadata: { resourceVersion: string } }>(DEPLOYMENT);
+    const container = deployment.spec.template.spec.containers[0];
+    if (container) container.image = 'someone/else:latest';
+    await admin.replace(DEPLOYMENT, deployment);
+    // The edit is itself an event on a workload the operator watches.
+    await waitFor('image restored', async () => (await admin.getJson<PodTemplate>(DEPLOYMENT)).spec.template.spec.containers[0]?.image === 'anchorlb/anchorlb:0.2.0', 30_000);
+  });
+
+  it('retries writes the API server refuses for a while', async () => {
+    await stopOperator();
+    await admin.patch(anchorlbPath(NS, 'anchorlb'), { spec: { logLevel: 'warn' } });
+    cluster.server.faults.conflictNextWrites(4);
+    startOperator();
+    await waitFor('log level applied', async () => (await admin.getJson<PodTemplate>(DAEMONSET)).spec.template.spec.containers[0]?.args.includes('warn'), 30_000);
+    expect(operatorOutput).to.contain('reconcile failed');
+  });
+
+  it('exits when its watch fails, as the library does, and a restart heals what changed meanwhile', async () => {
+    const child = operator;
+    if (!child) throw new Error('operator not running');
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // The library re-watches after a watch ends; that re-watch failing ends the process.
+    cluster.server.faults.failNext(20);
+    cluster.server.faults.dropWatches();
+    expect(await exited).to.equal(1);
+    expect(operatorOutput).to.match(/watch on resource anchorlbs\.anchorlb\.io\/v1beta1 failed/);
+    operator = undefined;
+    cluster.server.faults.failNext(0);
+    await admin.patch(anchorlbPath(NS, 'anchorlb'), { spec: { logLevel: 'error' } });
+    startOperator();
+    await waitFor('log level applied after restart', async () => (await admin.getJson<PodTemplate>(DAEMONSET)).spec.template.spec.containers[0]?.args.includes('error'), 30_000);
   });
 
   it('removes everything it created, cluster-scoped objects included, when the AnchorLB is deleted', async () => {
