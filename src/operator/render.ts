@@ -151,6 +151,10 @@ function probes(port: number): { livenessProbe: object; readinessProbe: object; 
   };
 }
 
+/** The root filesystem is read-only; the TypeScript loader and Node still want a writable /tmp. */
+const SCRATCH_VOLUME = { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } };
+const SCRATCH_MOUNT = { name: 'tmp', mountPath: '/tmp' };
+
 function logLevelOf(anchorlb: AnchorLB): string {
   return anchorlb.spec?.logLevel ?? 'info';
 }
@@ -178,6 +182,7 @@ function controllerDeployment(anchorlb: AnchorLB, namespace: string): Manifest {
         spec: {
           serviceAccountName: CONTROLLER_NAME,
           securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: 'RuntimeDefault' } },
+          volumes: [SCRATCH_VOLUME],
           containers: [
             {
               name: 'controller',
@@ -188,6 +193,7 @@ function controllerDeployment(anchorlb: AnchorLB, namespace: string): Manifest {
               ...probeFields,
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
               resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+              volumeMounts: [SCRATCH_MOUNT],
             },
           ],
         },
@@ -234,6 +240,7 @@ function speakerDaemonSet(anchorlb: AnchorLB, namespace: string): Manifest {
           nodeSelector,
           tolerations: speaker?.tolerations ?? [],
           securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+          volumes: [SCRATCH_VOLUME],
           containers: [
             {
               name: 'speaker',
@@ -250,6 +257,7 @@ function speakerDaemonSet(anchorlb: AnchorLB, namespace: string): Manifest {
                 capabilities: { drop: ['ALL'], add: ['NET_RAW', 'NET_ADMIN'] },
               },
               resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+              volumeMounts: [SCRATCH_MOUNT],
             },
           ],
         },

@@ -130,6 +130,15 @@ describe('operator render', () => {
     expect(speaker.env.find((entry) => entry.name === 'NODE_NAME')?.valueFrom).to.deep.equal({ fieldRef: { fieldPath: 'spec.nodeName' } });
   });
 
+  it('gives both workloads a writable /tmp and nothing else writable', async () => {
+    const objects = await renderSample();
+    for (const [kind, name] of [['Deployment', 'anchorlb-controller'], ['DaemonSet', 'anchorlb-speaker']] as const) {
+      const workload = find(objects, kind, name) as Workload & { spec: { template: { spec: { volumes: unknown[]; containers: { volumeMounts: unknown[] }[] } } } };
+      expect(workload.spec.template.spec.volumes, name).to.deep.equal([{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }]);
+      expect(workload.spec.template.spec.containers[0]?.volumeMounts, name).to.deep.equal([{ name: 'tmp', mountPath: '/tmp' }]);
+    }
+  });
+
   it('runs the controller as non-root with no capabilities, read-only root, its class and pool namespace', async () => {
     const { pod, container: controller, workload } = container(await renderSample(), 'Deployment', 'anchorlb-controller');
     expect(pod.securityContext.runAsNonRoot).to.equal(true);
