@@ -8,6 +8,9 @@ import { admitBuiltin, admitBuiltinStatus, pruneBuiltinFields } from './builtins
 import { eventFromCore, eventToCore } from './conversion.ts';
 import { parseJsonPath, evaluateJsonPath } from './jsonpath.ts';
 import { cloneJson, isJsonObject, type JsonObject, type KubeObject } from './types.ts';
+import { createLogger } from '../common/log.ts';
+
+const log = createLogger('local-apiserver');
 
 /**
  * The API server's object semantics, independent of HTTP: admission (names,
@@ -280,41 +283,52 @@ export class ApiCore {
           dependents.set(owner.uid, list);
         }
       }
-      for (const { resource, object } of all) {
-        const meta = object.metadata;
-        const name = meta.name ?? '';
-        const current = this.store.get(storageKey(resource), meta.namespace, name);
-        if (!current || current.metadata.resourceVersion !== meta.resourceVersion) continue;
-        const owners = meta.ownerReferences ?? [];
-        if (owners.length > 0 && !meta.deletionTimestamp && owners.every((o) => !this.store.locate(o.uid))) {
-          this.delete(resource, meta.namespace, name, { propagationPolicy: 'Background' });
-          changed = true;
-          continue;
-        }
-        if (!meta.deletionTimestamp) continue;
-        const mine = (dependents.get(meta.uid ?? '') ?? []).filter((d) => this.store.locate(d.object.metadata.uid ?? ''));
-        const finalizers = meta.finalizers ?? [];
-        if (finalizers.includes('orphan')) {
-          for (const dependent of mine) this.dropOwner(dependent.resource, dependent.object, meta.uid ?? '');
-          this.removeFinalizer(resource, current, 'orphan');
-          changed = true;
-        } else if (finalizers.includes('foregroundDeletion')) {
-          const blocking = mine.filter((d) => d.object.metadata.ownerReferences?.some((o) => o.uid === meta.uid && o.blockOwnerDeletion === true));
-          for (const dependent of mine) {
-            if (!dependent.object.metadata.deletionTimestamp) {
-              this.delete(dependent.resource, dependent.object.metadata.namespace, dependent.object.metadata.name ?? '', { propagationPolicy: 'Foreground' });
-              changed = true;
-            }
-          }
-          if (blocking.length === 0) {
-            this.removeFinalizer(resource, current, 'foregroundDeletion');
-            changed = true;
-          }
-        } else if (storageKey(resource) === '/namespaces') {
-          changed = this.finishNamespace(current) || changed;
+      for (const entry of all) {
+        try {
+          changed = this.collectOne(entry.resource, entry.object, dependents) || changed;
+        } catch (error) {
+          // One object the collector cannot handle must not stop it (or the server).
+          log.error({ err: error, resource: storageKey(entry.resource), name: entry.object.metadata.name }, 'garbage collection step failed');
         }
       }
     }
+  }
+
+  /** One garbage-collection step for one object; true if it changed anything. */
+  private collectOne(resource: ResourceType, object: KubeObject, dependents: Map<string, { resource: ResourceType; object: KubeObject }[]>): boolean {
+    const meta = object.metadata;
+    const name = meta.name ?? '';
+    const current = this.store.get(storageKey(resource), meta.namespace, name);
+    if (!current || current.metadata.resourceVersion !== meta.resourceVersion) return false;
+    const owners = meta.ownerReferences ?? [];
+    if (owners.length > 0 && !meta.deletionTimestamp && owners.every((o) => !this.store.locate(o.uid))) {
+      this.delete(resource, meta.namespace, name, { propagationPolicy: 'Background' });
+      return true;
+    }
+    if (!meta.deletionTimestamp) return false;
+    const mine = (dependents.get(meta.uid ?? '') ?? []).filter((d) => this.store.locate(d.object.metadata.uid ?? ''));
+    const finalizers = meta.finalizers ?? [];
+    if (finalizers.includes('orphan')) {
+      for (const dependent of mine) this.dropOwner(dependent.resource, dependent.object, meta.uid ?? '');
+      this.removeFinalizer(resource, current, 'orphan');
+      return true;
+    }
+    if (finalizers.includes('foregroundDeletion')) {
+      let changed = false;
+      const blocking = mine.filter((d) => d.object.metadata.ownerReferences?.some((o) => o.uid === meta.uid && o.blockOwnerDeletion === true));
+      for (const dependent of mine) {
+        if (!dependent.object.metadata.deletionTimestamp) {
+          this.delete(dependent.resource, dependent.object.metadata.namespace, dependent.object.metadata.name ?? '', { propagationPolicy: 'Foreground' });
+          changed = true;
+        }
+      }
+      if (blocking.length === 0) {
+        this.removeFinalizer(resource, current, 'foregroundDeletion');
+        changed = true;
+      }
+      return changed;
+    }
+    return storageKey(resource) === '/namespaces' ? this.finishNamespace(current) : false;
   }
 
   /** Deletes a terminating namespace's content, then the namespace once nothing is left; true if anything changed. */
@@ -349,10 +363,13 @@ export class ApiCore {
     this.store.put(storageKey(resource), updated);
   }
 
+  /** The collector's own finalizer removal: metadata only, so no admission can refuse it. */
   private removeFinalizer(resource: ResourceType, object: KubeObject, finalizer: string): void {
     const updated = cloneJson(object);
     updated.metadata.finalizers = (updated.metadata.finalizers ?? []).filter((f) => f !== finalizer);
-    this.replace(resource, object, updated, undefined);
+    if (updated.metadata.deletionTimestamp && updated.metadata.finalizers.length === 0) {
+      this.afterRemove(resource, this.store.remove(storageKey(resource), object.metadata.namespace, object.metadata.name ?? ''));
+    } else this.store.put(storageKey(resource), updated);
   }
 
   private scheduleGc(): void {

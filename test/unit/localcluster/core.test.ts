@@ -173,6 +173,20 @@ describe('localcluster ApiCore object semantics', () => {
     expect(core.store.list('example.anchorlb.io/widgets')).to.deep.equal([]);
   });
 
+  it('finishes a foreground deletion even when the object no longer passes a stricter schema', async () => {
+    const crds = core.resource('apiextensions.k8s.io', 'v1', 'customresourcedefinitions');
+    core.create(crds, undefined, widgetCrd);
+    core.create(core.resource('example.anchorlb.io', 'v1', 'widgets'), 'default', { metadata: { name: 'big' }, spec: { size: 9 } });
+    const stricter = JSON.parse(JSON.stringify(core.get(crds, undefined, 'widgets.example.anchorlb.io'))) as { spec: { versions: { schema: { openAPIV3Schema: { properties: { spec: { properties: { size: { maximum: number } } } } } } }[] } };
+    const version = stricter.spec.versions[0];
+    if (version) version.schema.openAPIV3Schema.properties.spec.properties.size.maximum = 3;
+    core.update(crds, undefined, 'widgets.example.anchorlb.io', stricter, undefined);
+    const widgets = core.resource('example.anchorlb.io', 'v1', 'widgets');
+    core.delete(widgets, 'default', 'big', { propagationPolicy: 'Foreground' });
+    await flushGc();
+    expect(errorOf(() => core.get(widgets, 'default', 'big')).code).to.equal(404);
+  });
+
   it('refuses a CRD whose name does not match its names and group', () => {
     const crds = core.resource('apiextensions.k8s.io', 'v1', 'customresourcedefinitions');
     const error = errorOf(() => core.create(crds, undefined, { ...widgetCrd, metadata: { name: 'wrong.example.anchorlb.io' } }));
