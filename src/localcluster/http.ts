@@ -709,7 +709,15 @@ export class HttpApi {
       for (const timer of timers) clearTimeout(timer);
       res.end();
     };
-    const unsubscribe = store.subscribe(onChange);
+    // A watcher that cannot be served is ended; it must never fail the write that notified it.
+    const unsubscribe = store.subscribe((change) => {
+      try {
+        onChange(change);
+      } catch (error) {
+        log.error({ err: error }, 'watch stream failed; ending it');
+        finish();
+      }
+    });
     const untrack = this.options.faults.trackWatch(finish);
     req.on('close', finish);
     res.on('close', finish);
