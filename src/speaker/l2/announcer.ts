@@ -52,11 +52,10 @@ import {
   macToBytes,
   parseFrame,
   solicitedNodeMulticast,
-  UNSPECIFIED_IPV4,
   UNSPECIFIED_IPV6,
-  type ParsedFrame,
 } from './frames.ts';
 import { discoverInterfaces } from './interfaces.ts';
+import { observe } from './observe.ts';
 
 export interface L2AnnouncerOptions {
   logger: Logger;
@@ -408,7 +407,7 @@ export class L2Announcer {
     const parsed = parseFrame(bytes);
     if (!entry || !parsed.ok) return;
     const ownMac = entry.socket.interface.mac;
-    const sighting = foreignSighting(parsed.frame);
+    const { sighting, question } = observe(parsed.frame);
     const claimed = sighting && sighting.mac !== ownMac ? this.claims.get(sighting.ip) : undefined;
     if (sighting && claimed?.interfaces.includes(interfaceName)) {
       if (answersProbes(claimed.claim)) {
@@ -418,7 +417,6 @@ export class L2Announcer {
       this.perform(claimed, foreignClaim(claimed.claim, performance.now(), this.timing, sighting.mac, interfaceName));
       this.afterChange();
     }
-    const question = questionOf(parsed.frame);
     if (!question) return;
     const record = this.claims.get(question.ip);
     if (!record?.interfaces.includes(interfaceName)) return;
@@ -451,26 +449,4 @@ export class L2Announcer {
     for (const record of [...this.claims.values()]) this.perform(record, advanceClaim(record.claim, now, this.timing));
     this.afterChange();
   }
-}
-
-/**
- * A frame in which another host says it has an IP (RFC 5227 2.1.1: any ARP packet whose sender
- * IP is the address, probes aside), or a Neighbor Advertisement for it.
- */
-function foreignSighting(frame: ParsedFrame): { ip: string; mac: string } | undefined {
-  if (frame.kind === 'arp') {
-    return frame.arp.senderIp === UNSPECIFIED_IPV4 ? undefined : { ip: frame.arp.senderIp, mac: frame.arp.senderMac };
-  }
-  if (frame.ndp.type === 'advertisement') return { ip: frame.ndp.target, mac: frame.ndp.targetLinkAddress ?? frame.ethernet.source };
-  return undefined;
-}
-
-/** A request for an IP's link address; `probe` when it comes from an address-less prober (RFC 5227, DAD). */
-function questionOf(frame: ParsedFrame): { ip: string; probe: boolean } | undefined {
-  if (frame.kind === 'arp') {
-    if (frame.arp.operation !== 'request' || frame.arp.senderIp === frame.arp.targetIp) return undefined;
-    return { ip: frame.arp.targetIp, probe: frame.arp.senderIp === UNSPECIFIED_IPV4 };
-  }
-  if (frame.ndp.type !== 'solicitation') return undefined;
-  return { ip: frame.ndp.target, probe: frame.ipv6.source === UNSPECIFIED_IPV6 };
 }

@@ -37,13 +37,15 @@ export class Speaker {
 
   /** The first message from index `from` on that matches. */
   next(what: string, match: (message: DriverMessage) => boolean, from = 0, timeoutMs = 20_000): Promise<DriverMessage> {
-    return waitFor(`${this.name}: ${what} (last said: ${JSON.stringify(this.messages.at(-1) ?? null)})`, () => {
+    return waitFor(`${this.name}: ${what}`, () => {
       const error = this.messages.find((m) => m.event === 'error');
       if (error) throw new Error(`${this.name} failed: ${String(error.message)}`);
       const found = this.messages.slice(from).find(match);
       if (!found && !this.running) throw new Error(`${this.name} exited (${this.child.exitCode ?? this.child.signalCode})`);
       return found;
-    }, timeoutMs, 10);
+    }, timeoutMs, 10).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}; its last message: ${JSON.stringify(this.messages.at(-1) ?? null)}`);
+    });
   }
 
   /** IP → phase of what this speaker holds now. */
