@@ -16,14 +16,22 @@ export function registerDoctorCommand(program: Command): void {
         process.exitCode = 2;
         return;
       }
-      const { snapshot, unreadable } = await collectSnapshot(loadKubeConfig(options.kubeconfig), options.namespace);
+      let collected: Awaited<ReturnType<typeof collectSnapshot>>;
+      try {
+        collected = await collectSnapshot(loadKubeConfig(options.kubeconfig), options.namespace);
+      } catch (error) {
+        process.stderr.write(`anchorlb doctor: cannot read the cluster: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      const { snapshot, unreadable } = collected;
       const findings = diagnose(snapshot);
       if (options.output === 'json') process.stdout.write(`${JSON.stringify({ findings, unreadable }, null, 2)}\n`);
       else {
         process.stdout.write(formatFindings(findings));
         for (const what of unreadable) process.stdout.write(`\nnot checked (could not read): ${what}\n`);
       }
-      // 1: something to fix; warnings alone do not fail scripts.
+      // 1: something to fix (2: could not run); warnings alone do not fail scripts.
       process.exitCode = findings.some((finding) => finding.severity === 'error') ? 1 : 0;
     });
 }

@@ -1,10 +1,15 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createLogger } from '../common/log.ts';
 import { startHealthServer } from '../common/health-server.ts';
 import { loadKubeConfig } from '../common/kubeconfig.ts';
 import { AnchorLBOperator } from '../operator/operator.ts';
 import { DEFAULT_RBAC_DIR, loadRbacTemplates } from '../operator/templates.ts';
+
+function parsePort(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) > 65535) throw new InvalidArgumentError(`expected an integer from 0 to 65535, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
 
 export function registerOperatorCommand(program: Command): void {
   program
@@ -13,20 +18,33 @@ export function registerOperatorCommand(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig to use (default: KUBECONFIG, ~/.kube/config, then in-cluster)')
     .option('--namespace <namespace>', 'namespace of the AnchorLB objects and of what they deploy', process.env.POD_NAMESPACE ?? 'anchorlb-system')
     .option('--rbac-dir <dir>', 'directory with the controller.yaml and speaker.yaml RBAC manifests', DEFAULT_RBAC_DIR)
-    .option('--metrics-port <port>', 'port for /metrics, /healthz and /readyz (0 = any)', '7471')
+    .option('--metrics-port <port>', 'port for /metrics, /healthz and /readyz (0 = any)', parsePort, 7471)
     .option('--metrics-host <host>', 'address for the metrics server', '0.0.0.0')
-    .action(async (options: { kubeconfig?: string; namespace: string; rbacDir: string; metricsPort: string; metricsHost: string }) => {
+    .action(async (options: { kubeconfig?: string; namespace: string; rbacDir: string; metricsPort: number; metricsHost: string }) => {
       const logger = createLogger('operator');
       const registry = new Registry();
       collectDefaultMetrics({ register: registry });
-      const operator = new AnchorLBOperator({
-        kubeConfig: loadKubeConfig(options.kubeconfig),
-        namespace: options.namespace,
-        logger,
-        rbacTemplates: await loadRbacTemplates(options.rbacDir),
-      });
+      const fail = (flag: string, value: string, error: unknown) => {
+        process.stderr.write(`anchorlb operator: ${flag} ${value}: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exitCode = 2;
+      };
+      let rbacTemplates: Awaited<ReturnType<typeof loadRbacTemplates>>;
+      try {
+        rbacTemplates = await loadRbacTemplates(options.rbacDir);
+      } catch (error) {
+        fail('--rbac-dir', options.rbacDir, error);
+        return;
+      }
+      let kubeConfig: ReturnType<typeof loadKubeConfig>;
+      try {
+        kubeConfig = loadKubeConfig(options.kubeconfig);
+      } catch (error) {
+        fail('--kubeconfig', options.kubeconfig ?? '(default)', error);
+        return;
+      }
+      const operator = new AnchorLBOperator({ kubeConfig, namespace: options.namespace, logger, rbacTemplates });
       let ready = false;
-      const health = await startHealthServer({ host: options.metricsHost, port: Number(options.metricsPort), registry, ready: () => ready });
+      const health = await startHealthServer({ host: options.metricsHost, port: options.metricsPort, registry, ready: () => ready });
       // The library exits the process on a watch error: the Deployment restarts it and everything is re-derived.
       await operator.start();
       ready = true;

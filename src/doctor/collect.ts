@@ -16,12 +16,14 @@ const KUBE_SYSTEM_CONFIGMAPS = ['kube-proxy', 'cilium-config', 'kubevip'];
 export async function collectSnapshot(kubeConfig: KubeConfig, namespace: string): Promise<CollectResult> {
   const rest = new KubeRest(kubeConfig);
   const unreadable: string[] = [];
-  // A missing API or object (404: MetalLB or Cilium not installed) is simply absent; a refusal is reported.
+  // A missing API or object (404: MetalLB or Cilium not installed) is simply absent; a refusal
+  // is reported; an unreachable server is an error (nothing could be checked).
   const read = async <T>(path: string): Promise<T | undefined> => {
     try {
       return await rest.getJson<T>(path);
     } catch (error) {
-      if (!(error instanceof KubeHttpError && error.statusCode === 404)) unreadable.push(`${path}: ${error instanceof Error ? error.message : String(error)}`);
+      if (!(error instanceof KubeHttpError)) throw error;
+      if (error.statusCode !== 404) unreadable.push(`${path}: ${error.message}`);
       return undefined;
     }
   };
