@@ -64,7 +64,7 @@ function randomSuffix(): string {
 
 /** Everything but metadata and status: what `generation` counts changes of. */
 function specPart(object: KubeObject): string {
-  const { metadata: _metadata, status: _status, resourceVersion: _rv, ...rest } = object;
+  const { metadata: _metadata, status: _status, ...rest } = object;
   return JSON.stringify(rest);
 }
 

@@ -664,12 +664,12 @@ export class HttpApi {
     if (rvText !== '' && !/^\d+$/.test(rvText)) throw badRequest(`resourceVersion: Invalid value: ${JSON.stringify(rvText)}: must be a non-negative integer`);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
-    const write = (type: string, object: KubeObject | JsonObject): void => {
+    const write = (type: string, object: unknown): void => {
       res.write(`${JSON.stringify({ type, object })}\n`);
     };
     const emit = (type: string, object: KubeObject, change?: StoreChange): void => {
       if (view.kind !== 'object') {
-        write(type, renderOne(resource, this.core.present(resource, object), view) as JsonObject);
+        write(type, renderOne(resource, this.core.present(resource, object), view));
         return;
       }
       // Plain events for the same change are identical for every watcher of this resource version: serialize once.
@@ -728,7 +728,7 @@ export class HttpApi {
     } else {
       const history = store.changesSince(Number(rvText));
       if (history.kind === 'expired') {
-        write('ERROR', new ApiError(410, 'Expired', `too old resource version: ${rvText} (${history.oldest})`).toStatus() as unknown as JsonObject);
+        write('ERROR', new ApiError(410, 'Expired', `too old resource version: ${rvText} (${history.oldest})`).toStatus());
         finish();
         return;
       }

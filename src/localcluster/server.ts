@@ -28,7 +28,7 @@ export interface LocalApiServerOptions {
   faultInjection?: boolean;
   /** How often watches with allowWatchBookmarks get a BOOKMARK (default 5 s). */
   bookmarkIntervalMs?: number;
-  /** How many changes watches can resume from before answering 410 Gone (default 10,000). */
+  /** How many changes watches can resume from before answering 410 Gone (default 2,000). */
   watchHistoryLimit?: number;
 }
 
@@ -92,7 +92,7 @@ class Server implements LocalApiServer {
     private readonly dataDir: string,
     snapshot: { store?: StoreSnapshot; identities?: Identity[] } | undefined,
   ) {
-    this.core = new ApiCore({ historyLimit: options.watchHistoryLimit ?? 10_000 });
+    this.core = new ApiCore(options.watchHistoryLimit !== undefined ? { historyLimit: options.watchHistoryLimit } : {});
     if (snapshot?.store) {
       this.core.store.restore(snapshot.store);
       this.core.bootstrap();
