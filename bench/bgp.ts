@@ -4,8 +4,9 @@
 //   BIRD   — the same prefixes as static routes (BIRD started cold),
 //   gobgpd — the same prefixes injected from an MRT TABLE_DUMP_V2 file before the session is up,
 // each into a freshly started FRR bgpd (-Z: the BGP RIB, no kernel FIB) in the router namespace.
-// Time = FRR reports the session Established → FRR has every prefix of both families
-// (`show bgp summary json` pfxRcd, polled). Also: session establishment time (process start →
+// Time = the source reports the session Established (our speaker's event; `birdc show protocols`
+// and `gobgp neighbor` polled every 5 ms) → FRR has every prefix of both families
+// (`show bgp summary json` pfxRcd, polled every 50 ms). Also: session establishment time (process start →
 // Established), and resident memory of the source once FRR has the whole table.
 // Prefixes: RFC 2544's benchmarking range 198.18.0.0/15 (documentation ranges hold only 768
 // IPv4 addresses) and 2001:db8::/32; everything stays inside the test-bed namespaces.
@@ -55,11 +56,14 @@ interface Measurement {
   received: number;
 }
 
-/** Waits for FRR to report `peer` Established, then for every prefix of both families. */
-async function measure(frr: FrrRouter, peer: string, startedAt: number, sourcePid: () => number | undefined, timeoutMs: number): Promise<Measurement> {
-  await waitFor(`${peer} Established in FRR`, async () => (await frr.summary())[peer]?.ipv4?.state === 'Established', 60_000, 10);
-  const establishedAt = Date.now();
+/**
+ * Waits for the session (as the source reports it: FRR's own view lags while it is busy
+ * with the table), then for FRR to hold every prefix of both families.
+ */
+async function measure(frr: FrrRouter, peer: string, startedAt: number, established: () => Promise<number>, sourcePid: () => number | undefined, timeoutMs: number): Promise<Measurement> {
+  const establishedAt = await established();
   let received = 0;
+  let complete = true;
   try {
     await waitFor(
       `${2 * COUNT} prefixes from ${peer}`,
@@ -72,9 +76,9 @@ async function measure(frr: FrrRouter, peer: string, startedAt: number, sourcePi
       50,
     );
   } catch {
-    return { establishMs: establishedAt - startedAt, transferMs: Date.now() - establishedAt, rssMb: await rssMb(sourcePid()), complete: false, received };
+    complete = false;
   }
-  return { establishMs: establishedAt - startedAt, transferMs: Date.now() - establishedAt, rssMb: await rssMb(sourcePid()), complete: true, received };
+  return { establishMs: establishedAt - startedAt, transferMs: Date.now() - establishedAt, rssMb: await rssMb(sourcePid()), complete, received };
 }
 
 async function freshFrr(tb: Testbed, source: Host, asn: number): Promise<FrrRouter> {
@@ -86,7 +90,8 @@ async function runOurs(tb: Testbed, host: Host, prefixFile: string): Promise<Mea
   const startedAt = Date.now();
   const ours = await Announcer.start(tb, host, ['--peer', tb.router.ipv4, '--peer-as', String(ROUTER_AS), '--local-as', String(SOURCE_AS.ours), '--prefix-file', prefixFile], SPEAKER_ENTRY);
   try {
-    return await measure(frr, host.ipv4, startedAt, () => ours.child.pid, 300_000);
+    const established = async (): Promise<number> => Number((await ours.established(60_000)).time);
+    return await measure(frr, host.ipv4, startedAt, established, () => ours.child.pid, 300_000);
   } finally {
     await ours.kill();
     await frr.stop();
@@ -104,7 +109,11 @@ async function runBird(tb: Testbed, host: Host): Promise<Measurement> {
     neighbors: [{ address: tb.router.ipv4, asn: ROUTER_AS, families: ['ipv4', 'ipv6'] }],
   });
   try {
-    return await measure(frr, host.ipv4, startedAt, () => bird.bird.pid, 300_000);
+    const established = async (): Promise<number> => {
+      await waitFor('BIRD session Established', async () => (await bird.birdc('show protocols peer1')).includes('Established'), 60_000, 5);
+      return Date.now();
+    };
+    return await measure(frr, host.ipv4, startedAt, established, () => bird.bird.pid, 300_000);
   } finally {
     await tb.kill(bird.bird);
     await frr.stop();
@@ -167,7 +176,11 @@ async function runGobgp(tb: Testbed, host: Host, mrtFile: string): Promise<Measu
   // Injected before gobgpd's first connection (it waits 5–9 s before connecting out).
   await gobgp.gobgp(['mrt', 'inject', 'global', mrtFile]);
   try {
-    return await measure(frr, host.ipv4, startedAt, () => gobgp.gobgpd.pid, GOBGP_TIMEOUT_MS);
+    const established = async (): Promise<number> => {
+      await waitFor('gobgpd session Established', async () => ['6', 'established'].includes((await gobgp.neighbors()).get(tb.router.ipv4) ?? ''), 60_000, 5);
+      return Date.now();
+    };
+    return await measure(frr, host.ipv4, startedAt, established, () => gobgp.gobgpd.pid, GOBGP_TIMEOUT_MS);
   } finally {
     await tb.kill(gobgp.gobgpd);
     await frr.stop();

@@ -74,7 +74,7 @@ function attributesKey(attributes: RouteAttributes): string {
 }
 
 export class AdjRibOut {
-  /** Replaced, never mutated, by setRoutes: so `sent` may share it after a full send. */
+  /** Never mutated while `sent` shares it (after a full send): replaced, or copied first. */
   private desired = new Map<number | string, Entry>();
   /** What the peer has from us. The same object as `desired` right after the whole table went out. */
   private sent = new Map<number | string, Entry>();
@@ -84,6 +84,20 @@ export class AdjRibOut {
   /** Replaces the desired set (the last route wins for a prefix given twice). */
   setRoutes(routes: Iterable<Route>): void {
     const desired = new Map<number | string, Entry>();
+    this.addTo(desired, routes);
+    this.desired = desired;
+  }
+
+  /** Adds (or changes) some routes and removes some prefixes, keeping the rest. */
+  update(add: Iterable<Route>, remove: Iterable<Prefix> = []): void {
+    // Copy on write: `sent` may be the very same map.
+    const desired = this.desired === this.sent ? new Map(this.desired) : this.desired;
+    for (const prefix of remove) desired.delete(prefixKey(prefix));
+    this.addTo(desired, add);
+    this.desired = desired;
+  }
+
+  private addTo(desired: Map<number | string, Entry>, routes: Iterable<Route>): void {
     const byKey = new Map<string, RouteAttributes>();
     for (const route of routes) {
       const given = route.attributes ?? NO_ATTRIBUTES;
@@ -98,7 +112,6 @@ export class AdjRibOut {
       }
       desired.set(prefixKey(route.prefix), { prefix: route.prefix, attributes: known.attributes, attributesKey: known.key });
     }
-    this.desired = desired;
   }
 
   /** Number of desired routes. */
@@ -127,7 +140,7 @@ export class AdjRibOut {
       this.sent = this.desired;
       return { announce: this.all(), withdraw: [] };
     }
-    // `sent` is no longer `desired` (setRoutes replaced that, never mutating it): ours to change.
+    // `sent` is no longer `desired` (that was replaced or copied, never mutated): ours to change.
     const sent = this.sent;
     const batches = new Map<string, AnnouncementBatch>();
     const withdraw: Prefix[] = [];

@@ -175,6 +175,12 @@ export class BgpSession extends EventEmitter {
     this.scheduleFlush();
   }
 
+  /** Adds or changes some routes and withdraws some prefixes, keeping the rest. */
+  updateRoutes(add: Iterable<Route>, remove: Iterable<Prefix> = []): void {
+    this.rib.update(add, remove);
+    this.scheduleFlush();
+  }
+
   /** Hands over a connection the listener accepted from this peer's address. */
   acceptIncoming(socket: net.Socket): void {
     this.attach(socket, false);
@@ -391,7 +397,7 @@ export class BgpSession extends EventEmitter {
   private scheduleFlush(): void {
     if (this.flushScheduled || !this.established) return;
     this.flushScheduled = true;
-    // Coalesces several setRoutes calls in one tick into one set of UPDATEs.
+    // Coalesces several route changes in one tick into one set of UPDATEs.
     setImmediate(() => {
       this.flushScheduled = false;
       this.flush();

@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { createLogger, type Logger } from '../common/log.ts';
 import type { Route } from './adj-rib-out.ts';
+import type { Prefix } from './codec/index.ts';
 import { BgpSession, type Family, type PeerConfig, type SessionState, type SessionStats } from './session.ts';
 
 export interface SpeakerOptions {
@@ -117,6 +118,15 @@ export class BgpSpeaker extends EventEmitter {
     const session = this.sessions.get(canonicalAddress(peerAddress));
     if (!session) throw new Error(`BGP peer ${peerAddress}: not configured`);
     session.setRoutes(routes);
+  }
+
+  /** Adds or changes some routes and withdraws some prefixes for one peer (or every peer), keeping the rest. */
+  updateRoutes(add: readonly Route[], remove: readonly Prefix[], peerAddress?: string): void {
+    const sessions = peerAddress === undefined ? [...this.sessions.values()] : [this.session(peerAddress)];
+    for (const session of sessions) {
+      if (!session) throw new Error(`BGP peer ${peerAddress}: not configured`);
+      session.updateRoutes(add, remove);
+    }
   }
 
   session(peerAddress: string): BgpSession | undefined {

@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { createLogger } from '../common/log.ts';
 import type { Route, RouteAttributes } from '../bgp/adj-rib-out.ts';
-import { parseCommunity, parseLargeCommunity, parsePrefix, formatPrefix, type Prefix } from '../bgp/codec/index.ts';
+import { parseCommunity, parseLargeCommunity, parsePrefix, type Prefix } from '../bgp/codec/index.ts';
 import { BgpSpeaker, type SpeakerPeerConfig } from '../bgp/speaker.ts';
 
 export interface AnnounceCliOptions {
@@ -62,7 +62,7 @@ function required(field: string, value: number | undefined): number {
 }
 
 /** Turns command-line options into a speaker and peer configuration; throws naming the option and value. */
-export function parseAnnounceOptions(options: AnnounceCliOptions, filePrefixes: readonly string[] = []): AnnounceSetup {
+export function parseAnnounceOptions(options: AnnounceCliOptions, filePrefixes: readonly Prefix[] = []): AnnounceSetup {
   if (net.isIP(options.peer) === 0) throw new Error(`--peer: "${options.peer}" is not an IP address`);
   if (options.source !== undefined && net.isIP(options.source) === 0) throw new Error(`--source: "${options.source}" is not an IP address`);
   const localAsn = required('--local-as', integer('--local-as', options.localAs, 1, 0xffffffff));
@@ -70,13 +70,7 @@ export function parseAnnounceOptions(options: AnnounceCliOptions, filePrefixes: 
   const routerId = options.routerId ?? (options.source !== undefined && net.isIPv4(options.source) ? options.source : undefined);
   if (routerId === undefined) throw new Error('--router-id is required unless --source is an IPv4 address');
   if (!net.isIPv4(routerId)) throw new Error(`--router-id: "${routerId}" is not a dotted quad`);
-  const prefixes = [...(options.prefix ?? []), ...filePrefixes].map((text) => {
-    try {
-      return parsePrefix(text);
-    } catch (error) {
-      throw new Error(`--prefix: ${(error as Error).message}`, { cause: error });
-    }
-  });
+  const prefixes = (options.prefix ?? []).map((text) => wrap('--prefix', () => parsePrefix(text))).concat(filePrefixes);
   const attributes: RouteAttributes = {
     ...(options.community?.length ? { communities: options.community.map((c) => wrap('--community', () => parseCommunity(c))) } : {}),
     ...(options.largeCommunity?.length ? { largeCommunities: options.largeCommunity.map((c) => wrap('--large-community', () => parseLargeCommunity(c))) } : {}),
@@ -100,6 +94,24 @@ export function parseAnnounceOptions(options: AnnounceCliOptions, filePrefixes: 
     ...(options.gracefulRestart === true ? { gracefulRestart: { restartTimeSec, restarted: options.restarted === true } } : {}),
   };
   return { routerId, localAsn, ...(listenPort !== undefined ? { listenPort } : options.passive === true ? { listenPort: port ?? 179 } : {}), peer, attributes, prefixes };
+}
+
+/**
+ * Prefixes of a --prefix-file (one per line, `#` comments), walked without splitting the text
+ * into an array of lines: 100k-line files stay cheap. Throws naming the file and line.
+ */
+export function parsePrefixFile(text: string, fileName: string): Prefix[] {
+  const prefixes: Prefix[] = [];
+  let line = 0;
+  for (let start = 0; start < text.length; ) {
+    const newline = text.indexOf('\n', start);
+    const end = newline === -1 ? text.length : newline;
+    line++;
+    const entry = text.slice(start, end).trim();
+    if (entry !== '' && !entry.startsWith('#')) prefixes.push(wrap(`--prefix-file ${fileName} line ${line}`, () => parsePrefix(entry)));
+    start = end + 1;
+  }
+  return prefixes;
 }
 
 function wrap<T>(field: string, parse: () => T): T {
@@ -137,28 +149,33 @@ export function parseControlLine(line: string): ControlCommand | undefined {
   }
 }
 
+/** Routes made one at a time as the Adj-RIB-Out takes them: no second array of 100k objects. */
+function* routesOf(prefixes: readonly Prefix[], toRoute: (prefix: Prefix) => Route): Generator<Route> {
+  for (const prefix of prefixes) yield toRoute(prefix);
+}
+
 function emit(event: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ ...event, time: Date.now() })}\n`);
 }
 
 async function runAnnounce(options: AnnounceCliOptions): Promise<void> {
-  const filePrefixes = options.prefixFile === undefined ? [] : (await readFile(options.prefixFile, 'utf8')).split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
-  const setup = parseAnnounceOptions(options, filePrefixes);
+  const filePrefixes = options.prefixFile === undefined ? [] : parsePrefixFile(await readFile(options.prefixFile, 'utf8'), options.prefixFile);
+  // Only what the handlers below need stays referenced (not the parsed prefix list).
+  const { routerId, localAsn, listenPort, peer, attributes, prefixes } = parseAnnounceOptions(options, filePrefixes);
   const speaker = new BgpSpeaker({
-    routerId: setup.routerId,
-    localAsn: setup.localAsn,
-    ...(setup.listenPort !== undefined ? { listen: { port: setup.listenPort, ...(setup.peer.sourceAddress ? { address: setup.peer.sourceAddress } : {}) } } : {}),
+    routerId,
+    localAsn,
+    ...(listenPort !== undefined ? { listen: { port: listenPort, ...(peer.sourceAddress ? { address: peer.sourceAddress } : {}) } } : {}),
     log: createLogger('bgp-announce', process.env.ANCHORLB_LOG_LEVEL ?? 'warn'),
   });
-  const routes = new Map<string, Route>();
-  const toRoute = (prefix: Prefix): Route => ({ prefix, attributes: setup.attributes });
-  for (const prefix of setup.prefixes) routes.set(formatPrefix(prefix), toRoute(prefix));
-  speaker.on('peerState', (peer: string, state: string, previous: string) => emit({ event: 'state', peer, state, previous }));
-  speaker.on('established', (peer: string) => emit({ event: 'established', peer, advertised: routes.size }));
-  speaker.on('down', (peer: string, reason: string) => emit({ event: 'down', peer, reason }));
-  speaker.on('failure', (peer: string, reason: string) => emit({ event: 'failure', peer, reason }));
+  const toRoute = (prefix: Prefix): Route => ({ prefix, attributes });
+  speaker.on('peerState', (address: string, state: string, previous: string) => emit({ event: 'state', peer: address, state, previous }));
+  speaker.on('established', (address: string) => emit({ event: 'established', peer: address }));
+  speaker.on('down', (address: string, reason: string) => emit({ event: 'down', peer: address, reason }));
+  speaker.on('failure', (address: string, reason: string) => emit({ event: 'failure', peer: address, reason }));
   await speaker.start();
-  await speaker.addPeer(setup.peer, routes.values());
+  // The session's Adj-RIB-Out is the only copy of the table (memory: 100k routes).
+  await speaker.addPeer(peer, routesOf(prefixes.splice(0), toRoute));
 
   let stopping = false;
   const stop = async (graceful: boolean, communication?: string): Promise<void> => {
@@ -168,7 +185,7 @@ async function runAnnounce(options: AnnounceCliOptions): Promise<void> {
     emit({ event: 'stopped', graceful });
     process.exit(0);
   };
-  const onSignal = (): void => void stop(setup.peer.gracefulRestart !== undefined);
+  const onSignal = (): void => void stop(peer.gracefulRestart !== undefined);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
@@ -179,12 +196,10 @@ async function runAnnounce(options: AnnounceCliOptions): Promise<void> {
       if (!command) return;
       switch (command.type) {
         case 'announce':
-          for (const prefix of command.prefixes) routes.set(formatPrefix(prefix), toRoute(prefix));
-          speaker.setRoutes([...routes.values()]);
+          speaker.updateRoutes(command.prefixes.map(toRoute), []);
           return;
         case 'withdraw':
-          for (const prefix of command.prefixes) routes.delete(formatPrefix(prefix));
-          speaker.setRoutes([...routes.values()]);
+          speaker.updateRoutes([], command.prefixes);
           return;
         case 'status':
           emit({ event: 'status', peers: speaker.status(), rssBytes: process.memoryUsage().rss });

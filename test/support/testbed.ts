@@ -399,6 +399,12 @@ export interface FrrPath {
   aspath?: { string: string; length?: number };
 }
 
+export interface FrrPeerSummary {
+  state: string;
+  pfxRcd?: number;
+  pfxSnt?: number;
+}
+
 export class FrrRouter {
   constructor(
     private readonly testbed: Testbed,
@@ -430,10 +436,10 @@ export class FrrRouter {
     return detail.paths ?? [];
   }
 
-  /** Received prefix count per neighbor and family, from `show bgp summary json`. */
-  async summary(): Promise<Record<string, { ipv4?: { state: string; pfxRcd?: number }; ipv6?: { state: string; pfxRcd?: number } }>> {
-    const raw = (await this.json('show bgp summary json')) as Record<string, { peers?: Record<string, { state: string; pfxRcd?: number }> }>;
-    const byPeer: Record<string, { ipv4?: { state: string; pfxRcd?: number }; ipv6?: { state: string; pfxRcd?: number } }> = {};
+  /** Session state and prefix counts per neighbor and family, from `show bgp summary json`. */
+  async summary(): Promise<Record<string, { ipv4?: FrrPeerSummary; ipv6?: FrrPeerSummary }>> {
+    const raw = (await this.json('show bgp summary json')) as Record<string, { peers?: Record<string, FrrPeerSummary> }>;
+    const byPeer: Record<string, { ipv4?: FrrPeerSummary; ipv6?: FrrPeerSummary }> = {};
     for (const [family, key] of [['ipv4', 'ipv4Unicast'], ['ipv6', 'ipv6Unicast']] as const) {
       for (const [peer, info] of Object.entries(raw[key]?.peers ?? {})) (byPeer[peer] ??= {})[family] = info;
     }

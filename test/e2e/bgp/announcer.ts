@@ -18,7 +18,7 @@ export interface PeerStatusLine {
   address: string;
   state: string;
   advertised: number;
-  stats: { routeRefreshReceived: number; prefixesReceived: number; updatesSent: number; lastError?: string };
+  stats: { routeRefreshReceived: number; prefixesReceived: number; treatAsWithdraw: number; updatesSent: number; lastError?: string };
 }
 
 export class Announcer {

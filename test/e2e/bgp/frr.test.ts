@@ -113,6 +113,18 @@ describe('BGP interop: our speaker → FRR', function () {
     expect(await pathsFrom(VIP, tb.nodes[0]!.ipv4)).to.have.length(1);
   });
 
+  it("as receiving speaker: FRR's routes (re-sent on clear soft out) are decoded and counted, not stored", async () => {
+    const node1Address = tb.nodes[0]!.ipv4;
+    node2.send('announce 203.0.113.20/32'); // something FRR has for node1
+    await waitFor('FRR advertises to node1', async () => ((await frr.summary())[node1Address]?.ipv4?.pfxSnt ?? 0) > 0);
+    const before = (await node1.status()).stats;
+    await frr.vtysh('clear bgp * soft out');
+    await waitFor('routes received again', async () => (await node1.status()).stats.prefixesReceived > before.prefixesReceived);
+    const after = (await node1.status()).stats;
+    expect(after.treatAsWithdraw).to.equal(0);
+    expect(after.lastError).to.equal(undefined);
+  });
+
   it('withdraw and re-announce reach FRR; announcing an unchanged route sends no UPDATE', async () => {
     node2.send(`withdraw ${VIP}`);
     await waitFor('node2 path withdrawn', async () => (await pathsFrom(VIP, tb.nodes[1]!.ipv4)).length === 0);

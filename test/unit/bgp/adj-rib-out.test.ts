@@ -52,6 +52,17 @@ describe('Adj-RIB-Out', () => {
     expect(texts(rib.takeChanges())).to.deep.equal({ announce: [['192.0.2.11/32']], withdraw: [] });
   });
 
+  it('update() adds and removes routes incrementally, also right after a full send', () => {
+    const rib = new AdjRibOut();
+    rib.setRoutes([route('192.0.2.10/32'), route('192.0.2.11/32')]);
+    rib.takeChanges();
+    rib.update([route('192.0.2.12/32')], [parsePrefix('192.0.2.10/32')]);
+    expect(texts(rib.takeChanges())).to.deep.equal({ announce: [['192.0.2.12/32']], withdraw: ['192.0.2.10/32'] });
+    rib.update([], [parsePrefix('192.0.2.99/32')]);
+    expect(rib.takeChanges()).to.deep.equal({ announce: [], withdraw: [] });
+    expect(rib.sentCount).to.equal(2);
+  });
+
   it('rejects attribute values that cannot go on the wire, naming the field', () => {
     const rib = new AdjRibOut();
     expect(() => rib.setRoutes([route('192.0.2.10/32', [-1])])).to.throw(RangeError, 'communities: -1');

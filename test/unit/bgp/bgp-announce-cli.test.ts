@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { formatPrefix } from '../../../src/bgp/codec/index.ts';
-import { parseAnnounceOptions, parseControlLine, type AnnounceCliOptions } from '../../../src/cli/bgp-announce.ts';
+import { formatPrefix, parsePrefix } from '../../../src/bgp/codec/index.ts';
+import { parseAnnounceOptions, parseControlLine, parsePrefixFile, type AnnounceCliOptions } from '../../../src/cli/bgp-announce.ts';
 
 const base: AnnounceCliOptions = { peer: '192.0.2.1', peerAs: '64512', localAs: '65001', source: '192.0.2.11' };
 
@@ -8,7 +8,7 @@ describe('anchorlb bgp-announce options', () => {
   it('builds the peer, attributes and prefixes from the options', () => {
     const setup = parseAnnounceOptions(
       { ...base, prefix: ['203.0.113.10/32'], community: ['65001:100', 'no-export'], largeCommunity: ['65001:1:2'], gracefulRestart: true, restartTime: '60', holdTime: '9' },
-      ['2001:db8:ff::10/128'],
+      [parsePrefix('2001:db8:ff::10/128')],
     );
     expect(setup.routerId).to.equal('192.0.2.11');
     expect(setup.localAsn).to.equal(65001);
@@ -30,6 +30,11 @@ describe('anchorlb bgp-announce options', () => {
       [{ holdTime: 'x' }, '--hold-time: "x"'],
     ];
     for (const [override, message] of cases) expect(() => parseAnnounceOptions({ ...base, ...override })).to.throw(message);
+  });
+
+  it('reads a prefix file, skipping blanks and comments, naming the line of a bad entry', () => {
+    expect(parsePrefixFile('# VIPs\n203.0.113.1/32\n\n  2001:db8::1/128  \n', 'vips.txt').map(formatPrefix)).to.deep.equal(['203.0.113.1/32', '2001:db8::1/128']);
+    expect(() => parsePrefixFile('203.0.113.1/32\n203.0.113.300/32', 'vips.txt')).to.throw('--prefix-file vips.txt line 2:');
   });
 
   it('parses control commands from stdin', () => {
