@@ -146,4 +146,16 @@ describe('speaker/bgp: desired state (pure)', () => {
       }),
     );
   });
+
+  it('Services sharing an IP announce the union: a node with an endpoint of any of them, or of a Cluster one, announces it', () => {
+    const shared = '192.0.2.150';
+    const localOnNode2 = service('default/a', [shared], { externalTrafficPolicy: 'Local', nodesWithReadyEndpoints: new Set(['node2']) });
+    const localOnNode3 = service('default/b', [shared], { externalTrafficPolicy: 'Local', nodesWithReadyEndpoints: new Set(['node3']) });
+    const bothLocal = base({ services: [localOnNode2, localOnNode3] });
+    expect(prefixesOf(bothLocal).router).to.deep.equal([]);
+    expect(prefixesOf(bothLocal, { ...node, name: 'node2' }).router).to.deep.equal([`${shared}/32`]);
+    expect(prefixesOf(bothLocal, { ...node, name: 'node3' }).router).to.deep.equal([`${shared}/32`]);
+    const withCluster = base({ services: [localOnNode2, service('default/c', [shared])] });
+    expect(prefixesOf(withCluster).router).to.deep.equal([`${shared}/32`]);
+  });
 });

@@ -1,0 +1,41 @@
+import { expect } from 'chai';
+import { createLogger } from '../../../../src/common/log.ts';
+import { BgpAnnouncer } from '../../../../src/speaker/bgp/announcer.ts';
+import type { BgpPeerView, DesiredBgpState } from '../../../../src/speaker/bgp/desired.ts';
+
+// Only configurations that never open a socket: refused ones, and one waiting for its sourceAddress.
+const peer = (name: string, extra: Partial<BgpPeerView>): BgpPeerView => ({ name, createdAt: '2026-01-01T00:00:00Z', myASN: 64512, peerASN: 64500, peerAddress: '192.0.2.1', ...extra });
+const desired = (...peers: BgpPeerView[]): DesiredBgpState => ({ sessions: peers.map((p) => ({ peer: p.name, config: p, prefixes: new Map() })), boundAddresses: new Map(), refusedPeers: [], problems: [] });
+
+describe('speaker/bgp: BgpAnnouncer configuration errors (no network)', () => {
+  let announcer: BgpAnnouncer;
+  beforeEach(() => {
+    announcer = new BgpAnnouncer({ nodeName: 'node1', nodeAddresses: ['192.0.2.11'], log: createLogger('test', 'silent'), sourceRetryMs: 50 });
+  });
+  afterEach(async () => {
+    await announcer.stop();
+  });
+
+  it('a peer the speaker cannot serve is reported in its status with the field and value, and nothing else is touched', async () => {
+    await announcer.apply(desired(peer('in-vrf', { vrf: 'red' }), peer('dynamic', { peerASN: undefined, dynamicASN: 'external' }), peer('bad-id', { routerID: '0.0.0.0' }), peer('waiting', { sourceAddress: '198.51.100.77' })));
+    const byPeer = Object.fromEntries(announcer.status().map((s) => [s.peer, s]));
+    expect(byPeer['in-vrf']).to.include({ node: 'node1', state: 'Idle', prefixesSent: 0 });
+    expect(byPeer['in-vrf']?.lastError).to.contain('spec.vrf "red"');
+    expect(byPeer['dynamic']?.lastError).to.contain('spec.dynamicASN "external"');
+    expect(byPeer['bad-id']?.lastError).to.contain('routerId "0.0.0.0"');
+    expect(byPeer['waiting']?.lastError).to.equal('sourceAddress 198.51.100.77 is not on node node1');
+  });
+
+  it('without a routerID and without an IPv4 node address, says so', async () => {
+    const v6only = new BgpAnnouncer({ nodeName: 'node6', nodeAddresses: ['2001:db8::6'], log: createLogger('test', 'silent') });
+    await v6only.apply(desired(peer('tor', { sourceAddress: '198.51.100.77' })));
+    expect(v6only.status()[0]?.lastError).to.equal('BGPPeer tor: no spec.routerID and node node6 has no IPv4 address to use as one');
+    await v6only.stop();
+  });
+
+  it('a peer that leaves the desired state leaves the status', async () => {
+    await announcer.apply(desired(peer('in-vrf', { vrf: 'red' })));
+    await announcer.apply(desired());
+    expect(announcer.status()).to.deep.equal([]);
+  });
+});
