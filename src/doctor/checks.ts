@@ -151,10 +151,27 @@ function metallbRivals(workloads: Workload[]): Rival[] {
   );
 }
 
+/** The components a k3s server was started without: `--disable=a,b` or `--disable a` in its node-args annotation (a JSON list). */
+function k3sDisables(nodeArgs: string): string[] {
+  let args: unknown;
+  try {
+    args = JSON.parse(nodeArgs);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(args)) return [];
+  const words = args.map(String);
+  return words.flatMap((word, index) => {
+    if (word.startsWith('--disable=')) return word.slice('--disable='.length).split(',');
+    if (word === '--disable') return (words[index + 1] ?? '').split(',');
+    return [];
+  });
+}
+
 function k3sServiceLbRivals(workloads: Workload[], nodes: Node[]): Rival[] {
   const svclb = workloads.filter((workload) => workload.kind === 'DaemonSet' && (workload.metadata.name?.startsWith('svclb-') || workload.metadata.labels?.['svccontroller.k3s.cattle.io/svcname'] !== undefined));
   const servers = nodes.filter((node) => node.metadata.annotations?.['k3s.io/node-args'] !== undefined);
-  const disabled = servers.some((node) => /servicelb/.test(node.metadata.annotations?.['k3s.io/node-args'] ?? ''));
+  const disabled = servers.some((node) => k3sDisables(node.metadata.annotations?.['k3s.io/node-args'] ?? '[]').includes('servicelb'));
   const fix = 'start the k3s servers with --disable=servicelb';
   if (svclb[0]) return [{ object: ref('DaemonSet', svclb[0].metadata), what: 'k3s ServiceLB (klipper-lb)', handlesClass: undefined, fix }];
   if (servers[0] && !disabled) return [{ object: ref('Node', servers[0].metadata), what: 'k3s ServiceLB (enabled on this k3s server)', handlesClass: undefined, fix }];

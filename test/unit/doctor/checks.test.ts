@@ -61,8 +61,12 @@ describe('anchorlb doctor checks', () => {
       expect(of(svclb, 'rival-load-balancer')[0]?.fix).to.contain('--disable=servicelb');
       const server = { metadata: { name: 'k3s-1', annotations: { 'k3s.io/node-args': '["server","--disable","traefik"]' } } };
       expect(of(diagnose(snapshot({ nodes: [server] })), 'rival-load-balancer')[0]?.object).to.equal('Node k3s-1');
-      const disabled = { metadata: { name: 'k3s-1', annotations: { 'k3s.io/node-args': '["server","--disable","servicelb"]' } } };
-      expect(of(diagnose(snapshot({ nodes: [disabled] })), 'rival-load-balancer')).to.deep.equal([]);
+      for (const args of ['["server","--disable","servicelb"]', '["server","--disable=traefik,servicelb"]']) {
+        const disabled = { metadata: { name: 'k3s-1', annotations: { 'k3s.io/node-args': args } } };
+        expect(of(diagnose(snapshot({ nodes: [disabled] })), 'rival-load-balancer'), args).to.deep.equal([]);
+      }
+      const namespaced = { metadata: { name: 'k3s-1', annotations: { 'k3s.io/node-args': '["server","--servicelb-namespace","lb"]' } } };
+      expect(of(diagnose(snapshot({ nodes: [namespaced] })), 'rival-load-balancer')).to.have.length(1);
     });
 
     it('reports MetalLB unless it runs with a class of its own', () => {
