@@ -2,7 +2,7 @@
  * Stand-in for the speaker process in e2e tests and the convergence bench: one BgpAnnouncer
  * for one node, fed a static cluster state as JSON lines on stdin. Prints JSON events.
  *
- *   node --import tsx driver.ts --node NAME --addresses A,B [--restarted] [--gs-delay-ms N]
+ *   node --import tsx driver.ts --node NAME --addresses A,B [--gs-delay-ms N]
  *   stdin:  {"apply": {"state": ClusterStateJson, "node": {...}, "addresses"?: [...]}} | {"status": true} | {"stop": true}
  *   SIGTERM: graceful stop (no Cease), then exit.
  */
@@ -28,7 +28,6 @@ const { values } = parseArgs({
   options: {
     node: { type: 'string' },
     addresses: { type: 'string', default: '' },
-    restarted: { type: 'boolean', default: false },
     'gs-delay-ms': { type: 'string', default: '5000' },
   },
 });
@@ -45,7 +44,6 @@ const announcer = new BgpAnnouncer({
   log: createLogger(`driver-${nodeName}`, 'warn'),
   gracefulShutdownDelayMs: Number(values['gs-delay-ms']),
   sourceRetryMs: 200,
-  restarted: values.restarted,
 });
 announcer.on('status', () => print({ event: 'status', peers: announcer.status() }));
 
