@@ -58,3 +58,10 @@ manifests: setup-kubectl
 	.tools/bin/kubectl kustomize --load-restrictor LoadRestrictionsNone config/default > dist/install.yaml
 	@echo "wrote dist/install.yaml ($$(grep -c '^kind:' dist/install.yaml) objects)"
 	npx tsx src/operator/write-bundle.ts
+
+# The whole story on this machine (root): API server, nodes/router/client in network
+# namespaces, operator, node agent, a Service reached by ARP and BGP, a measured failover,
+# teardown. DEMO_ARGS=--keep leaves it running until Ctrl-C.
+.PHONY: demo
+demo: setup
+	node --import tsx scripts/demo.ts $(DEMO_ARGS)

@@ -14,15 +14,22 @@ import { fileURLToPath } from 'node:url';
 function pipeBoth(a: net.Socket, b: net.Socket): void {
   a.pipe(b);
   b.pipe(a);
-  // Either side failing ends both; the peer sees a reset, as through a real network.
-  a.on('error', () => b.destroy());
-  b.on('error', () => a.destroy());
+  // Either side gone ends both: a watch stream must not outlive its client through a half-open relay.
+  for (const [side, peer] of [[a, b], [b, a]] as const) {
+    side.on('error', () => peer.destroy());
+    side.on('close', () => peer.destroy());
+  }
 }
 
 /** Accepts on `socketPath` and connects each client to host:port. */
 export async function startUnixToTcpRelay(socketPath: string, host: string, port: number): Promise<{ close(): Promise<void> }> {
   rmSync(socketPath, { force: true });
-  const server = net.createServer((client) => pipeBoth(client, net.connect(port, host)));
+  const open = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    open.add(client);
+    client.once('close', () => open.delete(client));
+    pipeBoth(client, net.connect(port, host));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socketPath, resolve);
@@ -31,6 +38,7 @@ export async function startUnixToTcpRelay(socketPath: string, host: string, port
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
+        for (const socket of open) socket.destroy();
         rmSync(socketPath, { force: true });
       }),
   };

@@ -151,6 +151,8 @@ class PodRunner {
       const env = resolveEnv(this.container, fields, lookup);
       const kubeconfig = await this.agent.serviceAccountKubeconfig(namespace, fields.serviceAccountName);
       const argv = commandLine(this.container, env, this.agent.anchorlbArgv);
+      // terminate() may have come while the references were fetched: start nothing then.
+      if (this.terminating) return;
       const log = openSync(join(this.agent.logDir, `${namespace}_${slot.podName}.log`), 'a');
       const child = spawn('ip', ['netns', 'exec', node.netns, ...argv], {
         cwd: REPO_ROOT,
@@ -173,9 +175,13 @@ class PodRunner {
   private exited(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.child !== child) return;
     this.child = undefined;
-    this.setReady(false);
     this.stopProbes();
-    if (this.terminating) return;
+    if (this.terminating) {
+      this.ready = false;
+      return;
+    }
+    if (this.ready) this.setReady(false);
+    else void this.agent.writePod(this);
     this.restarts += 1;
     if (Date.now() - this.startedAt > RUNNING_LONG_ENOUGH_MS) this.backoff.reset();
     this.agent.logger.warn({ pod: `${this.slot.owner.metadata.namespace}/${this.slot.podName}`, code, signal, restarts: this.restarts }, 'container exited; restarting after back-off');
@@ -235,7 +241,8 @@ class PodRunner {
     if (this.ready === ready) return;
     this.ready = ready;
     this.agent.changed();
-    void this.agent.writePod(this);
+    // A terminating pod's object is being deleted: writing it would bring it back.
+    if (!this.terminating) void this.agent.writePod(this);
   }
 
   /** SIGTERM, then SIGKILL after the grace period; resolves once the process is gone. */
