@@ -3,6 +3,7 @@ import { registerConvertCommand } from './convert.ts';
 import { registerBgpAnnounceCommand } from './bgp-announce.ts';
 import { registerLocalApiServerCommand } from './local-apiserver.ts';
 import { registerControllerCommand } from './controller.ts';
+import { registerSpeakerCommand } from './speaker.ts';
 import { registerOperatorCommand } from './operator.ts';
 import { registerDoctorCommand } from './doctor.ts';
 
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerBgpAnnounceCommand(program);
   registerLocalApiServerCommand(program);
   registerControllerCommand(program);
+  registerSpeakerCommand(program);
   registerOperatorCommand(program);
   registerDoctorCommand(program);
   return program;

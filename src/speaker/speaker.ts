@@ -13,10 +13,13 @@ import { desiredBgpState, type DesiredBgpState } from './bgp/desired.ts';
 import { localNodeView, toBgpState, toL2State, type ClusterSnapshot, type SnapshotProblem } from './cluster-state.ts';
 import { desiredL2State, type L2Announcement, type L2Desired } from './l2-desired.ts';
 import { LivenessAgent } from './liveness/transport.ts';
+import { TransitionTracker } from './transitions.ts';
 
 export interface L2Applier {
   /** Answer for exactly these IPs from now on. */
-  apply(announcements: ReadonlyMap<string, L2Announcement>): Promise<void>;
+  apply(announcements: ReadonlyMap<string, L2Announcement>): Promise<void> | void;
+  /** Planned move: keep answering until the successors have taken over (or a timeout), then let go. */
+  handOver?(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -50,6 +53,7 @@ export interface SpeakerView {
 
 export class Speaker {
   readonly liveness: LivenessAgent;
+  readonly transitions = new TransitionTracker();
   private readonly informers;
   private readonly queue: WorkQueue;
   private last: SpeakerView = { l2: undefined, bgp: undefined, problems: [] };
@@ -102,6 +106,7 @@ export class Speaker {
     this.informers.nodes.on({ add: () => this.updateLivenessPeers(), update: () => this.updateLivenessPeers(), delete: () => this.updateLivenessPeers() });
     this.updateLivenessPeers();
     this.liveness.onEvent((event) => {
+      this.transitions.memberEvent(event, Date.now());
       this.options.logger.info(event, 'membership changed');
       this.queue.add(SYNC);
     });
@@ -121,11 +126,10 @@ export class Speaker {
    */
   async shutdown(): Promise<void> {
     await this.liveness.leave();
-    this.queue.add(SYNC);
-    await this.queue.idle();
-    const handOverMs = this.options.handOverMs ?? this.options.liveness.intervalMs * 3;
-    await new Promise((resolve) => setTimeout(resolve, handOverMs));
     this.queue.stop();
+    // The others take over now; keep answering until their announcements are out.
+    const handOverMs = this.options.handOverMs ?? this.options.liveness.intervalMs * this.options.liveness.missedHeartbeats * 2;
+    await Promise.race([this.options.l2?.handOver?.(), new Promise((resolve) => setTimeout(resolve, handOverMs).unref())]);
     await Promise.all([this.options.l2?.stop(), this.options.bgp?.gracefulStop()]);
     await this.liveness.stop();
     await Promise.all(Object.values(this.informers).map((informer) => informer.stop()));
@@ -164,6 +168,7 @@ export class Speaker {
     const l2 = this.options.l2 ? desiredL2State(toL2State(snapshot, loadBalancerClass, (node) => (node === nodeName ? this.options.liveness.interfaces : membership.interfacesOf(node))), nodeName, membership.live()) : undefined;
     const bgpInput = this.options.bgp ? toBgpState(snapshot, loadBalancerClass) : undefined;
     const bgp = bgpInput ? desiredBgpState(bgpInput.state, localNodeView(this.informers.nodes.get(nodeName), nodeName)) : undefined;
+    if (l2) this.transitions.ownersChanged(this.last.l2?.owners ?? new Map(), l2.owners, membership.live());
     this.last = { l2, bgp, problems: bgpInput?.problems ?? [] };
     for (const problem of this.last.problems) this.options.logger.warn(problem, 'object not usable');
     if (l2) await this.options.l2?.apply(l2.announcements);
