@@ -16,6 +16,7 @@ import { NodeDriver } from './node-driver.ts';
 const ROUTER_AS = 64512;
 const NODE_AS = 65001;
 const VIP = '203.0.113.10';
+const VIP6 = '2001:db8:ffff::10';
 const VIP_LOCAL = '203.0.113.20';
 const LO_SOURCE = '198.51.100.11';
 const GS_DELAY_MS = 1500;
@@ -28,7 +29,7 @@ function clusterState(overrides: Partial<ClusterStateJson> = {}): ClusterStateJs
     peers: [routerPeer],
     advertisements: [advertisement],
     pools: [{ name: 'pool' }],
-    services: [{ key: 'default/web', ips: [VIP], pool: 'pool', externalTrafficPolicy: 'Cluster', nodesWithReadyEndpoints: [] }],
+    services: [{ key: 'default/web', ips: [VIP, VIP6], pool: 'pool', externalTrafficPolicy: 'Cluster', nodesWithReadyEndpoints: [] }],
     ...overrides,
   };
 }
@@ -67,6 +68,9 @@ describe('speaker BGP mode: three nodes → FRR', function () {
       'address-family ipv4 unicast',
       'neighbor nodes activate',
       'neighbor loopbacks activate',
+      'exit-address-family',
+      'address-family ipv6 unicast',
+      ...tb.nodes.map((n) => `neighbor ${n.ipv4} activate`),
     );
     // The router forwards client traffic back out of the interface it came in on: no redirects.
     await tb.exec(tb.router.ns, ['sysctl', '-qw', 'net.ipv4.conf.all.send_redirects=0', `net.ipv4.conf.${tb.iface}.send_redirects=0`]);
@@ -79,11 +83,13 @@ describe('speaker BGP mode: three nodes → FRR', function () {
     await tb?.destroy();
   });
 
-  it('a Service IP is a route with three ECMP next hops at FRR, in its RIB and the kernel FIB', async () => {
+  it('a dual-stack Service: each IP is a route with three ECMP next hops at FRR, in its RIB and the kernel FIB (IPv6 over the IPv4 sessions)', async () => {
     await waitNextHops(`${VIP}/32`, nodeIps());
     await waitFor('three FIB next hops', async () => (await frr.fibNexthops(VIP)) === 3);
+    await waitNextHops(`${VIP6}/128`, tb.nodes.map((n) => n.ipv6));
+    await waitFor('three IPv6 FIB next hops', async () => (await frr.fibNexthops(VIP6)) === 3);
     const status = await drivers[0]!.waitEstablished('router');
-    expect(status).to.include({ node: 'node1', prefixesSent: 1 });
+    expect(status).to.include({ node: 'node1', prefixesSent: 2 });
   });
 
   it('each node holds the Service IP on lo while it announces it (bindToInterface)', async () => {
@@ -122,8 +128,8 @@ describe('speaker BGP mode: three nodes → FRR', function () {
     const rackB: BgpPeerView = { ...routerPeer, name: 'router-rack-b', myASN: 65003, nodeSelectors: [{ matchLabels: { rack: 'b' } }] };
     await applyAll(clusterState({ peers: [rackA, rackB] }));
     await waitFor('AS paths from both peers', async () => JSON.stringify((await frr.paths(`${VIP}/32`)).map((p) => p.aspath?.string).sort()) === JSON.stringify(['65001', '65001', '65003']));
-    expect((await drivers[2]!.waitEstablished('router-rack-b')).prefixesSent).to.equal(1);
-    expect((await drivers[0]!.waitEstablished('router-rack-a')).prefixesSent).to.equal(1);
+    expect((await drivers[2]!.waitEstablished('router-rack-b')).prefixesSent).to.equal(2);
+    expect((await drivers[0]!.waitEstablished('router-rack-a')).prefixesSent).to.equal(2);
     await applyAll(clusterState());
     await waitFor('AS paths back to one peer', async () => (await frr.paths(`${VIP}/32`)).every((p) => p.aspath?.string === '65001'));
   });
