@@ -101,6 +101,7 @@ export class BgpAnnouncer extends EventEmitter {
       // Removed, or its configuration changed: a Cease tells the router at once.
       this.close(held, { communication: next ? 'anchorlb: peer configuration changed' : 'anchorlb: peer removed' });
       this.held.delete(peer);
+      this.emit('status');
     }
     for (const session of desired.sessions) {
       const held = this.held.get(session.peer) ?? this.open(session);

@@ -142,3 +142,46 @@ export class BgpPeerStatusWriter {
     }
   }
 }
+
+/** What reportPeerStatus needs of the announcer. */
+export interface SessionStatusSource {
+  status(): PeerSessionStatus[];
+  on(event: 'status', listener: () => void): unknown;
+  off(event: 'status', listener: () => void): unknown;
+}
+
+/**
+ * Keeps the BGPPeer statuses current: writes after every session change of `source` (changes
+ * within `coalesceMs` go in one write) and after `trigger()` (call it when the peers or their
+ * conflicts change); a failed write is tried again after `retryMs`.
+ */
+export function reportPeerStatus(
+  source: SessionStatusSource,
+  writer: BgpPeerStatusWriter,
+  cluster: () => Omit<PeerStatusInput, 'sessions'>,
+  options: { log: Logger; coalesceMs?: number; retryMs?: number },
+): { trigger(): void; stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const schedule = (delayMs: number): void => {
+    if (stopped || timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      writer.write({ ...cluster(), sessions: source.status() }).catch((error: unknown) => {
+        options.log.warn({ error: error instanceof Error ? error.message : String(error) }, 'BGPPeer status write failed; retrying');
+        schedule(options.retryMs ?? 5000);
+      });
+    }, delayMs);
+  };
+  const onStatus = (): void => schedule(options.coalesceMs ?? 200);
+  source.on('status', onStatus);
+  onStatus();
+  return {
+    trigger: onStatus,
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+      source.off('status', onStatus);
+    },
+  };
+}
