@@ -60,17 +60,17 @@ interface Measurement {
  * Waits for the session (as the source reports it: FRR's own view lags while it is busy
  * with the table), then for FRR to hold every prefix of both families.
  */
-async function measure(frr: FrrRouter, peer: string, startedAt: number, established: () => Promise<number>, sourcePid: () => number | undefined, timeoutMs: number): Promise<Measurement> {
+async function measure(frr: FrrRouter, peer: string, startedAt: number, established: () => Promise<number>, sourcePid: () => number | undefined, timeoutMs: number, expected = 2 * COUNT): Promise<Measurement> {
   const establishedAt = await established();
   let received = 0;
   let complete = true;
   try {
     await waitFor(
-      `${2 * COUNT} prefixes from ${peer}`,
+      `${expected} prefixes from ${peer}`,
       async () => {
         const peerSummary = (await frr.summary())[peer];
         received = (peerSummary?.ipv4?.pfxRcd ?? 0) + (peerSummary?.ipv6?.pfxRcd ?? 0);
-        return received === 2 * COUNT;
+        return received === expected;
       },
       timeoutMs,
       50,
@@ -85,13 +85,13 @@ async function freshFrr(tb: Testbed, source: Host, asn: number): Promise<FrrRout
   return tb.startFrr(tb.router.ns, { asn: ROUTER_AS, routerId: tb.router.ipv4, zebra: false, neighbors: [{ address: source.ipv4, asn, families: ['ipv4', 'ipv6'] }] });
 }
 
-async function runOurs(tb: Testbed, host: Host, prefixFile: string): Promise<Measurement> {
+async function runOurs(tb: Testbed, host: Host, prefixFile: string, expected = 2 * COUNT): Promise<Measurement> {
   const frr = await freshFrr(tb, host, SOURCE_AS.ours);
   const startedAt = Date.now();
   const ours = await Announcer.start(tb, host, ['--peer', tb.router.ipv4, '--peer-as', String(ROUTER_AS), '--local-as', String(SOURCE_AS.ours), '--prefix-file', prefixFile], SPEAKER_ENTRY);
   try {
     const established = async (): Promise<number> => Number((await ours.established(60_000)).time);
-    return await measure(frr, host.ipv4, startedAt, established, () => ours.child.pid, 300_000);
+    return await measure(frr, host.ipv4, startedAt, established, () => ours.child.pid, 300_000, expected);
   } finally {
     await ours.kill();
     await frr.stop();
@@ -216,7 +216,10 @@ async function main(): Promise<void> {
       lines.push(describe('gobgpd', gobgp));
       lines.push(`ratio ours/gobgpd: ${gobgp[0]?.complete ? '' : '< '}${(oursMedian / (gobgp[0]?.transferMs ?? Number.NaN)).toFixed(3)}x (one run)`);
     }
-    lines.push(`our RSS with the whole table sent: ${median(ours.map((r) => r.rssMb)).toFixed(0)} MB (target < 150 MB)`);
+    const ipv4Only = join(tb.stateDir, 'prefixes4.txt');
+    await writeFile(ipv4Only, V4.join('\n'));
+    const rss4 = await runOurs(tb, oursHost, ipv4Only, COUNT);
+    lines.push(`our RSS once FRR has the table: ${median(ours.map((r) => r.rssMb)).toFixed(0)} MB with ${2 * COUNT} routes, ${rss4.rssMb.toFixed(0)} MB with ${COUNT} IPv4 routes (target < 150 MB at 100k routes)`);
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
     await tb.destroy();

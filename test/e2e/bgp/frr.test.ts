@@ -5,7 +5,7 @@
  *
  *   node1 AS 65001 (2-octet, eBGP), IPv4 + IPv6 on one IPv4 session, graceful restart
  *   node2 AS 4200000001 (4-octet, eBGP), same /32 as node1 → ECMP
- *   node3 AS 64512 (iBGP), local-pref
+ *   node3 AS 64512 (iBGP), local-pref, admin shutdown; then a passive speaker FRR connects to
  *   node4 AS 65004 with a TCP-MD5 password, hold time 3 s
  */
 import { expect } from 'chai';
@@ -104,6 +104,14 @@ describe('BGP interop: our speaker → FRR', function () {
     await waitFor('route withdrawn', async () => (await frr.paths('203.0.113.30/32')).length === 0, 5_000);
     const neighbor = await frr.neighbor(tb.nodes[2]!.ipv4);
     expect(JSON.stringify(neighbor)).to.contain('maintenance of node3');
+  });
+
+  it('passive: our speaker waits on port 179 and FRR connects to it', async () => {
+    const passive = await start(2, ['--local-as', String(ROUTER_AS), '--prefix', '203.0.113.31/32', '--passive']);
+    await passive.established();
+    await waitFor('route from the passive session', async () => (await frr.paths('203.0.113.31/32')).length === 1);
+    passive.send('shutdown');
+    await passive.exited();
   });
 
   it('route refresh: FRR asks (clear soft in), we send the table again, nothing changes', async () => {
