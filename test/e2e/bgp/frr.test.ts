@@ -149,6 +149,13 @@ describe('BGP interop: our speaker → FRR', function () {
     await waitFor('MD5 route', async () => (await frr.paths('203.0.113.40/32')).length === 1);
   });
 
+  it('TCP-MD5 on a passive session: FRR connects with the key to our listener', async () => {
+    await speakers.at(-1)!.kill();
+    const passive = await start(3, ['--local-as', '65004', '--prefix', '203.0.113.41/32', '--password', 'anchorlb-md5', '--passive', '--hold-time', '3']);
+    await passive.established();
+    await waitFor('route over the passive MD5 session', async () => (await frr.paths('203.0.113.41/32')).length === 1);
+  });
+
   it('hold timer: when FRR stops talking, our speaker drops the session after the hold time', async () => {
     const node4 = speakers.at(-1)!;
     const bgpd = frr.bgpd.pid!;
@@ -177,5 +184,16 @@ describe('BGP interop: our speaker → FRR', function () {
     const gr = JSON.stringify(neighbor.gracefulRestartInfo ?? {});
     expect(gr).to.match(/"endOfRibRecv":\{[^}]*"ipv4Unicast":true/i);
     expect(await frr.fibNexthops('203.0.113.10')).to.equal(2);
+  });
+
+  it('graceful restart, planned: the restart command closes without a Cease, so FRR keeps the paths as stale', async () => {
+    const node1Address = tb.nodes[0]!.ipv4;
+    const current = speakers.at(-1)!;
+    current.send('restart');
+    await current.exited();
+    await waitFor('node1 path stale', async () => (await pathsFrom(VIP, node1Address))[0]?.stale === true, 10_000);
+    const back = await start(0, ['--local-as', '65001', '--prefix', VIP, '--graceful-restart', '--restart-time', '60', '--restarted']);
+    await back.established();
+    await waitFor('stale cleared', async () => (await pathsFrom(VIP, node1Address))[0]?.stale !== true);
   });
 });
