@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { createLogger } from '../../../src/common/log.ts';
-import { parsePrefix } from '../../../src/bgp/codec/index.ts';
+import net from 'node:net';
+import { MessageFramer, decodeMessage, encodeMessage, endOfRibFamily, formatPrefix, parsePrefix, type BgpMessage, type CodecOptions, type UpdateMessage } from '../../../src/bgp/codec/index.ts';
 import { BgpSpeaker } from '../../../src/bgp/speaker.ts';
 import type { Route } from '../../../src/bgp/adj-rib-out.ts';
 import { waitFor } from '../../support/testbed.ts';
@@ -116,6 +117,54 @@ describe('BGP connection collision over loopback (both sides connect and listen)
       expect([a.status()[0]?.state, b.status()[0]?.state]).to.deep.equal(['Established', 'Established']);
     } finally {
       await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+});
+
+describe('BGP session toward an old peer (no capabilities at all)', function () {
+  this.timeout(20_000);
+  it('gets IPv4 only, AS_TRANS in AS_PATH with the real 4-octet ASN in AS4_PATH, and one End-of-RIB', async () => {
+    const twoOctet: CodecOptions = { fourOctetAs: false, extendedMessages: false };
+    const received: Array<{ message: BgpMessage; bytes: Buffer }> = [];
+    const server = net.createServer((socket) => {
+      const framer = new MessageFramer();
+      socket.on('data', (chunk: Buffer) => {
+        for (const bytes of framer.push(chunk).messages) {
+          const result = decodeMessage(bytes, twoOctet);
+          if (!result.ok) throw new Error(result.error.reason);
+          received.push({ message: result.message, bytes });
+          if (result.message.type === 'open') {
+            socket.write(encodeMessage({ type: 'open', version: 4, myAs: 64512, holdTimeSec: 90, bgpIdentifier: '192.0.2.1', capabilities: [] }, twoOctet));
+            socket.write(encodeMessage({ type: 'keepalive' }, twoOctet));
+          }
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const node = new BgpSpeaker({ routerId: '192.0.2.11', localAsn: 4200000001, log });
+    try {
+      await node.addPeer({ peerAddress: '127.0.0.1', peerAsn: 64512, port, sourceAddress: '127.0.0.2', nextHop6: '2001:db8::11' }, [
+        { prefix: parsePrefix('203.0.113.10/32') },
+        { prefix: parsePrefix('2001:db8:ffff::10/128') },
+      ]);
+      const updates = (): Array<{ message: UpdateMessage; bytes: Buffer }> =>
+        received.flatMap((r) => (r.message.type === 'update' ? [{ message: r.message, bytes: r.bytes }] : []));
+      await waitFor('End-of-RIB', () => updates().some((u) => endOfRibFamily(u.message) !== undefined), 10_000, 20);
+      const open = received[0]?.message;
+      expect(open).to.deep.include({ type: 'open', myAs: 23456 });
+      const routes = updates().filter((u) => endOfRibFamily(u.message) === undefined);
+      expect(routes.flatMap((u) => u.message.nlri.map(formatPrefix))).to.deep.equal(['203.0.113.10/32']);
+      expect(routes.some((u) => u.message.attributes.mpReach)).to.equal(false);
+      // decoded (AS4_PATH merged back): the real ASN; on the wire: AS_TRANS (0x5ba0) and an AS4_PATH (type 17)
+      expect(routes[0]?.message.attributes.asPath).to.deep.equal([{ type: 'sequence', asns: [4200000001] }]);
+      const wire = routes[0]?.bytes.toString('hex') ?? '';
+      expect(wire).to.contain('5ba0');
+      expect(wire).to.match(/(c0|d0|e0|f0)11/);
+      expect(updates().filter((u) => endOfRibFamily(u.message) !== undefined).map((u) => endOfRibFamily(u.message))).to.deep.equal([{ afi: 1, safi: 1 }]);
+    } finally {
+      await node.stop();
+      server.close();
     }
   });
 });
