@@ -28,6 +28,7 @@ import {
   resolveEnv,
   rolloutBatch,
   type Container,
+  type HttpProbe,
   type NodeInfo,
   type PodSlot,
   type PodState,
@@ -110,7 +111,7 @@ function exec(argv: string[], timeoutMs: number): Promise<{ code: number; stdout
   });
 }
 
-/** One pod: the process of its (first) container, restarted on exit, probed for readiness. */
+/** One pod: the process of its (first) container, restarted on exit, probed for readiness and liveness. */
 class PodRunner {
   child: ChildProcess | undefined;
   ready = false;
@@ -119,8 +120,7 @@ class PodRunner {
   private readonly backoff: Backoff;
   private startedAt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
-  private probeTimer: NodeJS.Timeout | undefined;
-  private consecutiveFailures = 0;
+  private readonly probeTimers: NodeJS.Timeout[] = [];
 
   constructor(
     readonly slot: PodSlot,
@@ -133,6 +133,10 @@ class PodRunner {
 
   get container(): Container {
     return this.slot.owner.spec.template.spec.containers[0] as Container;
+  }
+
+  get graceMs(): number {
+    return (this.slot.owner.spec.template.spec.terminationGracePeriodSeconds ?? 30) * 1000;
   }
 
   get state(): PodState {
@@ -194,46 +198,59 @@ class PodRunner {
   }
 
   private startProbes(): void {
-    const probe = this.container.readinessProbe;
-    if (!probe?.httpGet) {
-      this.setReady(true);
-      return;
+    const { readinessProbe, livenessProbe } = this.container;
+    if (!readinessProbe?.httpGet) this.setReady(true);
+    else this.probeEvery(readinessProbe, 'readiness', (ok) => ok !== undefined && this.setReady(ok));
+    if (livenessProbe?.httpGet) {
+      this.probeEvery(livenessProbe, 'liveness', (ok) => {
+        // As the kubelet: a container failing its liveness probe is stopped, then restarted like after a crash.
+        const child = this.child;
+        if (ok === false && child) {
+          this.agent.logger.warn({ pod: this.slot.podName }, 'liveness probe failed; restarting the container');
+          child.kill('SIGTERM');
+          setTimeout(() => child.exitCode === null && child.signalCode !== 'SIGKILL' && child.kill('SIGKILL'), this.graceMs).unref();
+        }
+      });
     }
-    const periodMs = (probe.periodSeconds ?? 10) * 1000;
-    const run = () => void this.probeOnce();
-    // First probe soon after the start (initialDelaySeconds, else after one second), then every period.
-    this.probeTimer = setTimeout(() => {
-      run();
-      this.probeTimer = setInterval(run, periodMs);
+  }
+
+  /**
+   * Runs an HTTP probe every periodSeconds from the node's namespace (the first after
+   * initialDelaySeconds, at least one second); `verdict` gets true on a success, false after
+   * failureThreshold failures in a row, undefined otherwise.
+   */
+  private probeEvery(probe: HttpProbe, kind: string, verdict: (ok: boolean | undefined) => void): void {
+    let failures = 0;
+    const run = async () => {
+      if (!this.child) return;
+      const ok = await this.probeOnce(probe, kind);
+      failures = ok ? 0 : failures + 1;
+      verdict(ok ? true : failures >= (probe.failureThreshold ?? 3) ? false : undefined);
+    };
+    const first = setTimeout(() => {
+      void run();
+      this.probeTimers.push(setInterval(() => void run(), (probe.periodSeconds ?? 10) * 1000));
     }, Math.max((probe.initialDelaySeconds ?? 0) * 1000, 1000));
+    this.probeTimers.push(first);
   }
 
   private stopProbes(): void {
-    if (this.probeTimer) clearTimeout(this.probeTimer);
-    this.probeTimer = undefined;
+    for (const timer of this.probeTimers.splice(0)) clearTimeout(timer);
   }
 
-  private async probeOnce(): Promise<void> {
-    const probe = this.container.readinessProbe;
-    const get = probe?.httpGet;
-    if (!get || !this.child) return;
-    let ok = false;
+  private async probeOnce(probe: HttpProbe, kind: string): Promise<boolean> {
+    const get = probe.httpGet;
+    if (!get) return true;
     try {
       const port = probePort(this.container, get.port);
       const host = this.node.address.includes(':') ? `[${this.node.address}]` : this.node.address;
       const url = `${(get.scheme ?? 'HTTP').toLowerCase()}://${host}:${port}${get.path ?? '/'}`;
       const result = await exec(['ip', 'netns', 'exec', this.node.netns, 'curl', '-sk', '-o', '/dev/null', '-w', '%{http_code}', '-m', '1', url], 3000);
       const status = Number(result.stdout);
-      ok = status >= 200 && status < 400;
+      return status >= 200 && status < 400;
     } catch (error) {
-      this.agent.logger.warn({ pod: this.slot.podName, err: errorText(error) }, 'readiness probe misconfigured');
-    }
-    if (ok) {
-      this.consecutiveFailures = 0;
-      this.setReady(true);
-    } else {
-      this.consecutiveFailures += 1;
-      if (this.consecutiveFailures >= (probe?.failureThreshold ?? 3)) this.setReady(false);
+      this.agent.logger.warn({ pod: this.slot.podName, err: errorText(error) }, `${kind} probe misconfigured`);
+      return false;
     }
   }
 
@@ -254,8 +271,7 @@ class PodRunner {
     if (child && child.exitCode === null && child.signalCode === null) {
       const gone = new Promise((done) => child.once('exit', done));
       child.kill('SIGTERM');
-      const graceMs = (this.slot.owner.spec.template.spec.terminationGracePeriodSeconds ?? 30) * 1000;
-      const killer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const killer = setTimeout(() => child.kill('SIGKILL'), this.graceMs);
       await gone;
       clearTimeout(killer);
     }

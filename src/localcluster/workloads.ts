@@ -37,6 +37,7 @@ export interface Container {
   env?: EnvVar[];
   ports?: ContainerPort[];
   readinessProbe?: HttpProbe;
+  livenessProbe?: HttpProbe;
 }
 
 export interface Toleration {

@@ -58,7 +58,7 @@ describe('node agent in network namespaces', function () {
   const nodeNs = (index: number) => testbed?.nodes[index]?.ns ?? '';
   const pods = () => agent?.pods() ?? [];
 
-  const template = (marker: string) => ({
+  const template = (marker: string, livenessPath?: string) => ({
     metadata: { labels: { app: 'web' } },
     spec: {
       serviceAccountName: 'web',
@@ -79,6 +79,7 @@ describe('node agent in network namespaces', function () {
           ],
           ports: [{ name: 'http', containerPort: PORT }],
           readinessProbe: { httpGet: { path: '/', port: 'http' }, periodSeconds: 1, failureThreshold: 1 },
+          ...(livenessPath ? { livenessProbe: { httpGet: { path: livenessPath, port: PORT }, periodSeconds: 1, failureThreshold: 2 } } : {}),
         },
       ],
     },
@@ -154,6 +155,16 @@ describe('node agent in network namespaces', function () {
     await rolledOut('two');
     const after = pods().map((pod) => pod.pid);
     expect(after.filter((pid) => before.includes(pid))).to.deep.equal([]);
+  });
+
+  it('restarts a container whose liveness probe fails (the server answers 404 there)', async () => {
+    await admin.patch(DAEMONSET, { spec: { template: template('three', '/no-such-page') } }, 'merge');
+    await waitFor('both pods restarted by their liveness probe', () => {
+      const current = pods();
+      return current.length === 2 && current.every((pod) => pod.restarts > 0);
+    }, 60_000, 200);
+    await admin.patch(DAEMONSET, { spec: { template: template('four') } }, 'merge');
+    await rolledOut('four');
   });
 
   it('stops the processes and removes the Pod objects when the DaemonSet is deleted', async () => {
