@@ -9,7 +9,7 @@
  * namespaces, which only we can have started), deletes the namespaces and the state directory.
  * Shapes follow the scripts in ../shared/testbed (pitfalls recorded in their README).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -102,6 +102,12 @@ export interface RouterConfig {
 
 const UNIQUE_PREFIX = /^[a-z][a-z0-9]{0,9}$/;
 
+/** Testbeds not destroyed yet: torn down synchronously if the process exits first (e.g. Ctrl-C in mocha). */
+const live = new Set<Testbed>();
+process.once('exit', () => {
+  for (const testbed of live) testbed.destroySync();
+});
+
 function familyOf(address: string): 'ipv4' | 'ipv6' {
   return address.includes(':') ? 'ipv6' : 'ipv4';
 }
@@ -137,6 +143,7 @@ export class Testbed {
     if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > 89) throw new Error(`testbed nodes must be 1..89, got ${options.nodes}`);
     if (process.getuid?.() !== 0) throw new Error('testbed needs root (network namespaces)');
     const testbed = new Testbed(prefix, options);
+    live.add(testbed);
     try {
       await testbed.build();
     } catch (error) {
@@ -258,8 +265,27 @@ export class Testbed {
     return router;
   }
 
+  /** Last resort on process exit: kill our children and delete our namespaces, synchronously. */
+  destroySync(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const child of this.children) child.kill('SIGKILL');
+    for (const ns of this.namespaces) {
+      for (const pid of spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split('\n').filter((p) => /^\d+$/.test(p))) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      spawnSync('ip', ['netns', 'del', ns]);
+    }
+    spawnSync('rm', ['-rf', '--', this.stateDir]);
+  }
+
   /** Kills what we started, deletes our namespaces and state. Safe to call twice. */
   async destroy(): Promise<void> {
+    live.delete(this);
     if (this.destroyed) return;
     this.destroyed = true;
     await Promise.all([...this.children].map((child) => this.kill(child)));
