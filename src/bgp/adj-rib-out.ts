@@ -78,8 +78,6 @@ export class AdjRibOut {
   private desired = new Map<number | string, Entry>();
   /** What the peer has from us. The same object as `desired` right after the whole table went out. */
   private sent = new Map<number | string, Entry>();
-  /** Normalized attributes by the caller's object: routes usually share one. */
-  private normalized = new WeakMap<RouteAttributes, { attributes: RouteAttributes; key: string }>();
 
   /** Replaces the desired set (the last route wins for a prefix given twice). */
   setRoutes(routes: Iterable<Route>): void {
@@ -99,16 +97,18 @@ export class AdjRibOut {
 
   private addTo(desired: Map<number | string, Entry>, routes: Iterable<Route>): void {
     const byKey = new Map<string, RouteAttributes>();
+    // By the caller's object, for this call only: routes usually share one attributes object.
+    const normalized = new Map<RouteAttributes, { attributes: RouteAttributes; key: string }>();
     for (const route of routes) {
       const given = route.attributes ?? NO_ATTRIBUTES;
-      let known = this.normalized.get(given);
+      let known = normalized.get(given);
       if (!known) {
         const attributes = normalizeAttributes(given);
         const key = attributesKey(attributes);
         // Equal attribute sets share one object, whatever objects they came in.
         known = { attributes: byKey.get(key) ?? attributes, key };
         byKey.set(key, known.attributes);
-        this.normalized.set(given, known);
+        normalized.set(given, known);
       }
       desired.set(prefixKey(route.prefix), { prefix: route.prefix, attributes: known.attributes, attributesKey: known.key });
     }
