@@ -169,3 +169,39 @@ describe('BGP session toward an old peer (no capabilities at all)', function () 
     }
   });
 });
+
+describe('BGP session fed garbage by its peer', function () {
+  this.timeout(20_000);
+  it('answers a broken header with NOTIFICATION 1/1, drops the session and keeps running', async () => {
+    const options: CodecOptions = { fourOctetAs: true, extendedMessages: false };
+    const notifications: BgpMessage[] = [];
+    const server = net.createServer((socket) => {
+      const framer = new MessageFramer();
+      socket.on('data', (chunk: Buffer) => {
+        for (const bytes of framer.push(chunk).messages) {
+          const result = decodeMessage(bytes, options);
+          if (!result.ok) continue;
+          if (result.message.type === 'notification') notifications.push(result.message);
+          if (result.message.type === 'open') {
+            socket.write(encodeMessage({ type: 'open', version: 4, myAs: 64512, holdTimeSec: 90, bgpIdentifier: '192.0.2.1', capabilities: [{ kind: 'fourOctetAs', asn: 64512 }] }, options));
+            socket.write(encodeMessage({ type: 'keepalive' }, options));
+          }
+          if (result.message.type === 'keepalive') socket.write(Buffer.alloc(40, 0x42)); // no marker: not BGP
+        }
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const node = new BgpSpeaker({ routerId: '192.0.2.11', localAsn: 65001, log });
+    try {
+      await node.addPeer({ peerAddress: '127.0.0.1', peerAsn: 64512, port: (server.address() as net.AddressInfo).port, sourceAddress: '127.0.0.2' });
+      await waitFor('NOTIFICATION from our speaker', () => notifications.length > 0, 10_000, 20);
+      expect(notifications[0]).to.deep.include({ code: 1, subcode: 1 });
+      await waitFor('session down', () => node.status()[0]?.state !== 'Established', 10_000, 20);
+      expect(node.status()[0]?.stats.lastError).to.contain('malformed message');
+    } finally {
+      await node.stop();
+      server.close();
+    }
+  });
+});
