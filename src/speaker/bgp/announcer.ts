@@ -57,13 +57,21 @@ interface HeldSession {
   drainingSince: Map<string, number>;
 }
 
+interface Listener {
+  readonly server: net.Server;
+  /** Resolves once listening (TCP-MD5 keys need the socket). */
+  readonly ready: Promise<unknown>;
+  /** Peer addresses whose TCP-MD5 key is set on it. */
+  readonly keyed: Set<string>;
+}
+
 /** Emits 'status' whenever a session's state or error changes. */
 export class BgpAnnouncer extends EventEmitter {
   private readonly held = new Map<string, HeldSession>();
   /** IP → interfaces we put it on. */
   private readonly bound = new Map<string, Set<string>>();
   private nodeAddresses: readonly string[];
-  private listener: net.Server | undefined;
+  private listener: Listener | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
   /** Watches sourceAddresses while any session has one. */
   private sourceTimer: NodeJS.Timeout | undefined;
@@ -150,7 +158,7 @@ export class BgpAnnouncer extends EventEmitter {
       for (const held of sessions) this.close(held, options);
       const listener = this.listener;
       this.listener = undefined;
-      await Promise.all([...sessions.map((held) => held.session?.drained()), listener && new Promise((resolve) => listener.close(resolve))]);
+      await Promise.all([...sessions.map((held) => held.session?.drained()), listener && new Promise((resolve) => listener.server.close(resolve))]);
     });
     this.queue = done.catch(() => undefined);
     await done;
@@ -333,8 +341,38 @@ export class BgpAnnouncer extends EventEmitter {
 
   /** Passive peers need a listener; incoming connections go to the session of that peer address and local address. */
   private syncListener(): void {
-    const wanted = [...this.held.values()].some((held) => held.config.passive === true);
-    if (!wanted || this.listener) return;
+    const passive = [...this.held.values()].filter((held) => held.config.passive === true && !held.refused);
+    if (passive.length === 0) {
+      const listener = this.listener;
+      this.listener = undefined;
+      listener?.server.close();
+      return;
+    }
+    if (!this.listener) this.listener = this.listen();
+    const listener = this.listener;
+    const unkeyed = passive.filter((held) => held.config.password !== undefined && !listener.keyed.has(held.config.peerAddress));
+    if (unkeyed.length === 0) return;
+    for (const held of unkeyed) listener.keyed.add(held.config.peerAddress);
+    listener.ready
+      .then(async () => {
+        const native = await import('../native/index.ts');
+        const available = native.availability();
+        if (!available.available) throw new Error(`TCP-MD5 needs the native addon: ${available.reason}`);
+        for (const held of unkeyed) native.addListenerMd5Key(listener.server, held.config.peerAddress, held.config.password ?? '');
+      })
+      .catch((error: unknown) => {
+        const message = `TCP-MD5 key on the listener: ${error instanceof Error ? error.message : String(error)}`;
+        for (const held of unkeyed) {
+          held.lastError = message;
+          listener.keyed.delete(held.config.peerAddress);
+        }
+        this.log.error({ peers: unkeyed.map((h) => h.peer) }, message);
+        this.emit('status');
+      });
+  }
+
+  private listen(): Listener {
+    const port = this.options.listenPort ?? 179;
     const server = net.createServer((socket) => {
       const remote = canonical(socket.remoteAddress ?? '');
       const local = canonical(socket.localAddress ?? '');
@@ -348,25 +386,25 @@ export class BgpAnnouncer extends EventEmitter {
       }
       held.session.acceptIncoming(socket);
     });
-    server.on('error', (error) => {
-      this.log.error({ port: this.options.listenPort ?? 179, error: error.message }, 'BGP listener failed; passive peers cannot connect');
-      for (const held of this.held.values()) if (held.config.passive === true) held.lastError = `listening on port ${this.options.listenPort ?? 179}: ${error.message}`;
-      if (this.listener === server) this.listener = undefined;
+    const listener: Listener = {
+      server,
+      keyed: new Set(),
+      ready: new Promise((resolve, reject) => {
+        server.once('listening', resolve);
+        server.once('error', reject);
+      }),
+    };
+    server.on('error', (error) => this.log.debug({ port, error: error.message }, 'BGP listener error'));
+    listener.ready.catch((error: unknown) => {
+      // Dropped: the next apply tries again.
+      const message = `listening on port ${port}: ${error instanceof Error ? error.message : String(error)}`;
+      this.log.error({ port }, `BGP listener failed, passive peers cannot connect: ${message}`);
+      for (const held of this.held.values()) if (held.config.passive === true) held.lastError = message;
+      if (this.listener === listener) this.listener = undefined;
       this.emit('status');
     });
-    server.listen({ port: this.options.listenPort ?? 179, host: '::' });
-    this.listener = server;
-    this.keyListener(server).catch((error: unknown) => this.log.error({ error: String(error) }, 'TCP-MD5 keys for the BGP listener'));
-  }
-
-  /** Incoming connections from a peer with a password must carry its TCP-MD5 key. */
-  private async keyListener(server: net.Server): Promise<void> {
-    const withPassword = [...this.held.values()].filter((held) => held.config.passive === true && held.config.password !== undefined);
-    if (withPassword.length === 0) return;
-    const native = await import('../native/index.ts');
-    const available = native.availability();
-    if (!available.available) throw new Error(`TCP-MD5 needs the native addon: ${available.reason}`);
-    for (const held of withPassword) native.addListenerMd5Key(server, held.config.peerAddress, held.config.password ?? '');
+    server.listen({ port, host: '::' });
+    return listener;
   }
 
   private async syncBoundAddresses(wanted: ReadonlyMap<string, readonly string[]>): Promise<void> {

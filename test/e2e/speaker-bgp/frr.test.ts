@@ -168,11 +168,11 @@ describe('speaker BGP mode: three nodes → FRR', function () {
     await waitFor('lo session gone at FRR', async () => (await frr.summary())[LO_SOURCE]?.ipv4?.state !== 'Established');
   });
 
-  it('passive peer on a fixed endpoint: FRR dials a VIP held by one node; when the VIP moves, the next node takes the session', async () => {
+  it('passive peer on a fixed endpoint, with TCP-MD5: FRR dials a VIP held by one node; when the VIP moves, the next node takes the session', async () => {
     const endpoint = '192.0.2.100';
     const [node1, node2] = [tb.nodes[0]!, tb.nodes[1]!];
-    const endpointPeer: BgpPeerView = { ...routerPeer, name: 'router-endpoint', createdAt: '2026-01-03T00:00:00Z', passive: true, sourceAddress: endpoint };
-    await vtyConfig(`router bgp ${ROUTER_AS}`, `neighbor ${endpoint} remote-as external`, `neighbor ${endpoint} timers connect 1`, 'address-family ipv4 unicast', `neighbor ${endpoint} activate`);
+    const endpointPeer: BgpPeerView = { ...routerPeer, name: 'router-endpoint', createdAt: '2026-01-03T00:00:00Z', passive: true, sourceAddress: endpoint, password: 'anchorlb-md5' };
+    await vtyConfig(`router bgp ${ROUTER_AS}`, `neighbor ${endpoint} remote-as external`, `neighbor ${endpoint} password anchorlb-md5`, `neighbor ${endpoint} timers connect 1`, 'address-family ipv4 unicast', `neighbor ${endpoint} activate`);
     await applyAll(clusterState({ peers: [routerPeer, endpointPeer] }));
     for (const driver of drivers) {
       const waiting = await waitFor(`${driver.node.name} waits for the endpoint`, async () => (await driver.peer('router-endpoint'))?.lastError);
