@@ -27,6 +27,7 @@ import type { L2Announcement } from '../l2-desired.ts';
 import { availability, PacketSocket } from '../native/index.ts';
 import {
   advanceClaim,
+  answersOverride,
   answersProbes,
   answersRequests,
   claimTiming,
@@ -44,6 +45,7 @@ import {
   buildArpProbe,
   buildArpReply,
   buildGratuitousArp,
+  buildNeighborAdvertisement,
   buildNeighborAdvertisementReply,
   buildNeighborSolicitation,
   buildUnsolicitedNeighborAdvertisement,
@@ -425,7 +427,20 @@ export class L2Announcer {
       this.send(entry, buildArpReply(parsed.frame.arp, ownMac));
       this.counters.arpRepliesSent++;
     } else if (parsed.frame.ndp.type === 'solicitation') {
-      this.send(entry, buildNeighborAdvertisementReply({ ...parsed.frame, ndp: parsed.frame.ndp }, ownMac));
+      const request = { ...parsed.frame, ndp: parsed.frame.ndp };
+      this.send(
+        entry,
+        answersOverride(record.claim)
+          ? buildNeighborAdvertisementReply(request, ownMac)
+          : buildNeighborAdvertisement({
+              mac: ownMac,
+              target: request.ndp.target,
+              destinationIp: request.ipv6.source,
+              destinationMac: request.ndp.sourceLinkAddress ?? request.ethernet.source,
+              solicited: true,
+              override: false,
+            }),
+      );
       this.counters.neighborAdvertisementsSent++;
     }
   }

@@ -195,3 +195,13 @@ export function answersRequests(state: ClaimState): boolean {
 export function answersProbes(state: ClaimState): boolean {
   return state.phase === 'announcing' || state.phase === 'announced';
 }
+
+/**
+ * Whether NDP answers carry the override flag. Not while releasing: an answer the client
+ * receives after the successor's unsolicited NA must not pull it back (RFC 4861 7.2.5: without
+ * override, a different link-layer address never replaces the cached one). ARP has no flag;
+ * Linux's locktime plays that role there.
+ */
+export function answersOverride(state: ClaimState): boolean {
+  return state.phase !== 'releasing';
+}

@@ -78,8 +78,11 @@ async function main(): Promise<void> {
   });
   process.once('SIGTERM', () => {
     void (async () => {
-      await agent.leave();
+      // Release locally first, then tell the others: a successor's probe must never meet a
+      // node that still defends the IP.
+      agent.membership.leave();
       converge();
+      await agent.leave();
       await announcer.handOver();
       await agent.stop();
       await announcer.stop();

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import {
   advanceClaim,
+  answersOverride,
   answersProbes,
   answersRequests,
   claimTiming,
@@ -126,6 +127,8 @@ describe('speaker/l2: claim state machine', () => {
     expect(releasing.effects).to.deep.equal([]);
     expect(answersRequests(releasing.state)).to.equal(true);
     expect(answersProbes(releasing.state)).to.equal(false);
+    expect(answersOverride(announced)).to.equal(true);
+    expect(answersOverride(releasing.state)).to.equal(false);
     const taken = foreignClaim(releasing.state, 1100, timing, '02:00:00:00:00:02', 'eth0');
     expect(taken.effects).to.deep.equal([{ type: 'withdraw', reason: 'takenOver', byMac: '02:00:00:00:00:02' }]);
     expect(taken.state.phase).to.equal('released');
