@@ -168,7 +168,8 @@ describe('anchorlb operator against the local API server', function () {
     expect(await statusCode(speaker.patch(`${servicePath}/status`, statusPatch))).to.equal(403);
     expect(await statusCode(speaker.patch(servicePath, { metadata: { labels: { touched: 'yes' } } }))).to.equal(403);
     expect(await statusCode(speaker.delete(servicePath))).to.equal(403);
-    expect(await statusCode(speaker.getJson(`/api/v1/namespaces/${NS}/secrets`))).to.equal(403);
+    expect(await statusCode(speaker.getJson('/api/v1/namespaces/shop/secrets'))).to.equal(403);
+    expect(await statusCode(speaker.delete(SECRET))).to.equal(403);
   });
 
   it('rolls the workloads when the image, log level or node selector change, and keeps the liveness key', async () => {
@@ -222,7 +223,8 @@ describe('anchorlb operator against the local API server', function () {
     if (!child) throw new Error('operator not running');
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     // The library re-watches after a watch ends; that re-watch failing ends the process.
-    cluster.server.faults.failNext(20);
+    // Every request fails until then (the operator's other requests must not use the failures up).
+    cluster.server.faults.failNext(1_000_000);
     cluster.server.faults.dropWatches();
     expect(await exited).to.equal(1);
     expect(operatorOutput).to.match(/watch on resource anchorlbs\.anchorlb\.io\/v1beta1 failed/);

@@ -190,7 +190,7 @@ describe('config/rbac least privilege', () => {
     }
   });
 
-  it('lets the speaker read what it decides from and write VIPStatus, but never write Services or read other Secrets', async () => {
+  it('lets the speaker read what it decides from and write VIPStatus, but never write Services or read Secrets elsewhere', async () => {
     const objects = await renderSample();
     expect(can(objects, 'anchorlb-speaker', { verb: 'watch', group: '', resource: 'services' })).to.equal(true);
     expect(can(objects, 'anchorlb-speaker', { verb: 'list', group: 'discovery.k8s.io', resource: 'endpointslices' })).to.equal(true);
@@ -201,8 +201,11 @@ describe('config/rbac least privilege', () => {
       expect(can(objects, 'anchorlb-speaker', { verb, group: '', resource: 'services', namespace: 'shop', name: 's' }), verb).to.equal(false);
       expect(can(objects, 'anchorlb-speaker', { verb, group: '', resource: 'services', subresource: 'status', namespace: 'shop', name: 's' }), verb).to.equal(false);
     }
-    expect(can(objects, 'anchorlb-speaker', { verb: 'get', group: '', resource: 'secrets', namespace: 'lb-system', name: 'other' })).to.equal(false);
-    expect(can(objects, 'anchorlb-speaker', { verb: 'list', group: '', resource: 'secrets', namespace: 'lb-system' })).to.equal(false);
+    expect(can(objects, 'anchorlb-speaker', { verb: 'watch', group: '', resource: 'secrets', namespace: 'lb-system' })).to.equal(true);
+    for (const namespace of ['shop', 'kube-system']) {
+      for (const verb of ['get', 'list', 'watch']) expect(can(objects, 'anchorlb-speaker', { verb, group: '', resource: 'secrets', namespace, name: 'x' }), `${verb} ${namespace}`).to.equal(false);
+    }
+    expect(can(objects, 'anchorlb-speaker', { verb: 'update', group: '', resource: 'secrets', namespace: 'lb-system', name: LIVENESS_SECRET_NAME })).to.equal(false);
     expect(can(objects, 'anchorlb-speaker', { verb: 'update', group: 'anchorlb.io', resource: 'ipaddresspools', namespace: 'lb-system', name: 'p' })).to.equal(false);
   });
 
