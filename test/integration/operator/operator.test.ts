@@ -11,6 +11,11 @@ import { parse } from 'yaml';
 import type { AnchorLB } from '../../../src/api/index.ts';
 import { KubeHttpError, KubeRest } from '../../../src/kube/rest.ts';
 import { FINALIZER, anchorlbPath } from '../../../src/operator/reconcile.ts';
+import { Registry } from 'prom-client';
+import { createLogger } from '../../../src/common/log.ts';
+import { ServiceController } from '../../../src/reconcilers/services.ts';
+import { Speaker } from '../../../src/speaker/speaker.ts';
+import type { L2Announcement } from '../../../src/speaker/l2-desired.ts';
 import { REPO_ROOT, loadKubeConfig, withLocalApiServer } from '../../support/apiserver.ts';
 import { waitFor } from '../../support/testbed.ts';
 
@@ -35,6 +40,10 @@ const CREATED = [
 
 interface PodTemplate {
   spec: { template: { spec: { nodeSelector?: Record<string, string>; containers: { image: string; args: string[] }[] } } };
+}
+
+function livenessKeyOf(secret: unknown): string {
+  return (secret as { data: { key: string } }).data.key;
 }
 
 async function exists(rest: KubeRest, path: string): Promise<boolean> {
@@ -170,6 +179,49 @@ describe('anchorlb operator against the local API server', function () {
     expect(await statusCode(speaker.delete(servicePath))).to.equal(403);
     expect(await statusCode(speaker.getJson('/api/v1/namespaces/shop/secrets'))).to.equal(403);
     expect(await statusCode(speaker.delete(SECRET))).to.equal(403);
+  });
+
+  it('lets the real controller and speaker do their work with exactly those identities', async () => {
+    const crd = (plural: string) => `/apis/anchorlb.io/v1beta1/namespaces/${NS}/${plural}`;
+    await admin.create(crd('ipaddresspools'), { apiVersion: 'anchorlb.io/v1beta1', kind: 'IPAddressPool', metadata: { name: 'public' }, spec: { addresses: ['192.0.2.32/29'] } });
+    await admin.create(crd('l2advertisements'), { apiVersion: 'anchorlb.io/v1beta1', kind: 'L2Advertisement', metadata: { name: 'l2' }, spec: { ipAddressPools: ['public'] } });
+    await admin.create('/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node1', labels: { 'kubernetes.io/hostname': 'node1' } } });
+    await admin.patch('/api/v1/nodes/node1/status', { status: { conditions: [{ type: 'Ready', status: 'True' }], addresses: [{ type: 'InternalIP', address: '127.0.0.31' }] } });
+    const controller = new ServiceController({
+      kubeConfig: loadKubeConfig(await cluster.server.createServiceAccountKubeconfig(NS, 'anchorlb-controller')),
+      poolNamespace: NS,
+      logger: createLogger('controller', 'silent'),
+      registry: new Registry(),
+    });
+    let announced: ReadonlyMap<string, L2Announcement> = new Map();
+    const speaker = new Speaker({
+      kubeConfig: loadKubeConfig(await cluster.server.createServiceAccountKubeconfig(NS, 'anchorlb-speaker')),
+      nodeName: 'node1',
+      namespace: NS,
+      logger: createLogger('speaker', 'silent'),
+      liveness: { key: Buffer.from(livenessKeyOf(await admin.getJson(SECRET)), 'base64'), port: 17956, bindAddress: '127.0.0.31', intervalMs: 50, missedHeartbeats: 5, interfaces: ['eth0'] },
+      l2: { apply: (announcements) => void (announced = announcements), stop: () => Promise.resolve() },
+      handOverMs: 10,
+    });
+    try {
+      await controller.start();
+      await speaker.start();
+      await admin.create('/api/v1/namespaces/shop/services', {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'api' },
+        spec: { type: 'LoadBalancer', selector: { app: 'api' }, ports: [{ port: 443, protocol: 'TCP' }] },
+      });
+      const ip = await waitFor('controller assigns an address', async () => {
+        const service = await admin.getJson<{ status?: { loadBalancer?: { ingress?: { ip: string }[] } } }>('/api/v1/namespaces/shop/services/api');
+        return service.status?.loadBalancer?.ingress?.[0]?.ip;
+      }, 30_000);
+      expect(ip).to.match(/^192\.0\.2\.(3[2-9])$/);
+      await waitFor('speaker announces it', () => announced.has(ip), 30_000);
+    } finally {
+      await speaker.shutdown();
+      await controller.stop();
+    }
   });
 
   it('rolls the workloads when the image, log level or node selector change, and keeps the liveness key', async () => {
