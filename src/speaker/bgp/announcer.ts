@@ -300,7 +300,10 @@ export class BgpAnnouncer extends EventEmitter {
     const delay = this.options.gracefulShutdownDelayMs ?? 5000;
     const converted = new Map<string, BgpRouteAttributes>();
     const routes: Route[] = [];
+    // disableMP: a session carries its own family only (and counts only what it sends).
+    const onlyFamily = held.config.families?.length === 1 ? (held.config.families[0] === 'ipv6' ? 6 : 4) : undefined;
     for (const [prefix, attributes] of held.desired) {
+      if (onlyFamily !== undefined && prefix.includes(':') !== (onlyFamily === 6)) continue;
       if (attributes.communities.includes(GRACEFUL_SHUTDOWN_COMMUNITY)) {
         const since = held.drainingSince.get(prefix) ?? now;
         held.drainingSince.set(prefix, since);

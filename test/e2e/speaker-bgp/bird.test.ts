@@ -1,7 +1,9 @@
 /**
  * BGP mode, basic case with BIRD 2 as the router: three nodes announce a Service IP, BIRD
  * has a path from each and installs one ECMP route in the kernel; a Service that goes is
- * withdrawn; a speaker stopped for good (Cease) takes its next hop with it.
+ * withdrawn; a speaker stopped for good (Cease) takes its next hop with it. Two peers per
+ * node with disableMP (one IPv4, one IPv6 session): each family goes over its own session,
+ * although BIRD would take IPv6 over the IPv4 session too.
  */
 import { expect } from 'chai';
 import type { BgpPeerView } from '../../../src/speaker/bgp/desired.ts';
@@ -11,11 +13,13 @@ import { NodeDriver } from './node-driver.ts';
 
 const ROUTER_AS = 64512;
 const NODE_AS = 65001;
-const peer: BgpPeerView = { name: 'bird', createdAt: '2026-01-01T00:00:00Z', myASN: NODE_AS, peerASN: ROUTER_AS, peerAddress: '192.0.2.1', holdTimeSec: 9 };
+const peer: BgpPeerView = { name: 'bird', createdAt: '2026-01-01T00:00:00Z', myASN: NODE_AS, peerASN: ROUTER_AS, peerAddress: '192.0.2.1', holdTimeSec: 9, disableMP: true };
+const peer6: BgpPeerView = { ...peer, name: 'bird6', peerAddress: '2001:db8::1' };
+const VIP6 = '2001:db8:ffff::10';
 
 function clusterState(ips: string[]): ClusterStateJson {
   return {
-    peers: [peer],
+    peers: [peer, peer6],
     advertisements: [{ name: 'all', communities: ['65001:100'] }],
     pools: [{ name: 'pool' }],
     services: ips.map((ip, i) => ({ key: `default/svc${i}`, ips: [ip], pool: 'pool', externalTrafficPolicy: 'Cluster' as const, nodesWithReadyEndpoints: [] })),
@@ -37,9 +41,11 @@ describe('speaker BGP mode: three nodes → BIRD 2', function () {
   before(async function () {
     if (process.getuid?.() !== 0) this.skip();
     tb = await Testbed.create({ nodes: 3 });
-    bird = await tb.startBird(tb.router.ns, { asn: ROUTER_AS, routerId: tb.router.ipv4, kernelExport: true, neighbors: tb.nodes.map((n) => ({ address: n.ipv4, asn: NODE_AS })) });
+    // Protocols peer1, peer3, peer5: IPv4 sessions (offered IPv6 too); peer2, peer4, peer6: IPv6 sessions.
+    const neighbors = tb.nodes.flatMap((n) => [{ address: n.ipv4, asn: NODE_AS, families: ['ipv4', 'ipv6'] as Array<'ipv4' | 'ipv6'> }, { address: n.ipv6, asn: NODE_AS }]);
+    bird = await tb.startBird(tb.router.ns, { asn: ROUTER_AS, routerId: tb.router.ipv4, kernelExport: true, neighbors });
     drivers = await Promise.all(tb.nodes.map((host) => NodeDriver.start(tb, host)));
-    await Promise.all(drivers.map((d) => d.apply(clusterState(['203.0.113.10', '203.0.113.11']))));
+    await Promise.all(drivers.map((d) => d.apply(clusterState(['203.0.113.10', '203.0.113.11', VIP6]))));
   });
 
   after(async () => {
@@ -57,6 +63,17 @@ describe('speaker BGP mode: three nodes → BIRD 2', function () {
     expect((await drivers[0]!.waitEstablished('bird')).prefixesSent).to.equal(2);
   });
 
+  it('disableMP: the IPv6 address goes over the IPv6 sessions only, with the nodes\' IPv6 next hops', async () => {
+    const hops = await waitFor('three IPv6 paths in BIRD', async () => {
+      const found = await birdNextHops(`${VIP6}/128`);
+      return found.length === 3 && found;
+    });
+    expect(hops).to.deep.equal(tb.nodes.map((n) => n.ipv6).sort());
+    const protocols = [...(await bird.birdc(`show route for ${VIP6}/128`)).matchAll(/\[(peer\d+)/g)].map((m) => m[1]).sort();
+    expect(protocols).to.deep.equal(['peer2', 'peer4', 'peer6']);
+    expect((await drivers[0]!.waitEstablished('bird6')).prefixesSent).to.equal(1);
+  });
+
   it('a Service that goes is withdrawn from BIRD by every node', async () => {
     await Promise.all(drivers.map((d) => d.apply(clusterState(['203.0.113.10']))));
     await waitFor('203.0.113.11 withdrawn', async () => (await birdNextHops('203.0.113.11/32')).length === 0);
@@ -72,6 +89,6 @@ describe('speaker BGP mode: three nodes → BIRD 2', function () {
       return found.length === 2 && found;
     }, 5_000);
     expect(hops).not.to.include(tb.nodes[2]!.ipv4);
-    expect(await bird.birdc('show protocols all peer3'), 'BIRD saw our Cease').to.match(/Received: Administrative shutdown/);
+    for (const protocol of ['peer5', 'peer6']) expect(await bird.birdc(`show protocols all ${protocol}`), `BIRD saw our Cease on ${protocol}`).to.match(/Received: Administrative shutdown/);
   });
 });
