@@ -98,11 +98,6 @@ export class AnchorLBOperator extends OperatorBase {
     );
   }
 
-  /** Waits until every queued reconcile has run (tests). */
-  idle(): Promise<void> {
-    return this.queue.idle();
-  }
-
   async shutdown(): Promise<void> {
     this.stop();
     this.queue.stop();

@@ -33,13 +33,13 @@ interface OwnerReference {
   blockOwnerDeletion: boolean;
 }
 
-export const DEFAULT_IMAGE = 'anchorlb/anchorlb:0.1.0';
+const DEFAULT_IMAGE = 'anchorlb/anchorlb:0.1.0';
 export const LIVENESS_SECRET_NAME = 'anchorlb-liveness';
-export const LIVENESS_SECRET_KEY = 'key';
+const LIVENESS_SECRET_KEY = 'key';
 export const CONTROLLER_NAME = 'anchorlb-controller';
 export const SPEAKER_NAME = 'anchorlb-speaker';
-export const CONTROLLER_METRICS_PORT = 7472;
-export const SPEAKER_METRICS_PORT = 7473;
+const CONTROLLER_METRICS_PORT = 7472;
+const SPEAKER_METRICS_PORT = 7473;
 const DEFAULT_LIVENESS_PORT = 7947;
 
 export const LABELS = {
@@ -75,7 +75,7 @@ function namespaceOf(anchorlb: AnchorLB): string {
 
 const CLUSTER_SCOPED_KINDS = new Set(['ClusterRole', 'ClusterRoleBinding']);
 
-export function isClusterScoped(manifest: Manifest): boolean {
+function isClusterScoped(manifest: Manifest): boolean {
   return CLUSTER_SCOPED_KINDS.has(manifest.kind);
 }
 
