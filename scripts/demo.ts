@@ -101,7 +101,7 @@ async function hasSubcommand(name: string): Promise<boolean> {
   return output.includes(`Usage: anchorlb ${name}`);
 }
 
-function configuration(iface: string, routerAddress: string): string {
+function configuration(routerAddress: string): string {
   return `apiVersion: anchorlb.io/v1beta1
 kind: IPAddressPool
 metadata: { name: demo, namespace: ${NS} }
@@ -113,7 +113,6 @@ kind: L2Advertisement
 metadata: { name: demo, namespace: ${NS} }
 spec:
   ipAddressPools: [demo]
-  interfaces: ["${iface}"]
   # The owner also puts the VIP on lo, so it answers the client's pings itself.
   bindToInterface: lo
 ---
@@ -206,6 +205,9 @@ async function main(): Promise<void> {
   cleanups.push({ what: 'testbed', run: () => testbed.destroy() });
   const client = testbed.client as NonNullable<Testbed['client']>;
   const nodeNames = testbed.nodes.map((_, index) => `node${index + 1}`);
+  await step('nodes: arp_ignore=1, arp_announce=2 (the VIP goes on lo; only the elected speaker may answer ARP for it, as with strictARP)', async () => {
+    for (const node of testbed.nodes) await testbed.exec(node.ns, ['sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2']);
+  });
 
   const router = await step(`router: FRR (zebra + bgpd, AS ${ROUTER_ASN}) expecting the three nodes (AS ${NODE_ASN})`, () =>
     testbed.startFrr(testbed.router.ns, { asn: ROUTER_ASN, routerId: testbed.router.ipv4, neighbors: testbed.nodes.map((node) => ({ address: node.ipv4, asn: NODE_ASN })) }),
@@ -266,7 +268,7 @@ async function main(): Promise<void> {
 
   const manifests = join(workDir, 'manifests');
   mkdirSync(manifests, { recursive: true });
-  writeFileSync(join(manifests, 'configuration.yaml'), configuration(testbed.iface, testbed.router.ipv4));
+  writeFileSync(join(manifests, 'configuration.yaml'), configuration(testbed.router.ipv4));
   writeFileSync(join(manifests, 'service.yaml'), service(testbed.nodes.map((node, index) => ({ name: nodeNames[index] as string, address: node.ipv4 }))));
   await step(`kubectl apply: IPAddressPool ${POOL}, L2Advertisement (bindToInterface lo), BGPPeer ${testbed.router.ipv4}, BGPAdvertisement`, () =>
     kubectlOk(kubectl, ['apply', '-f', join(manifests, 'configuration.yaml')]),
@@ -308,14 +310,26 @@ async function main(): Promise<void> {
       const pinger = await Pinger.start(testbed, client, vip, 5);
       await pinger.waitForAnswerAfter(0);
       await new Promise((resolve) => setTimeout(resolve, 500));
+      const ownerMac = answering[0] as string;
+      const killedAt = Date.now();
       process.kill(pod.pid, 'SIGKILL');
       say(`failover: SIGKILL to the speaker of ${owner} (pid ${pod.pid}), client pinging ${vip} every 5 ms`);
+      // The takeover as the client sees it: its ARP entry for the VIP moves to the successor's MAC (gratuitous ARP).
+      const successorMac = await waitFor('the client ARP entry to move', async () => {
+        const entries = JSON.parse((await testbed.exec(client.ns, ['ip', '-j', 'neigh', 'show', vip])).stdout || '[]') as Array<{ lladdr?: string }>;
+        const mac = entries[0]?.lladdr?.toLowerCase();
+        return mac !== undefined && mac !== ownerMac ? mac : undefined;
+      }, 30_000, 5);
+      const takeoverMs = Date.now() - killedAt;
       const before = pinger.highestAnswered;
       await pinger.waitForAnswerAfter(before + 1, 30_000);
       await new Promise((resolve) => setTimeout(resolve, 500));
       const outage = await pinger.stop(testbed);
-      const now = await arping(testbed, vip);
-      say(`failover: ${now.map((mac) => macs.get(mac) ?? mac).join(', ')} answers for ${vip} now; outage ${outage.outageMs} ms (${outage.lost.length} of ${outage.sent} pings lost)`);
+      const ownerNs = testbed.nodes[nodeNames.indexOf(owner)]?.ns ?? '';
+      const stillOnLo = (await testbed.exec(ownerNs, ['ip', '-o', 'addr', 'show', 'dev', 'lo'])).stdout.includes(` ${vip}/`);
+      say(`failover: ${macs.get(successorMac) ?? successorMac} took over ${vip} ${takeoverMs} ms after the kill (the client's ARP entry moved); pings: longest gap ${Math.round(outage.outageMs)} ms, ${outage.lost.length} of ${outage.sent} lost${stillOnLo ? ` (${owner}'s killed speaker left ${vip} on its lo, so packets still sent there were answered)` : ''}`);
+      const events = await kubectl.run(['get', 'events', '-n', APP_NS, '--sort-by=.lastTimestamp']);
+      detail(events.stdout || events.stderr);
       await waitFor(`the speaker on ${owner} restarted`, () => agent.pods().find((candidate) => candidate.name === pod.name && candidate.ready && candidate.restarts > 0), 60_000, 250).then(
         (restarted) => say(`node agent: restarted the speaker on ${owner} (restarts: ${restarted.restarts}), as a kubelet would`),
         () => say(`node agent: the speaker on ${owner} is not ready again yet`),
