@@ -220,6 +220,8 @@ function speakerDaemonSet(anchorlb: AnchorLB, namespace: string): Manifest {
     { name: 'ANCHORLB_HEARTBEAT_INTERVAL', value: liveness?.heartbeatInterval ?? '100ms' },
     { name: 'ANCHORLB_MISSED_HEARTBEATS', value: String(liveness?.missedHeartbeats ?? 5) },
   ];
+  const args = ['speaker', '--liveness-secret', LIVENESS_SECRET_NAME, '--metrics-port', String(SPEAKER_METRICS_PORT), '--modes', modesOf(anchorlb), '--log-level', logLevelOf(anchorlb)];
+  if (anchorlb.spec?.loadBalancerClass) args.push('--load-balancer-class', anchorlb.spec.loadBalancerClass);
   const nodeSelector = Object.fromEntries(Object.entries(speaker?.nodeSelector ?? {}).filter((entry): entry is [string, string] => entry[1] !== undefined));
   return {
     apiVersion: 'apps/v1',
@@ -245,7 +247,7 @@ function speakerDaemonSet(anchorlb: AnchorLB, namespace: string): Manifest {
             {
               name: 'speaker',
               image: speaker?.image ?? DEFAULT_IMAGE,
-              args: ['speaker', '--liveness-secret', LIVENESS_SECRET_NAME, '--metrics-port', String(SPEAKER_METRICS_PORT), '--modes', modesOf(anchorlb), '--log-level', logLevelOf(anchorlb)],
+              args,
               env,
               ports: [...ports, { name: 'liveness', containerPort: livenessPort, protocol: 'UDP' }],
               ...probeFields,

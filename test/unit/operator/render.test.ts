@@ -121,7 +121,13 @@ describe('operator render', () => {
       { path: '/healthz', port: 'metrics' },
       { path: '/readyz', port: 'metrics' },
     ]);
-    expect(speaker.args).to.include.members(['speaker', '--liveness-secret', LIVENESS_SECRET_NAME, '--modes', 'l2', '--log-level', 'debug']);
+    expect(speaker.args).to.deep.equal(['speaker', '--liveness-secret', LIVENESS_SECRET_NAME, '--metrics-port', '7473', '--modes', 'l2', '--log-level', 'debug', '--load-balancer-class', 'anchorlb.io/lb']);
+    expect(speaker.env.filter((entry) => entry.name.startsWith('ANCHORLB_'))).to.deep.equal([
+      { name: 'ANCHORLB_LOG_LEVEL', value: 'debug' },
+      { name: 'ANCHORLB_LIVENESS_PORT', value: '7950' },
+      { name: 'ANCHORLB_HEARTBEAT_INTERVAL', value: '200ms' },
+      { name: 'ANCHORLB_MISSED_HEARTBEATS', value: '4' },
+    ]);
     expect(speaker.ports).to.deep.include({ name: 'liveness', containerPort: 7950, protocol: 'UDP' });
     expect(workload.spec.updateStrategy?.rollingUpdate.maxUnavailable).to.equal(1);
     expect(pod.nodeSelector).to.deep.equal({ 'kubernetes.io/os': 'linux' });
@@ -168,6 +174,7 @@ describe('operator render', () => {
     const objects = await renderSample({ ...SAMPLE, spec: {} });
     const { container: speaker } = container(objects, 'DaemonSet', 'anchorlb-speaker');
     expect(speaker.args).to.include.members(['--modes', 'l2,bgp', '--log-level', 'info']);
+    expect(speaker.args).to.not.include('--load-balancer-class');
     expect(speaker.image).to.equal('anchorlb/anchorlb:0.1.0');
   });
 
