@@ -126,8 +126,9 @@ describe('node agent in network namespaces', function () {
     const env = envFile(join(workDir, 'node1.env'));
     expect(env).to.include({ NODE_NAME: 'node1', POD_NAMESPACE: NS, POD_IP: '192.0.2.11', PASSWORD: 's3cret' });
     // Bound to 192.0.2.11, which exists only in node1's namespace: node2 reaches it over the bridge.
-    const fromNode2 = await run(['ip', 'netns', 'exec', nodeNs(1), 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-m', '2', `http://192.0.2.11:${PORT}/`]);
-    expect(fromNode2.stdout).to.equal('200');
+    const get = `import urllib.request; print(urllib.request.build_opener(urllib.request.ProxyHandler({})).open('http://192.0.2.11:${PORT}/', timeout=2).status)`;
+    const fromNode2 = await run(['ip', 'netns', 'exec', nodeNs(1), 'python3', '-c', get]);
+    expect(fromNode2.stdout.trim()).to.equal('200');
     const pods = await admin.getJson<{ items: Array<{ metadata: { name: string }; spec: { nodeName: string } }> }>(`/api/v1/namespaces/${NS}/pods`);
     expect(pods.items.map((pod) => `${pod.metadata.name}@${pod.spec.nodeName}`).sort()).to.deep.equal(['web-node1@node1', 'web-node2@node2']);
   });
