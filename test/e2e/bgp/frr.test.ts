@@ -41,6 +41,9 @@ describe('BGP interop: our speaker → FRR', function () {
     frr = await tb.startFrr(tb.router.ns, {
       asn: ROUTER_AS,
       routerId: tb.router.ipv4,
+      // Long enough that freezing bgpd for node4's 3 s hold time (hold-timer case) downs no other session.
+      keepalive: 10,
+      hold: 30,
       neighbors: [
         { address: n1.ipv4, asn: 65001, families: ['ipv4', 'ipv6'] },
         { address: n2.ipv4, asn: 4200000001, families: ['ipv4', 'ipv6'] },
