@@ -66,6 +66,17 @@ describe('BGP session over loopback (our speaker against itself)', function () {
     expect(received()?.lastNotificationReceived).to.equal('Cease / Administrative Shutdown: "maintenance window"');
   });
 
+  it('updateRoutes adds and withdraws without resending the rest; removePeer shuts the session down', async () => {
+    await connectNode(hostRoutes(5, 4));
+    await waitFor('End-of-RIB', () => received()?.endOfRibReceived === 2, 10_000, 20);
+    node.updateRoutes(hostRoutes(1, 6), [hostRoutes(5, 4)[0]!.prefix]);
+    await waitFor('1 withdrawal and 1 more prefix', () => received()?.withdrawalsReceived === 1 && received()?.prefixesReceived === 6, 10_000, 20);
+    expect(node.status()[0]?.advertised).to.equal(5);
+    await node.removePeer('127.0.0.1', { communication: 'peer removed' });
+    expect(node.status()).to.deep.equal([]);
+    await waitFor('router sees the shutdown', () => received()?.lastNotificationReceived === 'Cease / Administrative Shutdown: "peer removed"', 10_000, 20);
+  });
+
   it('a graceful stop closes without a NOTIFICATION', async () => {
     await connectNode();
     await node.stop({ graceful: true });
