@@ -55,6 +55,8 @@ interface HeldSession {
   desired: Map<string, RouteAttributes>;
   /** Prefix → when it first carried GRACEFUL_SHUTDOWN (ms since epoch). */
   drainingSince: Map<string, number>;
+  /** The prefixes handed to the session now (after the graceful-shutdown withdraw and the family filter). */
+  carried: Set<string>;
 }
 
 interface Listener {
@@ -148,6 +150,15 @@ export class BgpAnnouncer extends EventEmitter {
     });
   }
 
+  /**
+   * The prefixes a peer's session carries now, once Established (none otherwise): what the
+   * node really announces, for VIPStatus — a draining node's withdrawn routes are not in it.
+   */
+  announcedPrefixes(peer: string): ReadonlySet<string> {
+    const held = this.held.get(peer);
+    return held?.state === 'Established' ? held.carried : new Set();
+  }
+
   private async shutdown(options: { graceful?: boolean; communication?: string }): Promise<void> {
     const done = this.queue.then(async () => {
       this.stopped = true;
@@ -191,6 +202,7 @@ export class BgpAnnouncer extends EventEmitter {
       since: new Date(),
       desired: desired.prefixes,
       drainingSince: new Map(),
+      carried: new Set(),
       ...(problem !== undefined ? { lastError: problem } : {}),
     };
     this.held.set(desired.peer, held);
@@ -300,6 +312,7 @@ export class BgpAnnouncer extends EventEmitter {
     const delay = this.options.gracefulShutdownDelayMs ?? 5000;
     const converted = new Map<string, BgpRouteAttributes>();
     const routes: Route[] = [];
+    const carried = new Set<string>();
     // disableMP: a session carries its own family only (and counts only what it sends).
     const onlyFamily = held.config.families?.length === 1 ? (held.config.families[0] === 'ipv6' ? 6 : 4) : undefined;
     for (const [prefix, attributes] of held.desired) {
@@ -322,7 +335,9 @@ export class BgpAnnouncer extends EventEmitter {
         converted.set(key, bgpAttributes);
       }
       routes.push({ prefix: parsePrefix(prefix), attributes: bgpAttributes });
+      carried.add(prefix);
     }
+    held.carried = carried;
     for (const prefix of held.drainingSince.keys()) if (!held.desired.has(prefix)) held.drainingSince.delete(prefix);
     return routes;
   }

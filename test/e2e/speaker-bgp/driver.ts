@@ -45,7 +45,11 @@ const announcer = new BgpAnnouncer({
   gracefulShutdownDelayMs: Number(values['gs-delay-ms']),
   sourceRetryMs: 200,
 });
-announcer.on('status', () => print({ event: 'status', peers: announcer.status() }));
+const statusEvent = (): Record<string, unknown> => {
+  const peers = announcer.status();
+  return { event: 'status', peers, announced: Object.fromEntries(peers.map((p) => [p.peer, [...announcer.announcedPrefixes(p.peer)].sort()])) };
+};
+announcer.on('status', () => print(statusEvent()));
 
 function toClusterState(json: ClusterStateJson): ClusterBgpState {
   return {
@@ -62,7 +66,7 @@ async function handle(command: DriverCommand): Promise<void> {
     await announcer.apply(desired);
     print({ event: 'applied', refusedPeers: desired.refusedPeers, problems: desired.problems });
   }
-  if (command.status) print({ event: 'status', peers: announcer.status() });
+  if (command.status) print(statusEvent());
   if (command.stop) {
     await announcer.stop();
     process.exit(0);

@@ -90,6 +90,7 @@ describe('speaker BGP mode: three nodes → FRR', function () {
     await waitFor('three IPv6 FIB next hops', async () => (await frr.fibNexthops(VIP6)) === 3);
     const status = await drivers[0]!.waitEstablished('router');
     expect(status).to.include({ node: 'node1', prefixesSent: 2 });
+    expect(await drivers[0]!.announced('router')).to.have.members([`${VIP}/32`, `${VIP6}/128`]);
   });
 
   it('each node holds the Service IP on lo while it announces it (bindToInterface)', async () => {
@@ -211,6 +212,7 @@ describe('speaker BGP mode: three nodes → FRR', function () {
     }, GS_DELAY_MS + 5_000, 50);
     expect(marked.community?.string).to.equal('graceful-shutdown');
     await waitFor('node3 path withdrawn after the delay', async () => (await fromNode3()) === undefined);
+    expect(await node3.announced('router'), 'what node3 reports as announced (VIPStatus)').to.deep.equal([]);
     await waitNextHops(`${VIP}/32`, [tb.nodes[0]!.ipv4, tb.nodes[1]!.ipv4]);
     node3.node = { ...node3.node, draining: false };
     await node3.apply(clusterState());

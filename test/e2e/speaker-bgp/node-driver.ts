@@ -12,6 +12,8 @@ const DRIVER = fileURLToPath(new URL('./driver.ts', import.meta.url));
 interface DriverEvent {
   event: string;
   peers?: PeerSessionStatus[];
+  /** Peer → the prefixes its session carries now. */
+  announced?: Record<string, string[]>;
   message?: string;
 }
 
@@ -74,6 +76,12 @@ export class NodeDriver {
   async status(): Promise<PeerSessionStatus[]> {
     const mark = this.send({ status: true });
     return (await this.waitForEvent('status', (e) => e.event === 'status', mark)).peers ?? [];
+  }
+
+  /** The prefixes the session of `peer` carries now. */
+  async announced(peer: string): Promise<string[]> {
+    const mark = this.send({ status: true });
+    return (await this.waitForEvent('status', (e) => e.event === 'status', mark)).announced?.[peer] ?? [];
   }
 
   async peer(name: string): Promise<PeerSessionStatus | undefined> {
