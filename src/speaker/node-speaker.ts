@@ -44,6 +44,8 @@ export class NodeSpeaker {
   private readonly peerStatus?: BgpPeerStatusWriter;
   private readonly vipStatus: VipStatusWriter;
   private readonly l2Held = new Map<string, L2Held>();
+  /** IP → when a BGP session of this node first carried it (Established), for VIPStatus.since. */
+  private readonly bgpSince = new Map<string, string>();
   /** Status writes are debounced through one key each, retried with back-off on failure. */
   private readonly writes: WorkQueue;
 
@@ -156,7 +158,12 @@ export class NodeSpeaker {
           }
         }
       }
-      for (const [ip, peers] of byIp) announced.push({ ip, mode: 'BGP', services: this.servicesOn(ip), status: { peers } });
+      for (const ip of this.bgpSince.keys()) if (!byIp.has(ip)) this.bgpSince.delete(ip);
+      for (const [ip, peers] of byIp) {
+        const since = this.bgpSince.get(ip) ?? new Date().toISOString();
+        this.bgpSince.set(ip, since);
+        announced.push({ ip, mode: 'BGP', services: this.servicesOn(ip), status: { peers, since } });
+      }
     }
     await this.vipStatus.write(announced);
   }
