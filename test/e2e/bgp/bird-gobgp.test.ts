@@ -14,11 +14,12 @@ describe('BGP interop: our speaker → BIRD 2 and GoBGP', function () {
   let tb: Testbed;
   let speakers: Announcer[] = [];
 
+  const node1Args = ['--local-as', '65001', '--prefix', '203.0.113.10/32', '--prefix', '2001:db8:ffff::10/128', '--community', '65001:100', '--large-community', '65001:7:8', '--med', '5', '--graceful-restart', '--restart-time', '30'];
   const startSpeakers = async (): Promise<[Announcer, Announcer]> => {
     const [n1, n2] = tb.nodes as [typeof tb.router, typeof tb.router];
     const common = ['--peer', tb.router.ipv4, '--peer-as', String(ROUTER_AS)];
     speakers = await Promise.all([
-      Announcer.start(tb, n1, [...common, '--local-as', '65001', '--prefix', '203.0.113.10/32', '--prefix', '2001:db8:ffff::10/128', '--community', '65001:100', '--large-community', '65001:7:8', '--med', '5']),
+      Announcer.start(tb, n1, [...common, ...node1Args]),
       Announcer.start(tb, n2, [...common, '--local-as', String(ROUTER_AS), '--prefix', '203.0.113.20/32', '--local-pref', '250']),
     ]);
     await Promise.all(speakers.map((s) => s.established()));
@@ -81,6 +82,24 @@ describe('BGP interop: our speaker → BIRD 2 and GoBGP', function () {
         return out.includes('BGP.local_pref') && out;
       });
       expect(text).to.match(/BGP\.local_pref: 250\s*$/m);
+    });
+
+    it('graceful restart: after SIGKILL BIRD keeps our route and runs the restart timer; a restart ends it', async () => {
+      await speakers[0]!.kill();
+      const during = await waitFor('GR active in BIRD', async () => {
+        const out = await bird.birdc('show protocols all peer1');
+        return out.includes('Neighbor graceful restart active') && out;
+      });
+      expect(during).to.match(/Restart timer:\s+\d/);
+      expect(await bird.birdc('show route for 203.0.113.10/32')).to.contain('203.0.113.10/32');
+      const restarted = await Announcer.start(tb, tb.nodes[0]!, ['--peer', tb.router.ipv4, '--peer-as', String(ROUTER_AS), ...node1Args, '--restarted']);
+      speakers[0] = restarted;
+      await restarted.established();
+      await waitFor('GR over in BIRD', async () => {
+        const out = await bird.birdc('show protocols all peer1');
+        return out.includes('Established') && !out.includes('graceful restart active');
+      });
+      expect(await bird.birdc('show route for 203.0.113.10/32')).to.contain('203.0.113.10/32');
     });
 
     it('withdraw reaches BIRD', async () => {
