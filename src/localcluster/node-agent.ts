@@ -26,7 +26,7 @@ import {
   probePort,
   referencedObjects,
   resolveEnv,
-  rolloutBatch,
+  rolloutActions,
   type Container,
   type HttpProbe,
   type NodeInfo,
@@ -444,20 +444,17 @@ export class NodeAgent {
     const byOwner = new Map<string, PodSlot[]>();
     for (const slot of slots) byOwner.set(ownerKey(slot.owner), [...(byOwner.get(ownerKey(slot.owner)) ?? []), slot]);
     for (const ownerSlots of byOwner.values()) {
-      const owner = (ownerSlots[0] as PodSlot).owner;
-      const runners = ownerSlots.flatMap((slot) => this.runners.get(slot.key) ?? []);
-      let allowance = rolloutBatch(owner, ownerSlots.length) - runners.filter((runner) => !runner.ready).length - ownerSlots.filter((slot) => this.busy.has(slot.key)).length;
-      for (const slot of ownerSlots) {
-        if (this.busy.has(slot.key)) continue;
+      const running = new Map(ownerSlots.flatMap((slot) => {
         const runner = this.runners.get(slot.key);
-        if (!runner) void this.replace(slot.key, undefined, slot);
-        else if (runner.slot.templateHash !== slot.templateHash || runner.slot.nodeName !== slot.nodeName) {
-          // Out of date: replaced one batch at a time, and only while enough pods are ready.
-          if (allowance > 0 || !runner.ready) {
-            if (runner.ready) allowance -= 1;
-            void this.replace(slot.key, runner, slot);
-          }
-        } else runner.slot.owner = slot.owner;
+        return runner ? [[slot.key, { templateHash: runner.slot.templateHash, nodeName: runner.slot.nodeName, ready: runner.ready }] as const] : [];
+      }));
+      const { start, replace } = rolloutActions(ownerSlots, running, this.busy);
+      for (const slot of start) void this.replace(slot.key, undefined, slot);
+      for (const slot of replace) void this.replace(slot.key, this.runners.get(slot.key), slot);
+      // Pods already current follow the workload's latest metadata (generation) without a restart.
+      for (const slot of ownerSlots) {
+        const runner = this.runners.get(slot.key);
+        if (runner && !this.busy.has(slot.key) && runner.slot.templateHash === slot.templateHash) runner.slot.owner = slot.owner;
       }
     }
     for (const owner of workloads) await this.writeStatus(owner, nodeInfos);

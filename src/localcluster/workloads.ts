@@ -169,6 +169,45 @@ export function rolloutBatch(owner: Workload, desired: number): number {
   return Math.max(unavailableAllowance(owner, desired), 1);
 }
 
+/** What the agent runs for a slot now. */
+export interface RunningPod {
+  templateHash: string;
+  nodeName: string;
+  ready: boolean;
+}
+
+export interface RolloutActions {
+  /** Slots without a pod: started now (a missing pod serves nothing, so no budget applies). */
+  start: PodSlot[];
+  /** Out-of-date pods to stop and start again from the current template now. */
+  replace: PodSlot[];
+}
+
+/**
+ * One workload's next rollout step. Pods being replaced (`busy`), missing or not ready count as
+ * unavailable; out-of-date ready pods are replaced only while fewer than `rolloutBatch` are
+ * unavailable, out-of-date unready ones at once (they serve nothing).
+ */
+export function rolloutActions(slots: readonly PodSlot[], running: ReadonlyMap<string, RunningPod>, busy: ReadonlySet<string>): RolloutActions {
+  const actions: RolloutActions = { start: [], replace: [] };
+  const first = slots[0];
+  if (!first) return actions;
+  let budget = rolloutBatch(first.owner, slots.length) - slots.filter((slot) => busy.has(slot.key) || running.get(slot.key)?.ready !== true).length;
+  for (const slot of slots) {
+    if (busy.has(slot.key)) continue;
+    const pod = running.get(slot.key);
+    if (!pod) actions.start.push(slot);
+    else if (pod.templateHash !== slot.templateHash || pod.nodeName !== slot.nodeName) {
+      if (!pod.ready) actions.replace.push(slot);
+      else if (budget > 0) {
+        budget -= 1;
+        actions.replace.push(slot);
+      }
+    }
+  }
+  return actions;
+}
+
 /** What a pod's downward API can see. */
 export interface PodFields {
   podName: string;

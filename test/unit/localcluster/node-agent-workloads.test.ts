@@ -8,6 +8,7 @@ import {
   probePort,
   referencedObjects,
   resolveEnv,
+  rolloutActions,
   rolloutBatch,
   schedulable,
   templateHash,
@@ -15,6 +16,7 @@ import {
   type Container,
   type NodeInfo,
   type PodFields,
+  type RunningPod,
   type Workload,
 } from '../../../src/localcluster/workloads.ts';
 
@@ -189,5 +191,43 @@ describe('node agent: workload status', () => {
     const pod = (ready: boolean) => ({ templateHash: current, ready, available: ready });
     expect(deploymentStatus(deployment, [pod(true), pod(true), pod(true), pod(false)]).conditions[0]?.status).to.equal('True');
     expect(deploymentStatus(deployment, [pod(true), pod(true), pod(false), pod(false)]).conditions[0]?.status).to.equal('False');
+  });
+});
+
+describe('node agent: rollout steps', () => {
+  const threeNodes: NodeInfo[] = ['node1', 'node2', 'node3'].map((name, i) => ({ name, labels: linux, address: `192.0.2.${11 + i}` }));
+  const slots = placePods([speakerDaemonSet()], threeNodes);
+  const running = (hash: (node: string) => string, ready: (node: string) => boolean) =>
+    new Map<string, RunningPod>(slots.map((slot) => [slot.key, { templateHash: hash(slot.nodeName), nodeName: slot.nodeName, ready: ready(slot.nodeName) }]));
+  const keys = (list: { key: string }[]) => list.map((slot) => slot.key);
+  const current = slots[0]?.templateHash ?? '';
+
+  it('starts every missing pod at once, whatever the budget', () => {
+    expect(keys(rolloutActions(slots, new Map(), new Set()).start)).to.deep.equal(keys(slots));
+  });
+
+  it('replaces one ready out-of-date pod at a time (maxUnavailable 1), and none while another is being replaced', () => {
+    const stale = running(() => 'old', () => true);
+    expect(keys(rolloutActions(slots, stale, new Set()).replace)).to.deep.equal(['lb/speaker/node1']);
+    expect(rolloutActions(slots, stale, new Set(['lb/speaker/node1'])).replace).to.deep.equal([]);
+  });
+
+  it('waits for the replaced pod to be ready before the next one', () => {
+    const oneUpdated = running((node) => (node === 'node1' ? current : 'old'), (node) => node !== 'node1');
+    expect(rolloutActions(slots, oneUpdated, new Set()).replace).to.deep.equal([]);
+    const readyAgain = running((node) => (node === 'node1' ? current : 'old'), () => true);
+    expect(keys(rolloutActions(slots, readyAgain, new Set()).replace)).to.deep.equal(['lb/speaker/node2']);
+  });
+
+  it('replaces an out-of-date pod that is not ready at once: it serves nothing', () => {
+    const crashing = running(() => 'old', () => false);
+    expect(keys(rolloutActions(slots, crashing, new Set()).replace)).to.deep.equal(keys(slots));
+  });
+
+  it('leaves current pods alone, and replaces every pod of a Recreate Deployment together', () => {
+    expect(rolloutActions(slots, running(() => current, () => true), new Set())).to.deep.equal({ start: [], replace: [] });
+    const deploymentSlots = placePods([controllerDeployment(2, { type: 'Recreate' })], threeNodes);
+    const old = new Map<string, RunningPod>(deploymentSlots.map((slot) => [slot.key, { templateHash: 'old', nodeName: slot.nodeName, ready: true }]));
+    expect(keys(rolloutActions(deploymentSlots, old, new Set()).replace)).to.deep.equal(keys(deploymentSlots));
   });
 });
