@@ -20,7 +20,7 @@ export interface BgpAnnouncerOptions {
   log: Logger;
   /** How long routes carry GRACEFUL_SHUTDOWN before they are withdrawn (default 5000). */
   gracefulShutdownDelayMs?: number;
-  /** How often a session waiting for its sourceAddress looks again (default 2000). */
+  /** How often the host's addresses are looked at: a sourceAddress appearing or going, a node address going (default 2000). */
   sourceRetryMs?: number;
   /** Port passive peers connect to (default 179). */
   listenPort?: number;
@@ -43,6 +43,7 @@ export interface PeerSessionStatus {
 
 interface HeldSession {
   readonly peer: string;
+  readonly view: BgpPeerView;
   readonly identity: string;
   readonly config: PeerConfig;
   /** The configuration cannot work (lastError says why): never started. */
@@ -75,8 +76,10 @@ export class BgpAnnouncer extends EventEmitter {
   private nodeAddresses: readonly string[];
   private listener: Listener | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
-  /** Watches sourceAddresses while any session has one. */
-  private sourceTimer: NodeJS.Timeout | undefined;
+  /** Watches the host's addresses while any session is held. */
+  private addressTimer: NodeJS.Timeout | undefined;
+  /** Node addresses seen on this host: one that goes means the node was re-addressed. */
+  private readonly nodeAddressesSeen = new Set<string>();
   /** apply() calls run one after another. */
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -118,7 +121,7 @@ export class BgpAnnouncer extends EventEmitter {
       held.desired = session.prefixes;
     }
     this.refreshRoutes();
-    this.watchSources();
+    this.watchAddresses();
     this.syncListener();
     await this.syncBoundAddresses(desired.boundAddresses);
   }
@@ -163,7 +166,7 @@ export class BgpAnnouncer extends EventEmitter {
     const done = this.queue.then(async () => {
       this.stopped = true;
       clearTimeout(this.drainTimer);
-      clearInterval(this.sourceTimer);
+      clearInterval(this.addressTimer);
       const sessions = [...this.held.values()];
       this.held.clear();
       for (const held of sessions) this.close(held, options);
@@ -194,6 +197,7 @@ export class BgpAnnouncer extends EventEmitter {
     }
     const held: HeldSession = {
       peer: desired.peer,
+      view: desired.config,
       identity: this.identityOf(desired.config),
       // A placeholder that is never started when the configuration is refused.
       config: config ?? { peerAddress: desired.config.peerAddress, peerAsn: desired.config.myASN, localAsn: desired.config.myASN, routerId: '0.0.0.0' },
@@ -242,17 +246,27 @@ export class BgpAnnouncer extends EventEmitter {
   }
 
   /**
-   * A session whose sourceAddress is not on the node waits, and starts when the address
-   * appears; one whose address went away (a VIP that moved to another node) stops, without a
-   * Cease, and waits again. Other sessions are not touched.
+   * Looks at the host's addresses (on apply and every `sourceRetryMs`):
+   * - a session whose sourceAddress is not on the node waits, and starts when the address
+   *   appears; one whose address went away (a VIP that moved to another node) stops, without
+   *   a Cease, and waits again;
+   * - a node address that was here and is gone (DHCP, re-addressing): sessions from the
+   *   default source restart at once, from whatever address the node has now, instead of
+   *   waiting for the hold timer.
+   * Other sessions are not touched.
    */
-  private watchSources(): void {
+  private watchAddresses(): void {
     const present = localAddresses();
-    let watching = false;
-    for (const held of this.held.values()) {
+    const vanished = [...this.nodeAddressesSeen].filter((address) => !present.has(address));
+    for (const address of vanished) this.nodeAddressesSeen.delete(address);
+    for (const address of this.nodeAddresses) if (present.has(address)) this.nodeAddressesSeen.add(address);
+    for (const held of [...this.held.values()]) {
+      if (held.refused) continue;
       const source = held.config.sourceAddress;
-      if (source === undefined || held.refused) continue;
-      watching = true;
+      if (source === undefined) {
+        if (vanished.length > 0 && held.session) this.restartFromNewAddress(held, vanished);
+        continue;
+      }
       if (present.has(source)) {
         if (!held.session) this.start(held);
         continue;
@@ -269,11 +283,20 @@ export class BgpAnnouncer extends EventEmitter {
       }
       this.emit('status');
     }
-    if (watching && !this.sourceTimer) this.sourceTimer = setInterval(() => this.watchSources(), this.options.sourceRetryMs ?? 2000);
-    if (!watching && this.sourceTimer) {
-      clearInterval(this.sourceTimer);
-      this.sourceTimer = undefined;
+    const watching = this.held.size > 0;
+    if (watching && !this.addressTimer) this.addressTimer = setInterval(() => this.watchAddresses(), this.options.sourceRetryMs ?? 2000);
+    if (!watching && this.addressTimer) {
+      clearInterval(this.addressTimer);
+      this.addressTimer = undefined;
     }
+  }
+
+  /** The old address cannot carry a Cease any more: drop the session quietly and open a new one. */
+  private restartFromNewAddress(held: HeldSession, vanished: readonly string[]): void {
+    this.log.info({ peer: held.peer, vanished }, 'node address gone: restarting the session from the current address');
+    this.close(held, { graceful: true });
+    this.held.delete(held.peer);
+    this.open({ peer: held.peer, config: held.view, prefixes: held.desired });
   }
 
   private start(held: HeldSession): void {

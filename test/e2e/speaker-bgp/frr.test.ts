@@ -259,4 +259,15 @@ describe('speaker BGP mode: three nodes → FRR', function () {
     await waitFor('next hop from the new address', async () => (await nextHops(`${VIP}/32`)).includes(newAddress));
     await waitFor('FRR has the dynamic neighbor', async () => (await frr.summary())[newAddress]?.ipv4?.state === 'Established');
   });
+
+  it('a re-addressed node nobody told: the speaker sees its address go and comes back from the new one', async () => {
+    const node3 = tb.nodes[2]!;
+    const newAddress = '192.0.2.23';
+    await tb.exec(node3.ns, ['ip', 'addr', 'del', `${node3.ipv4}/24`, 'dev', tb.iface]);
+    await tb.exec(node3.ns, ['ip', 'addr', 'add', `${newAddress}/24`, 'dev', tb.iface]);
+    await waitFor('next hop from node3\'s new address', async () => (await nextHops(`${VIP}/32`)).includes(newAddress));
+    expect((await frr.summary())[newAddress]?.ipv4?.state).to.equal('Established');
+    // A new session, not the old one recovering after its hold timer expired (that would be its last error).
+    expect((await drivers[2]!.peer('router'))?.lastError ?? '').not.to.contain('hold timer');
+  });
 });
