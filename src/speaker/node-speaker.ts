@@ -13,6 +13,7 @@ import { aggregatePrefix, clusterPeerConflicts } from './bgp/desired.ts';
 import { BgpPeerStatusWriter } from './bgp/peer-status.ts';
 import { toBgpState } from './cluster-state.ts';
 import { L2Announcer, type L2AnnouncerEvent } from './l2/announcer.ts';
+import { discoverInterfaces } from './l2/interfaces.ts';
 import { Speaker } from './speaker.ts';
 import { VipStatusWriter, type AnnouncedVip, type ServiceRef } from './vipstatus.ts';
 
@@ -68,7 +69,8 @@ export class NodeSpeaker {
       namespace: options.namespace,
       loadBalancerClass: options.loadBalancerClass,
       logger,
-      liveness: { ...options.liveness, interfaces: options.interfaces ?? [] },
+      // The election checks advertisement interfaces against what each node has: tell the others ours.
+      liveness: { ...options.liveness, interfaces: options.interfaces ?? discoverInterfaces() },
       ...(l2 ? { l2: { apply: (a) => l2.apply(a), handOver: () => l2.handOver(), stop: () => l2.stop() } } : {}),
       ...(bgp ? { bgp: { apply: (d) => bgp.apply(d), gracefulStop: () => bgp.gracefulStop() } } : {}),
     });
