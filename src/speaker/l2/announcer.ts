@@ -290,7 +290,7 @@ export class L2Announcer {
       if (record.bound.has(device)) continue;
       record.bound.add(device);
       this.warnIfKernelAnswers(device, record);
-      this.queueAddress(['addr', 'add', prefix, 'dev', device, ...(record.family === 6 ? ['nodad'] : [])], 'File exists');
+      this.queueAddress(['addr', 'add', prefix, 'dev', device, ...(record.family === 6 ? ['nodad'] : [])], 'File exists', record.family === 6 ? record.ip : undefined);
     }
     for (const device of [...record.bound]) {
       if (record.bindTo.includes(device)) continue;
@@ -299,19 +299,30 @@ export class L2Announcer {
     }
   }
 
-  private queueAddress(args: string[], harmless: string): void {
-    this.addressQueue = this.addressQueue.then(
-      () =>
-        new Promise<void>((resolve) => {
-          execFile('ip', args, { timeout: 10_000 }, (error, _stdout, stderr) => {
-            if (error && !stderr.includes(harmless)) {
-              this.counters.bindErrors++;
-              this.logger.error({ command: `ip ${args.join(' ')}`, err: stderr.trim() || error.message }, 'bindToInterface: changing the address failed');
-            }
-            resolve();
-          });
-        }),
-    );
+  private queueAddress(args: string[], harmless: string, ready?: string): void {
+    this.addressQueue = this.addressQueue.then(async () => {
+      const result = await runIp(args);
+      if (result.failed && !result.stderr.includes(harmless)) {
+        this.counters.bindErrors++;
+        this.logger.error({ command: `ip ${args.join(' ')}`, err: result.stderr }, 'bindToInterface: changing the address failed');
+        return;
+      }
+      if (ready !== undefined) await this.untilLocal(ready);
+    });
+  }
+
+  /**
+   * The kernel installs an IPv6 address's local route from a work queue after `ip addr add`
+   * returns; packets for the address arriving before that are dropped. Waits for the route
+   * (bounded) so that the first unsolicited NA only goes out once the address really is local.
+   */
+  private async untilLocal(ip: string): Promise<void> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const result = await runIp(['-6', 'route', 'show', 'table', 'local', ip]);
+      if (result.stdout.includes('local')) return;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    this.logger.warn({ ip }, 'bindToInterface: the local route of the address did not appear; announcing anyway');
   }
 
   /** The kernel must neither answer ARP for a bound address nor use it as ARP sender (see the file comment). */
@@ -464,4 +475,10 @@ export class L2Announcer {
     for (const record of [...this.claims.values()]) this.perform(record, advanceClaim(record.claim, now, this.timing));
     this.afterChange();
   }
+}
+
+function runIp(args: string[]): Promise<{ failed: boolean; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('ip', args, { timeout: 10_000 }, (error, stdout, stderr) => resolve({ failed: error !== null, stdout, stderr: stderr.trim() || (error?.message ?? '') }));
+  });
 }
