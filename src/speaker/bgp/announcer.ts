@@ -21,7 +21,7 @@ export interface BgpAnnouncerOptions {
   /** How long routes carry GRACEFUL_SHUTDOWN before they are withdrawn (default 5000). */
   gracefulShutdownDelayMs?: number;
   /** How often the host's addresses are looked at: a sourceAddress appearing or going, a node address going (default 2000). */
-  sourceRetryMs?: number;
+  addressCheckMs?: number;
   /** Port passive peers connect to (default 179). */
   listenPort?: number;
   /** This process follows a graceful stop: sessions say so in the graceful-restart capability (R bit). */
@@ -246,7 +246,7 @@ export class BgpAnnouncer extends EventEmitter {
   }
 
   /**
-   * Looks at the host's addresses (on apply and every `sourceRetryMs`):
+   * Looks at the host's addresses (on apply and every `addressCheckMs`):
    * - a session whose sourceAddress is not on the node waits, and starts when the address
    *   appears; one whose address went away (a VIP that moved to another node) stops, without
    *   a Cease, and waits again;
@@ -284,7 +284,7 @@ export class BgpAnnouncer extends EventEmitter {
       this.emit('status');
     }
     const watching = this.held.size > 0;
-    if (watching && !this.addressTimer) this.addressTimer = setInterval(() => this.watchAddresses(), this.options.sourceRetryMs ?? 2000);
+    if (watching && !this.addressTimer) this.addressTimer = setInterval(() => this.watchAddresses(), this.options.addressCheckMs ?? 2000);
     if (!watching && this.addressTimer) {
       clearInterval(this.addressTimer);
       this.addressTimer = undefined;

@@ -43,7 +43,7 @@ const announcer = new BgpAnnouncer({
   nodeAddresses: values.addresses.split(',').filter(Boolean),
   log: createLogger(`driver-${nodeName}`, 'warn'),
   gracefulShutdownDelayMs: Number(values['gs-delay-ms']),
-  sourceRetryMs: 200,
+  addressCheckMs: 200,
 });
 const statusEvent = (): Record<string, unknown> => {
   const peers = announcer.status();

@@ -10,7 +10,7 @@ const desired = (...peers: BgpPeerView[]): DesiredBgpState => ({ sessions: peers
 describe('speaker/bgp: BgpAnnouncer configuration errors (no network)', () => {
   let announcer: BgpAnnouncer;
   beforeEach(() => {
-    announcer = new BgpAnnouncer({ nodeName: 'node1', nodeAddresses: ['192.0.2.11'], log: createLogger('test', 'silent'), sourceRetryMs: 50 });
+    announcer = new BgpAnnouncer({ nodeName: 'node1', nodeAddresses: ['192.0.2.11'], log: createLogger('test', 'silent'), addressCheckMs: 50 });
   });
   afterEach(async () => {
     await announcer.stop();
