@@ -142,21 +142,20 @@ export class NodeSpeaker {
       const transition = this.speaker.transitions.transitionFor(ip, Date.parse(held.since));
       announced.push({ ip, mode: 'L2', services: this.servicesOn(ip), status: { interface: held.interface, since: held.since, lastTransition: transition } });
     }
-    const desired = this.speaker.view.bgp;
-    if (this.bgp && desired) {
-      const sessions = new Map(this.bgp.status().map((status) => [status.peer, status]));
+    if (this.bgp) {
+      const bgp = this.bgp;
+      const carried = bgp.status().map((status) => ({ peer: status.peer, prefixes: [...bgp.announcedPrefixes(status.peer)] }));
       const byIp = new Map<string, Array<{ name: string; state: 'Established'; advertised: boolean }>>();
       for (const service of this.speaker.snapshot().services) {
         for (const entry of service.status?.loadBalancer?.ingress ?? []) {
-          if (!entry.ip) continue;
-          for (const session of desired.sessions) {
-            const status = sessions.get(session.peer);
-            const carries = [...session.prefixes.keys()].some((prefix) => prefixHolds(prefix, entry.ip as string));
-            if (status?.state === 'Established' && carries) {
-              const peers = byIp.get(entry.ip) ?? [];
-              if (!peers.some((p) => p.name === session.peer)) peers.push({ name: session.peer, state: 'Established', advertised: true });
-              byIp.set(entry.ip, peers);
-            }
+          const ip = entry.ip;
+          if (!ip) continue;
+          // Only routes an Established session really carries (a drained, withdrawn route is not announced).
+          for (const { peer, prefixes } of carried) {
+            if (!prefixes.some((prefix) => prefixHolds(prefix, ip))) continue;
+            const peers = byIp.get(ip) ?? [];
+            if (!peers.some((p) => p.name === peer)) peers.push({ name: peer, state: 'Established', advertised: true });
+            byIp.set(ip, peers);
           }
         }
       }
