@@ -188,7 +188,8 @@ export class ServiceController {
       this.queue.add(POOLS_KEY);
     }
     if (!result.ok) {
-      if (result.released) await this.clearStatus(service);
+      // Nothing held (released now, or earlier by a pool change): the status must not go on showing it.
+      if (!this.allocator.assignmentOf(key)) await this.clearStatus(service);
       await this.recordFailure(service, result.failure);
       return {};
     }
