@@ -225,6 +225,8 @@ export class ServiceController {
     let rival = this.rivals.get(key);
     const mine = this.written.get(key);
     if (mine !== undefined && current !== '' && current !== mine) {
+      // Only contradictions within the quiet period add up: edits far apart are not a fight.
+      if (rival && !rival.steppedBack && now - rival.lastForeignAt >= quietMs) rival = undefined;
       rival = rival ?? { count: 0, foreign: current, lastForeignAt: now, steppedBack: false };
       if (rival.foreign !== current || !rival.steppedBack) rival.count++;
       rival.foreign = current;

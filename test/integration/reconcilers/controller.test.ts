@@ -138,6 +138,20 @@ describe('controller against the local API server', function () {
     expect((await eventsFor('contested-briefly')).some((e) => e.reason === 'StatusConflictResolved')).to.equal(true);
   });
 
+  it('does not add up contradicting writes that lie further apart than the quiet period', async () => {
+    const quietMs = 300;
+    await startController({ rivalQuietMs: quietMs });
+    await rest.create(SERVICES, lbService('edited-now-and-then', { annotations: { 'anchorlb.io/address-pool': 'spare' } }));
+    const ours = await waitFor('edited-now-and-then gets an address', async () => (await ingress('edited-now-and-then'))[0]);
+    for (let round = 0; round < 4; round++) {
+      await rest.patch(`${SERVICES}/edited-now-and-then/status`, { status: { loadBalancer: { ingress: [{ ip: '203.0.113.79' }] } } });
+      await waitFor('anchorlb writes its address back', async () => (await ingress('edited-now-and-then'))[0] === ours);
+      await new Promise((resolve) => setTimeout(resolve, quietMs * 2));
+    }
+    await controller!.idle();
+    expect((await eventsFor('edited-now-and-then')).map((e) => e.reason)).to.not.include('StatusConflict');
+  });
+
   it('after a restart adopts every address already written before allocating anything new', async () => {
     await startController();
     await waitFor('every earlier Service settled', async () => {

@@ -77,6 +77,9 @@ describe('controller process: SIGKILL in a burst, restart, rival writer', functi
     const list = await rest.getJson<{ items: V1Service[] }>(SERVICES);
     const unannotated = list.items.filter((service) => service.metadata?.annotations?.['anchorlb.io/ip-allocated-from-pool'] !== 'burst').map((service) => service.metadata?.name);
     expect(unannotated, 'Services without the pool annotation').to.deep.equal([]);
+    // Its own earlier writes are not a rival's: no Service saw a status conflict.
+    const events = await rest.getJson<{ items: Array<{ reason: string; involvedObject: { name: string } }> }>('/api/v1/namespaces/burst/events');
+    expect(events.items.filter((event) => event.reason === 'StatusConflict').map((event) => event.involvedObject.name)).to.deep.equal([]);
   });
 
   it('steps back from a rival status writer with an Event naming its value', async () => {
