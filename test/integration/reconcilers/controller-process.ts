@@ -68,15 +68,19 @@ async function killAndWait(child: ChildProcess, signal: NodeJS.Signals, exited: 
   await exited;
 }
 
-/** A LoadBalancer Service asking for one IPv6 address (an IPv6 pool has room for any burst). */
-export function ipv6Service(name: string) {
+/** A LoadBalancer Service asking for one address of the family. */
+function singleStackService(name: string, family: 'IPv4' | 'IPv6') {
   return {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name },
-    spec: { type: 'LoadBalancer', ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack', selector: { app: name }, ports: [{ port: 80, protocol: 'TCP' }] },
+    spec: { type: 'LoadBalancer', ipFamilies: [family], ipFamilyPolicy: 'SingleStack', selector: { app: name }, ports: [{ port: 80, protocol: 'TCP' }] },
   };
 }
+
+/** An IPv6 pool has room for any burst. */
+export const ipv6Service = (name: string) => singleStackService(name, 'IPv6');
+export const ipv4Service = (name: string) => singleStackService(name, 'IPv4');
 
 /** Creates the objects with a bounded number of requests in flight (all at once, as far as one client goes). */
 export async function createAll(rest: KubeRest, collectionPath: string, objects: readonly unknown[], inFlight = 64): Promise<void> {

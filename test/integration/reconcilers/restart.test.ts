@@ -2,7 +2,7 @@
  * The real `anchorlb controller` process, killed with SIGKILL in the middle of a
  * burst of 1,000 new Services and started again: no address already written
  * changes, none is given twice, all come from the pool. And a rival status writer
- * against the real process.
+ * against the real process, and convergence after changes it missed while down.
  */
 import { expect } from 'chai';
 import { readdirSync } from 'node:fs';
@@ -11,12 +11,13 @@ import type { V1Service } from '@kubernetes/client-node';
 import { KubeRest } from '../../../src/kube/rest.ts';
 import { REPO_ROOT, withLocalApiServer } from '../../support/apiserver.ts';
 import { waitFor } from '../../support/testbed.ts';
-import { createAll, ingressByName, ipv6Service, startControllerProcess, type ControllerProcess } from './controller-process.ts';
+import { createAll, ingressByName, ipv4Service, ipv6Service, startControllerProcess, type ControllerProcess } from './controller-process.ts';
 
 const crdFiles = readdirSync(join(REPO_ROOT, 'crds')).map((file) => join(REPO_ROOT, 'crds', file));
 const POOL_NAMESPACE = 'anchorlb-system';
 const POOLS = `/apis/anchorlb.io/v1beta1/namespaces/${POOL_NAMESPACE}/ipaddresspools`;
 const SERVICES = '/api/v1/namespaces/burst/services';
+const CONVERGE = '/api/v1/namespaces/converge/services';
 const BURST = 1000;
 /** 2001:db8:b::/116: 4,096 addresses, so a wrong one cannot hide in a huge range. */
 const IN_POOL = /^2001:db8:b::(?:[0-9a-f]{1,3})?$/;
@@ -37,8 +38,9 @@ describe('controller process: SIGKILL in a burst, restart, rival writer', functi
 
   before(async () => {
     rest = new KubeRest(cluster.kubeConfig);
-    for (const name of [POOL_NAMESPACE, 'burst']) await rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    for (const name of [POOL_NAMESPACE, 'burst', 'converge']) await rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
     await rest.create(POOLS, { apiVersion: 'anchorlb.io/v1beta1', kind: 'IPAddressPool', metadata: { name: 'burst' }, spec: { addresses: ['2001:db8:b::/116'] } });
+    await rest.create(POOLS, { apiVersion: 'anchorlb.io/v1beta1', kind: 'IPAddressPool', metadata: { name: 'small' }, spec: { addresses: ['203.0.113.0/30'], autoAssign: false } });
   });
 
   after(async () => {
@@ -80,6 +82,35 @@ describe('controller process: SIGKILL in a burst, restart, rival writer', functi
     // Its own earlier writes are not a rival's: no Service saw a status conflict.
     const events = await rest.getJson<{ items: Array<{ reason: string; involvedObject: { name: string } }> }>('/api/v1/namespaces/burst/events');
     expect(events.items.filter((event) => event.reason === 'StatusConflict').map((event) => event.involvedObject.name)).to.deep.equal([]);
+  });
+
+  it('converges from what it finds after changes it missed while it was down', async () => {
+    if (!controller) await start();
+    const small = (name: string) => ({ ...ipv4Service(name), metadata: { name, annotations: { 'anchorlb.io/address-pool': 'small' } } });
+    await createAll(rest, CONVERGE, ['kept', 'deleted', 'demoted', 'wiped'].map(small));
+    const before = await waitFor('the small pool is full', async () => {
+      const now = await ingressByName(rest, CONVERGE);
+      return addressedCount(now) === 4 ? now : undefined;
+    });
+    await controller!.kill('SIGKILL');
+    controller = undefined;
+
+    await rest.delete(`${CONVERGE}/deleted`);
+    await rest.patch(`${CONVERGE}/demoted`, { spec: { type: 'ClusterIP' } });
+    await rest.patch(`${CONVERGE}/wiped/status`, { status: { loadBalancer: { ingress: [] } } });
+    await rest.create(CONVERGE, small('created'));
+    await start();
+
+    const after = await waitFor('wiped and created addressed, demoted cleared', async () => {
+      const now = await ingressByName(rest, CONVERGE);
+      return now.get('wiped')?.length === 1 && now.get('created')?.length === 1 && now.get('demoted')?.length === 0 ? now : undefined;
+    });
+    expect(after.get('kept')).to.deep.equal(before.get('kept'));
+    const held = [...after.values()].flat();
+    expect(new Set(held).size, `duplicates in ${held.join(' ')}`).to.equal(held.length);
+    expect(held.every((ip) => /^203\.0\.113\.[0-3]$/.test(ip)), held.join(' ')).to.equal(true);
+    const demoted = await rest.getJson<V1Service>(`${CONVERGE}/demoted`);
+    expect(demoted.metadata?.annotations?.['anchorlb.io/ip-allocated-from-pool']).to.equal(undefined);
   });
 
   it('steps back from a rival status writer with an Event naming its value', async () => {
