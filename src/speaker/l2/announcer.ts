@@ -179,8 +179,9 @@ export class L2Announcer {
 
   /**
    * Planned move: hands every IP over (answers until the successor's announcement is seen, or
-   * the release timeout) and resolves when none is left. The caller has already told the other
-   * speakers it is leaving, so they claim the IPs now.
+   * the release timeout) and resolves when none is left. Call it before telling the other
+   * speakers this node leaves (LivenessAgent.leave), so that no successor's probe meets a node
+   * still defending the IP.
    */
   handOver(): Promise<void> {
     this.apply(new Map());
