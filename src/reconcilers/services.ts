@@ -194,6 +194,8 @@ export class ServiceController {
       return {};
     }
     this.lastFailure.delete(key);
+    // A shared address whose users changed (ports, selector, traffic policy) may now admit a Service that failed on it.
+    if (translation.request.sharingKey !== undefined) for (const waiting of this.lastFailure.keys()) this.queue.add(waiting);
     if (result.partial) await this.events.record(this.target(service), 'Warning', 'PartialDualStack', result.partial.message);
     return this.writeAssignment(service, result.ips, result.pool, result.changed);
   }

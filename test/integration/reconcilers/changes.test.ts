@@ -72,7 +72,7 @@ describe('controller change rules against the local API server', function () {
     await rest.create(POOLS, pool('other', ['198.51.100.0/29'], false));
     await rest.create(POOLS, pool('tiny', ['203.0.113.10/32'], false));
     await rest.create(POOLS, pool('shared', ['203.0.113.20/32'], false));
-    controller = new ServiceController({ kubeConfig: cluster.kubeConfig, poolNamespace: POOL_NAMESPACE, logger: createLogger('changes-test', 'silent'), registry: new Registry(), resyncMs: 1_000 });
+    controller = new ServiceController({ kubeConfig: cluster.kubeConfig, poolNamespace: POOL_NAMESPACE, logger: createLogger('changes-test', 'silent'), registry: new Registry() });
     await controller.start();
   });
 
@@ -160,6 +160,10 @@ describe('controller change rules against the local API server', function () {
     const conflict = await eventFor('share-clash', 'SharingConflict');
     expect(conflict.message).to.contain('share-http');
     expect(await ingress('share-clash')).to.deep.equal([]);
+    // The holder moves off port 80: the waiting Service may share now, without waiting for a resync.
+    await rest.patch(`${SERVICES}/share-http`, { spec: { ports: [{ name: 'p8080', port: 8080, protocol: 'TCP' }] } });
+    await waitFor('share-clash shares the address', async () => (await ingress('share-clash'))[0] === '203.0.113.20');
+    expect(await ingress('share-http')).to.deep.equal(['203.0.113.20']);
   });
 
   it('says FamilyUnavailable when no pool has the family, and NotInAnyPool for an address outside every pool', async () => {
