@@ -79,6 +79,10 @@ export class NodeSpeaker {
       onError: (key, error, retryInMs) => logger.warn({ key, err: error instanceof Error ? error.message : String(error), retryInMs }, 'status write failed'),
     });
     this.l2?.onEvent((event) => void this.onL2Event(event));
+    // A node back from a partition may have pulled clients to itself: say again who holds our IPs.
+    this.speaker.liveness.onEvent((event) => {
+      if (event.type === 'joined') this.l2?.reannounce();
+    });
     this.bgp?.on('status', () => {
       this.writes.add('peers');
       this.writes.add('vips');

@@ -111,6 +111,9 @@ export class Speaker {
       this.queue.add(SYNC);
     });
     await this.liveness.start();
+    // Until the others have been heard, this node would see itself alone and claim every IP:
+    // the first election waits one detection time, when the view has converged.
+    await new Promise((resolve) => setTimeout(resolve, this.liveness.membership.detectionTimeMs));
     this.queue.add(SYNC);
     await this.queue.idle();
   }
@@ -125,11 +128,13 @@ export class Speaker {
    * answering for a hand-over period, then stop; BGP restarts gracefully.
    */
   async shutdown(): Promise<void> {
-    await this.liveness.leave();
     this.queue.stop();
-    // The others take over now; keep answering until their announcements are out.
+    // Release first (still answering requests, no longer defending against probes), then tell
+    // the others, so a successor's probe never meets a node that still defends the IP.
+    const handedOver = this.options.l2?.handOver?.();
+    await this.liveness.leave();
     const handOverMs = this.options.handOverMs ?? this.options.liveness.intervalMs * this.options.liveness.missedHeartbeats * 2;
-    await Promise.race([this.options.l2?.handOver?.(), new Promise((resolve) => setTimeout(resolve, handOverMs).unref())]);
+    await Promise.race([handedOver, new Promise((resolve) => setTimeout(resolve, handOverMs).unref())]);
     await Promise.all([this.options.l2?.stop(), this.options.bgp?.gracefulStop()]);
     await this.liveness.stop();
     await Promise.all(Object.values(this.informers).map((informer) => informer.stop()));
