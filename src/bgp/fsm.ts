@@ -29,7 +29,14 @@ export interface FsmConfig {
   readonly localOpen: OpenMessage;
   /** Our real ASN (the OPEN's My AS may be AS_TRANS). */
   readonly localAsn: number;
-  readonly peerAsn: number;
+  /** The AS the peer must be in; 'external': any AS but ours, learnt from its OPEN (MetalLB dynamicASN: external). */
+  readonly peerAsn: number | 'external';
+  /**
+   * Configured keepalive interval, seconds. The interval used is the smaller of this and a third
+   * of the negotiated hold time (RFC 4271 §10 suggests hold / 3; FRR does the same with its
+   * `timers`); none when the hold time is 0. Absent: hold / 3.
+   */
+  readonly keepaliveSec?: number;
   /** Never connect out; only accept the peer's connection. */
   readonly passive: boolean;
   /** Seconds between outgoing connection attempts (first attempt; doubles on repeated failure). */
@@ -62,6 +69,8 @@ export interface Fsm {
   readonly failures: number;
   /** Negotiated hold time of the Established (or OpenConfirm) connection, seconds; 0 = none. */
   readonly holdTimeSec: number;
+  /** Keepalive interval of that connection, seconds (see FsmConfig.keepaliveSec); 0 = none. */
+  readonly keepaliveSec: number;
 }
 
 export type FsmEvent =
@@ -82,7 +91,7 @@ export type FsmAction =
   | { readonly type: 'close'; readonly conn: number }
   | { readonly type: 'setTimer'; readonly timer: TimerName; readonly ms: number }
   | { readonly type: 'clearTimer'; readonly timer: TimerName }
-  | { readonly type: 'established'; readonly conn: number; readonly remoteOpen: OpenMessage; readonly holdTimeSec: number }
+  | { readonly type: 'established'; readonly conn: number; readonly remoteOpen: OpenMessage; readonly holdTimeSec: number; readonly keepaliveSec: number }
   | { readonly type: 'down'; readonly reason: string }
   | { readonly type: 'update'; readonly conn: number; readonly message: UpdateMessage }
   | { readonly type: 'routeRefresh'; readonly conn: number; readonly message: RouteRefreshMessage }
@@ -97,7 +106,13 @@ export interface StepResult {
 const ALL_TIMERS: readonly TimerName[] = ['connectRetry', 'hold', 'keepalive', 'idleHold'];
 
 export function createFsm(config: FsmConfig): Fsm {
-  return { config, running: false, connecting: false, backingOff: false, connections: [], failures: 0, holdTimeSec: 0 };
+  return { config, running: false, connecting: false, backingOff: false, connections: [], failures: 0, holdTimeSec: 0, keepaliveSec: 0 };
+}
+
+/** The keepalive interval for a negotiated hold time: see FsmConfig.keepaliveSec. */
+export function keepaliveInterval(holdTimeSec: number, configuredSec: number | undefined): number {
+  if (holdTimeSec === 0) return 0;
+  return Math.min(configuredSec ?? Infinity, holdTimeSec / 3);
 }
 
 /** The RFC 4271 state this FSM is in, derived from its most advanced connection. */
@@ -175,7 +190,7 @@ function stop(fsm: Fsm, cease: NotificationMessage | undefined): StepResult {
   }
   if (fsm.connections.some((c) => c.phase === 'Established')) actions.push({ type: 'down', reason: 'stopped' });
   for (const timer of ALL_TIMERS) actions.push({ type: 'clearTimer', timer });
-  return { fsm: { ...fsm, running: false, connecting: false, backingOff: false, connections: [], holdTimeSec: 0 }, actions };
+  return { fsm: { ...fsm, running: false, connecting: false, backingOff: false, connections: [], holdTimeSec: 0, keepaliveSec: 0 }, actions };
 }
 
 /**
@@ -193,7 +208,7 @@ function reset(fsm: Fsm, reason: string, culprit?: Connection, notice?: Notifica
   actions.push({ type: 'error', reason });
   for (const timer of ALL_TIMERS) actions.push({ type: 'clearTimer', timer });
   const backingOff = fsm.running && !fsm.config.passive;
-  const next: Fsm = { ...fsm, connecting: false, backingOff, connections: [], failures: fsm.failures + 1, holdTimeSec: 0 };
+  const next: Fsm = { ...fsm, connecting: false, backingOff, connections: [], failures: fsm.failures + 1, holdTimeSec: 0, keepaliveSec: 0 };
   if (backingOff) actions.push({ type: 'setTimer', timer: 'idleHold', ms: jittered(next, backoffSec(next)) });
   return { fsm: next, actions };
 }
@@ -228,12 +243,12 @@ function onTimer(fsm: Fsm, timer: TimerName): StepResult {
     }
     case 'keepalive': {
       const live = fsm.connections.filter((c) => c.phase !== 'OpenSent');
-      if (live.length === 0 || fsm.holdTimeSec === 0) return { fsm, actions: [] };
+      if (live.length === 0 || fsm.keepaliveSec === 0) return { fsm, actions: [] };
       return {
         fsm,
         actions: [
           ...live.map((c): FsmAction => ({ type: 'send', conn: c.id, message: { type: 'keepalive' } })),
-          { type: 'setTimer', timer: 'keepalive', ms: jittered(fsm, fsm.holdTimeSec / 3) },
+          { type: 'setTimer', timer: 'keepalive', ms: jittered(fsm, fsm.keepaliveSec) },
         ],
       };
     }
@@ -300,10 +315,12 @@ function onMessage(fsm: Fsm, conn: Connection, message: BgpMessage): StepResult 
 
 function onOpen(fsm: Fsm, conn: Connection, open: OpenMessage): StepResult {
   const remoteAsn = openAsn(open);
-  if (remoteAsn !== fsm.config.peerAsn) {
+  const { peerAsn, localAsn } = fsm.config;
+  if (peerAsn === 'external' ? remoteAsn === localAsn : remoteAsn !== peerAsn) {
     const data = Buffer.alloc(2);
     data.writeUInt16BE(open.myAs & 0xffff);
-    return fail(fsm, conn, notification(ErrorCode.open, OpenErrorSubcode.badPeerAs, data), `peer AS ${remoteAsn} is not the configured ${fsm.config.peerAsn}`);
+    const expected = peerAsn === 'external' ? `any AS but our own ${localAsn} (dynamic external)` : `the configured ${peerAsn}`;
+    return fail(fsm, conn, notification(ErrorCode.open, OpenErrorSubcode.badPeerAs, data), `peer AS ${remoteAsn} is not ${expected}`);
   }
   if (open.holdTimeSec === 1 || open.holdTimeSec === 2) {
     return fail(fsm, conn, notification(ErrorCode.open, OpenErrorSubcode.unacceptableHoldTime), `peer hold time ${open.holdTimeSec} s is not 0 or >= 3`);
@@ -327,14 +344,15 @@ function onOpen(fsm: Fsm, conn: Connection, open: OpenMessage): StepResult {
     if (loser.id === conn.id) return { fsm: { ...fsm, connections }, actions };
   }
   const holdTimeSec = Math.min(fsm.config.localOpen.holdTimeSec, open.holdTimeSec);
+  const keepaliveSec = keepaliveInterval(holdTimeSec, fsm.config.keepaliveSec);
   actions.push({ type: 'send', conn: conn.id, message: { type: 'keepalive' } });
   if (holdTimeSec > 0) {
     actions.push({ type: 'setTimer', timer: 'hold', ms: holdTimeSec * 1000 });
-    actions.push({ type: 'setTimer', timer: 'keepalive', ms: jittered(fsm, holdTimeSec / 3) });
+    actions.push({ type: 'setTimer', timer: 'keepalive', ms: jittered(fsm, keepaliveSec) });
   } else {
     actions.push({ type: 'clearTimer', timer: 'hold' }, { type: 'clearTimer', timer: 'keepalive' });
   }
-  return { fsm: { ...fsm, connections, holdTimeSec }, actions };
+  return { fsm: { ...fsm, connections, holdTimeSec, keepaliveSec }, actions };
 }
 
 function onEstablished(fsm: Fsm, conn: Connection): StepResult {
@@ -348,7 +366,7 @@ function onEstablished(fsm: Fsm, conn: Connection): StepResult {
   if (fsm.holdTimeSec > 0) actions.push({ type: 'setTimer', timer: 'hold', ms: fsm.holdTimeSec * 1000 });
   const remoteOpen = conn.remoteOpen;
   // remoteOpen is always set in OpenConfirm; the guard keeps the type honest.
-  if (remoteOpen) actions.push({ type: 'established', conn: conn.id, remoteOpen, holdTimeSec: fsm.holdTimeSec });
+  if (remoteOpen) actions.push({ type: 'established', conn: conn.id, remoteOpen, holdTimeSec: fsm.holdTimeSec, keepaliveSec: fsm.keepaliveSec });
   return {
     fsm: { ...fsm, connecting: false, backingOff: false, failures: 0, connections: [{ ...conn, phase: 'Established' }] },
     actions,

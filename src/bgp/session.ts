@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { Logger } from '../common/log.ts';
+import * as native from '../speaker/native/index.ts';
 import { AdjRibOut, type AnnouncementBatch, type Route } from './adj-rib-out.ts';
 import {
   Afi,
@@ -23,6 +24,7 @@ import {
   endOfRib,
   endOfRibFamily,
   negotiateOptions,
+  openAsn,
   shutdownCommunication,
   shutdownNotification,
   type BgpMessage,
@@ -40,7 +42,8 @@ export type Family = 'ipv4' | 'ipv6';
 
 export interface PeerConfig {
   readonly peerAddress: string;
-  readonly peerAsn: number;
+  /** The peer's AS; 'external': any AS but localAsn, learnt from its OPEN (MetalLB dynamicASN: external). */
+  readonly peerAsn: number | 'external';
   readonly localAsn: number;
   /** Our BGP Identifier (dotted quad). */
   readonly routerId: string;
@@ -52,8 +55,18 @@ export interface PeerConfig {
   readonly passive?: boolean;
   /** Proposed hold time, seconds: 0 or ≥ 3 (default 90). */
   readonly holdTimeSec?: number;
-  /** First reconnect delay, seconds (default 5; doubles up to 60 on repeated failure). */
+  /** Keepalive interval, seconds: the smaller of this and a third of the negotiated hold time (default: hold / 3). */
+  readonly keepaliveTimeSec?: number;
+  /**
+   * ConnectRetry time, seconds: how long a connection attempt may take, and the first reconnect
+   * delay (default 5; doubles on repeated failure up to 60 s, or up to this value if larger).
+   */
   readonly connectRetrySec?: number;
+  /**
+   * eBGP peer more than one hop away: send with TTL 255. Without it an eBGP session sends with
+   * TTL 1, so it cannot cross a router; iBGP always sends with TTL 255. See sessionTtl().
+   */
+  readonly ebgpMultiHop?: boolean;
   /** TCP-MD5 (RFC 2385) password. */
   readonly password?: string;
   /** Graceful restart (RFC 4724) as restarting speaker. */
@@ -81,6 +94,8 @@ export interface SessionStats {
   lastError?: string;
   /** The peer's last NOTIFICATION, as text. */
   lastNotificationReceived?: string;
+  /** Why the TTL of sessionTtl() could not be set (no native addon): the system default TTL is used. */
+  ttlNotApplied?: string;
 }
 
 interface Conn {
@@ -112,9 +127,12 @@ export class BgpSession extends EventEmitter {
   private readonly timers = new Map<TimerName, NodeJS.Timeout>();
   private pendingConnect: net.Socket | undefined;
   private nextConnId = 1;
-  private established: { conn: number; remoteOpen: OpenMessage; families: Family[]; nextHop4?: string; nextHop6?: string; enhancedRefresh: boolean } | undefined;
+  private established:
+    | { conn: number; remoteOpen: OpenMessage; localAddress: string; families: Family[]; nextHop4?: string; nextHop6?: string; enhancedRefresh: boolean; holdTimeSec: number; keepaliveSec: number }
+    | undefined;
   private flushScheduled = false;
   private readonly localOpen: OpenMessage;
+  private readonly ttl: number;
 
   constructor(
     readonly config: PeerConfig,
@@ -123,13 +141,16 @@ export class BgpSession extends EventEmitter {
     super();
     validatePeerConfig(config);
     this.localOpen = buildOpen({ asn: config.localAsn, holdTimeSec: config.holdTimeSec ?? 90, bgpIdentifier: config.routerId, capabilities: localCapabilities(config) });
+    this.ttl = sessionTtl(config);
+    const connectRetrySec = config.connectRetrySec ?? 5;
     this.fsm = createFsm({
       localOpen: this.localOpen,
       localAsn: config.localAsn,
       peerAsn: config.peerAsn,
+      ...(config.keepaliveTimeSec !== undefined ? { keepaliveSec: config.keepaliveTimeSec } : {}),
       passive: config.passive ?? false,
-      connectRetrySec: config.connectRetrySec ?? 5,
-      maxBackoffSec: 60,
+      connectRetrySec,
+      maxBackoffSec: Math.max(60, connectRetrySec),
       openHoldSec: 240,
       random: Math.random,
     });
@@ -142,6 +163,21 @@ export class BgpSession extends EventEmitter {
   /** Families both sides negotiated, once Established. */
   get families(): readonly Family[] {
     return this.established?.families ?? [];
+  }
+
+  /** The Established connection's local address (IPv4-mapped IPv6 as plain IPv4). */
+  get localAddress(): string | undefined {
+    return this.established?.localAddress;
+  }
+
+  /** The Established session's peer AS (the one learnt from its OPEN with peerAsn 'external'). */
+  get remoteAsn(): number | undefined {
+    return this.established && openAsn(this.established.remoteOpen);
+  }
+
+  /** Negotiated hold time and the keepalive interval in use, seconds, once Established. */
+  get negotiatedTimers(): { holdTimeSec: number; keepaliveSec: number } | undefined {
+    return this.established && { holdTimeSec: this.established.holdTimeSec, keepaliveSec: this.established.keepaliveSec };
   }
 
   /** How many routes the peer has from us. */
@@ -183,6 +219,8 @@ export class BgpSession extends EventEmitter {
 
   /** Hands over a connection the listener accepted from this peer's address. */
   acceptIncoming(socket: net.Socket): void {
+    // The SYN-ACK has left with the default TTL; every later segment carries ours.
+    if (this.canSetTtl()) native.setIpTtl(socket, this.ttl);
     this.attach(socket, false);
   }
 
@@ -233,7 +271,7 @@ export class BgpSession extends EventEmitter {
         this.timers.delete(action.timer);
         return;
       case 'established':
-        this.onEstablished(action.conn, action.remoteOpen);
+        this.onEstablished(action.conn, action.remoteOpen, action.holdTimeSec, action.keepaliveSec);
         return;
       case 'down':
         this.established = undefined;
@@ -263,11 +301,12 @@ export class BgpSession extends EventEmitter {
       socket.destroy();
       this.dispatch({ type: 'tcpClosed', reason: `connect to ${this.config.peerAddress}:${port}: ${error.message}` });
     };
-    if (this.config.password !== undefined) {
-      // The MD5 socket is made by the addon; until then a placeholder stands in, so abortConnect can cancel.
+    if (this.config.password !== undefined || this.canSetTtl()) {
+      // The TTL and MD5 key must be on the socket before the SYN: the addon makes it, and until
+      // then a placeholder stands in, so abortConnect can cancel.
       const placeholder = new net.Socket();
       this.pendingConnect = placeholder;
-      connectWithPassword(this.config, port).then(
+      connectNative(this.config, port, this.ttl).then(
         (connected) => {
           if (this.pendingConnect !== placeholder) {
             connected.destroy();
@@ -290,6 +329,17 @@ export class BgpSession extends EventEmitter {
       socket.off('error', onError);
       this.attach(socket, true);
     });
+  }
+
+  /** Whether the addon can set the TTL; when not, says so once (log and stats) and the default TTL is used. */
+  private canSetTtl(): boolean {
+    const available = native.availability();
+    if (available.available) return true;
+    if (this.stats.ttlNotApplied === undefined) {
+      this.stats.ttlNotApplied = `TTL ${this.ttl} not set (${available.reason}); the system default TTL is used`;
+      this.log.warn({ peer: this.config.peerAddress, reason: available.reason, ttl: this.ttl }, 'BGP session TTL not applied: the system default TTL is used');
+    }
+    return false;
   }
 
   private attach(socket: net.Socket, outgoing: boolean): void {
@@ -345,15 +395,18 @@ export class BgpSession extends EventEmitter {
     if (!conn.socket.destroyed) conn.socket.write(bytes);
   }
 
-  private onEstablished(id: number, remoteOpen: OpenMessage): void {
+  private onEstablished(id: number, remoteOpen: OpenMessage, holdTimeSec: number, keepaliveSec: number): void {
     const conn = this.conns.get(id);
     if (!conn) return;
     const families = negotiatedFamilies(this.config.families ?? ['ipv4', 'ipv6'], remoteOpen);
-    const local = conn.socket.localAddress ?? this.config.sourceAddress ?? '';
+    const local = unmapIpv4(conn.socket.localAddress ?? this.config.sourceAddress ?? '');
     const nextHops = defaultNextHops(local);
     this.established = {
       conn: id,
       remoteOpen,
+      localAddress: local,
+      holdTimeSec,
+      keepaliveSec,
       families,
       nextHop4: this.config.nextHop4 ?? nextHops.ipv4,
       nextHop6: this.config.nextHop6 ?? nextHops.ipv6,
@@ -462,11 +515,18 @@ function validatePeerConfig(config: PeerConfig): void {
   };
   if (net.isIP(config.peerAddress) === 0) fail('peerAddress', config.peerAddress, 'is not an IP address');
   for (const [field, value] of [['peerAsn', config.peerAsn], ['localAsn', config.localAsn]] as const) {
-    if (!Number.isInteger(value) || value < 1 || value > 0xffffffff) fail(field, value, 'is not an ASN (1..4294967295)');
+    if (value === 'external' && field === 'peerAsn') continue;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 0xffffffff) fail(field, value, `is not an ASN (1..4294967295)${field === 'peerAsn' ? " or 'external'" : ''}`);
   }
   if (!net.isIPv4(config.routerId) || config.routerId === '0.0.0.0') fail('routerId', config.routerId, 'is not a non-zero dotted quad');
   const hold = config.holdTimeSec;
   if (hold !== undefined && (!Number.isInteger(hold) || hold > 65535 || (hold > 0 && hold < 3))) fail('holdTimeSec', hold, 'must be 0 or 3..65535');
+  const keepalive = config.keepaliveTimeSec;
+  if (keepalive !== undefined && (!Number.isInteger(keepalive) || keepalive < 1 || keepalive > 65535)) fail('keepaliveTimeSec', keepalive, 'must be 1..65535');
+  const effectiveHold = hold ?? 90;
+  if (keepalive !== undefined && effectiveHold > 0 && keepalive >= effectiveHold) fail('keepaliveTimeSec', keepalive, `must be less than the hold time (${effectiveHold})`);
+  const connectRetry = config.connectRetrySec;
+  if (connectRetry !== undefined && (!Number.isInteger(connectRetry) || connectRetry < 1 || connectRetry > 65535)) fail('connectRetrySec', connectRetry, 'must be 1..65535');
   const port = config.port;
   if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) fail('port', port, 'is not a TCP port');
   for (const [field, value] of [['sourceAddress', config.sourceAddress], ['nextHop4', config.nextHop4], ['nextHop6', config.nextHop6]] as const) {
@@ -504,9 +564,23 @@ export function negotiatedFamilies(offered: readonly Family[], remoteOpen: OpenM
   return offered.filter((f) => remote.some((c) => c.kind === 'multiprotocol' && c.afi === (f === 'ipv4' ? Afi.ipv4 : Afi.ipv6)));
 }
 
+/**
+ * The TTL (IPv6: hop limit) the session sends with: 1 for a single-hop eBGP peer (RFC 4271
+ * practice, as FRR without `ebgp-multihop`: the session cannot cross a router), 255 for a
+ * multi-hop eBGP peer and for iBGP.
+ */
+export function sessionTtl(config: Pick<PeerConfig, 'peerAsn' | 'localAsn' | 'ebgpMultiHop'>): number {
+  const ibgp = config.peerAsn === config.localAsn;
+  return ibgp || config.ebgpMultiHop === true ? 255 : 1;
+}
+
+function unmapIpv4(address: string): string {
+  return address.replace(/^::ffff:(?=\d+\.)/, '');
+}
+
 /** The session's local address, and an address of the other family on the interface that holds it. */
 export function defaultNextHops(localAddress: string): { ipv4?: string; ipv6?: string } {
-  const local = localAddress.replace(/^::ffff:(?=\d+\.)/, '');
+  const local = unmapIpv4(localAddress);
   for (const addresses of Object.values(networkInterfaces())) {
     if (!addresses?.some((a) => a.address === local)) continue;
     const ipv4 = addresses.find((a) => a.family === 'IPv4' && !a.internal)?.address;
@@ -517,15 +591,16 @@ export function defaultNextHops(localAddress: string): { ipv4?: string; ipv6?: s
   return net.isIPv4(local) ? { ipv4: local } : net.isIPv6(local) ? { ipv6: local } : {};
 }
 
-async function connectWithPassword(config: PeerConfig, port: number): Promise<net.Socket> {
-  const native = await import('../speaker/native/index.ts');
+/** Connects through the addon: the TTL (and the TCP-MD5 key, if any) set before the SYN. */
+async function connectNative(config: PeerConfig, port: number, ttl: number): Promise<net.Socket> {
   const available = native.availability();
   if (!available.available) throw new Error(`TCP-MD5 needs the native addon: ${available.reason}`);
   return native.connectTcpWithMd5({
     host: config.peerAddress,
     port,
-    key: config.password ?? '',
-    timeoutMs: 10_000,
+    ttl,
+    timeoutMs: (config.connectRetrySec ?? 5) * 1000,
+    ...(config.password !== undefined ? { key: config.password } : {}),
     ...(config.sourceAddress ? { localAddress: config.sourceAddress } : {}),
   });
 }

@@ -26,6 +26,11 @@ export interface PeerStatus {
   readonly families: readonly Family[];
   readonly advertised: number;
   readonly stats: Readonly<SessionStats>;
+  /** Once Established: our address on the connection, the peer's AS (learnt with peerAsn 'external'), the timers in use. */
+  readonly localAddress?: string;
+  readonly remoteAsn?: number;
+  readonly holdTimeSec?: number;
+  readonly keepaliveSec?: number;
 }
 
 function canonicalAddress(address: string): string {
@@ -134,7 +139,16 @@ export class BgpSpeaker extends EventEmitter {
   }
 
   status(): PeerStatus[] {
-    return [...this.sessions.entries()].map(([address, s]) => ({ address, state: s.state, families: s.families, advertised: s.advertisedCount, stats: { ...s.stats } }));
+    return [...this.sessions.entries()].map(([address, s]) => ({
+      address,
+      state: s.state,
+      families: s.families,
+      advertised: s.advertisedCount,
+      stats: { ...s.stats },
+      ...(s.localAddress !== undefined ? { localAddress: s.localAddress } : {}),
+      ...(s.remoteAsn !== undefined ? { remoteAsn: s.remoteAsn } : {}),
+      ...s.negotiatedTimers,
+    }));
   }
 
   /**

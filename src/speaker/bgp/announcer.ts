@@ -219,30 +219,13 @@ export class BgpAnnouncer extends EventEmitter {
     return held;
   }
 
-  /** Translates the peer object to a session configuration; throws, naming the field, on what cannot work. */
   private peerConfig(peer: BgpPeerView): PeerConfig {
-    if (peer.vrf) throw new Error(`BGPPeer ${peer.name}: spec.vrf "${peer.vrf}" is not supported by the speaker`);
-    let peerAsn = peer.peerASN;
-    if (peerAsn === undefined && peer.dynamicASN === 'internal') peerAsn = peer.myASN;
-    if (peerAsn === undefined) throw new Error(`BGPPeer ${peer.name}: spec.dynamicASN "${peer.dynamicASN ?? ''}" needs a session that accepts any peer AS, which the BGP library does not offer yet`);
-    const routerId = peer.routerID ?? this.defaultRouterId();
-    if (routerId === undefined) throw new Error(`BGPPeer ${peer.name}: no spec.routerID and node ${this.options.nodeName} has no IPv4 address to use as one`);
-    const peerFamily = net.isIPv6(peer.peerAddress) ? 'ipv6' : 'ipv4';
-    return {
-      peerAddress: peer.peerAddress,
-      peerAsn,
-      localAsn: peer.myASN,
-      routerId,
-      hostname: this.options.nodeName,
-      ...(peer.peerPort !== undefined ? { port: peer.peerPort } : {}),
-      ...(peer.sourceAddress !== undefined ? { sourceAddress: peer.sourceAddress } : {}),
-      ...(peer.passive === true ? { passive: true } : {}),
-      ...(peer.holdTimeSec !== undefined ? { holdTimeSec: peer.holdTimeSec } : {}),
-      ...(peer.connectTimeSec !== undefined ? { connectRetrySec: peer.connectTimeSec } : {}),
-      ...(peer.password !== undefined ? { password: peer.password } : {}),
-      ...(peer.enableGracefulRestart === true ? { gracefulRestart: { restartTimeSec: this.options.restartTimeSec ?? 120, restarted: this.options.restarted ?? false } } : {}),
-      ...(peer.disableMP === true ? { families: [peerFamily] } : {}),
-    };
+    return peerConfigOf(peer, {
+      nodeName: this.options.nodeName,
+      defaultRouterId: this.defaultRouterId(),
+      restartTimeSec: this.options.restartTimeSec ?? 120,
+      restarted: this.options.restarted ?? false,
+    });
   }
 
   /**
@@ -482,4 +465,37 @@ export class BgpAnnouncer extends EventEmitter {
 
 function canonical(address: string): string {
   return address.replace(/^::ffff:(?=\d+\.)/, '').toLowerCase();
+}
+
+/**
+ * Translates the peer object to a session configuration; throws, naming the field, on what
+ * cannot work. dynamicASN internal = our ASN; external = any AS but ours ('external').
+ */
+export function peerConfigOf(
+  peer: BgpPeerView,
+  node: { readonly nodeName: string; readonly defaultRouterId: string | undefined; readonly restartTimeSec: number; readonly restarted: boolean },
+): PeerConfig {
+  if (peer.vrf) throw new Error(`BGPPeer ${peer.name}: spec.vrf "${peer.vrf}" is not supported by the speaker`);
+  const peerAsn = peer.peerASN ?? (peer.dynamicASN === 'internal' ? peer.myASN : peer.dynamicASN);
+  if (peerAsn === undefined) throw new Error(`BGPPeer ${peer.name}: neither spec.peerASN nor spec.dynamicASN is set`);
+  const routerId = peer.routerID ?? node.defaultRouterId;
+  if (routerId === undefined) throw new Error(`BGPPeer ${peer.name}: no spec.routerID and node ${node.nodeName} has no IPv4 address to use as one`);
+  const peerFamily = net.isIPv6(peer.peerAddress) ? 'ipv6' : 'ipv4';
+  return {
+    peerAddress: peer.peerAddress,
+    peerAsn,
+    localAsn: peer.myASN,
+    routerId,
+    hostname: node.nodeName,
+    ...(peer.peerPort !== undefined ? { port: peer.peerPort } : {}),
+    ...(peer.sourceAddress !== undefined ? { sourceAddress: peer.sourceAddress } : {}),
+    ...(peer.passive === true ? { passive: true } : {}),
+    ...(peer.holdTimeSec !== undefined ? { holdTimeSec: peer.holdTimeSec } : {}),
+    ...(peer.keepaliveTimeSec !== undefined ? { keepaliveTimeSec: peer.keepaliveTimeSec } : {}),
+    ...(peer.connectTimeSec !== undefined ? { connectRetrySec: peer.connectTimeSec } : {}),
+    ...(peer.ebgpMultiHop === true ? { ebgpMultiHop: true } : {}),
+    ...(peer.password !== undefined ? { password: peer.password } : {}),
+    ...(peer.enableGracefulRestart === true ? { gracefulRestart: { restartTimeSec: node.restartTimeSec, restarted: node.restarted } } : {}),
+    ...(peer.disableMP === true ? { families: [peerFamily] } : {}),
+  };
 }

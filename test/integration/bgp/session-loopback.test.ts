@@ -32,7 +32,7 @@ describe('BGP session over loopback (our speaker against itself)', function () {
     await router.stop();
   });
 
-  async function connectNode(routes: Route[] = [], extra: { password?: string } = {}): Promise<void> {
+  async function connectNode(routes: Route[] = [], extra: { password?: string; holdTimeSec?: number } = {}): Promise<void> {
     await node.addPeer({ peerAddress: '127.0.0.1', peerAsn: 64512, port: router.listenPort ?? 0, sourceAddress: '127.0.0.2', nextHop6: '2001:db8::11', gracefulRestart: { restartTimeSec: 120, restarted: false }, ...extra }, routes);
     await waitFor('session established', () => node.status()[0]?.state === 'Established' && router.status()[0]?.state === 'Established', 10_000, 20);
   }
@@ -90,10 +90,35 @@ describe('BGP session over loopback (our speaker against itself)', function () {
     expect(received()?.lastNotificationReceived).to.equal('OPEN Message Error / Bad Peer AS');
   });
 
+  it('with the configured keepalive, dynamic external peer AS, and the local address in the status', async () => {
+    await router.removePeer('127.0.0.2');
+    await router.addPeer({ peerAddress: '127.0.0.2', peerAsn: 'external', passive: true, holdTimeSec: 90, keepaliveTimeSec: 7 });
+    await connectNode([], { holdTimeSec: 60 });
+    expect(router.status()[0]).to.include({ state: 'Established', remoteAsn: 65001, localAddress: '127.0.0.1', holdTimeSec: 60, keepaliveSec: 7 });
+    expect(node.status()[0]).to.include({ localAddress: '127.0.0.2', remoteAsn: 64512, holdTimeSec: 60, keepaliveSec: 20 });
+  });
+
+  it("a dynamic external peer in our own AS gets Bad Peer AS", async () => {
+    await router.removePeer('127.0.0.2');
+    await router.addPeer({ peerAddress: '127.0.0.2', peerAsn: 'external', passive: true });
+    const sameAs = new BgpSpeaker({ routerId: '192.0.2.12', localAsn: 64512, log });
+    try {
+      await sameAs.addPeer({ peerAddress: '127.0.0.1', peerAsn: 64512, port: router.listenPort ?? 0, sourceAddress: '127.0.0.2' });
+      await waitFor('notification', () => sameAs.status()[0]?.stats.lastNotificationReceived, 10_000, 20);
+      expect(sameAs.status()[0]?.stats.lastNotificationReceived).to.equal('OPEN Message Error / Bad Peer AS');
+      expect(router.status()[0]?.stats.lastError).to.equal('peer AS 64512 is not any AS but our own 64512 (dynamic external)');
+    } finally {
+      await sameAs.stop();
+    }
+  });
+
   it('rejects bad configuration with the field and the value', async () => {
     const bad = [
       [{ peerAddress: 'router1', peerAsn: 1 }, 'peerAddress "router1"'],
       [{ peerAddress: '192.0.2.1', peerAsn: 0 }, 'peerAsn 0'],
+      [{ peerAddress: '192.0.2.1', peerAsn: 1, keepaliveTimeSec: 0 }, 'keepaliveTimeSec 0 must be 1..65535'],
+      [{ peerAddress: '192.0.2.1', peerAsn: 1, keepaliveTimeSec: 90 }, 'keepaliveTimeSec 90 must be less than the hold time (90)'],
+      [{ peerAddress: '192.0.2.1', peerAsn: 1, connectRetrySec: 0.5 }, 'connectRetrySec 0.5 must be 1..65535'],
       [{ peerAddress: '192.0.2.1', peerAsn: 1, holdTimeSec: 2 }, 'holdTimeSec 2'],
       [{ peerAddress: '192.0.2.1', peerAsn: 1, nextHop6: '192.0.2.1' }, 'nextHop6 "192.0.2.1"'],
     ] as const;

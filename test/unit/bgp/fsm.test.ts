@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { buildOpen, type BgpMessage, type OpenMessage } from '../../../src/bgp/codec/index.ts';
-import { createFsm, stateOf, step, type Fsm, type FsmAction, type FsmConfig, type FsmEvent } from '../../../src/bgp/fsm.ts';
+import { createFsm, keepaliveInterval, stateOf, step, type Fsm, type FsmAction, type FsmConfig, type FsmEvent } from '../../../src/bgp/fsm.ts';
 
 const LOCAL_ID = '192.0.2.11';
 const config: FsmConfig = {
@@ -63,7 +63,7 @@ describe('BGP FSM', () => {
     r = drive(r.fsm, msg(1, { type: 'keepalive' }));
     fsm = r.fsm;
     expect(stateOf(fsm)).to.equal('Established');
-    expect(r.actions).to.deep.include({ type: 'established', conn: 1, remoteOpen: peerOpen(), holdTimeSec: 9 });
+    expect(r.actions).to.deep.include({ type: 'established', conn: 1, remoteOpen: peerOpen(), holdTimeSec: 9, keepaliveSec: 3 });
   });
 
   it('runs no hold or keepalive timer when either side proposes hold time 0', () => {
@@ -82,6 +82,62 @@ describe('BGP FSM', () => {
     expect(r.actions).to.deep.include({ type: 'close', conn: 1 });
     expect(stateOf(r.fsm)).to.equal('Idle');
     expect(timer(r.actions, 'idleHold')).to.be.within(3750, 5000);
+  });
+
+  describe('configured keepalive time (MetalLB keepaliveTime, FRR `timers`)', () => {
+    const openConfirm = (cfg: FsmConfig, peerHold: number) =>
+      drive(createFsm({ ...cfg, random: () => 0.9999999 }), { type: 'start' }, { type: 'tcpConnected', conn: 1, outgoing: true }, msg(1, peerOpen({ holdTimeSec: peerHold })));
+
+    it('uses the configured keepalive when it is below a third of the negotiated hold time', () => {
+      const r = openConfirm({ ...config, keepaliveSec: 10 }, 90);
+      expect(timer(r.actions, 'keepalive')).to.equal(10_000);
+      const e = drive(r.fsm, msg(1, { type: 'keepalive' }));
+      expect(e.actions).to.deep.include({ type: 'established', conn: 1, remoteOpen: peerOpen({ holdTimeSec: 90 }), holdTimeSec: 90, keepaliveSec: 10 });
+      // and keeps using it after every keepalive sent
+      expect(timer(drive(e.fsm, { type: 'timer', timer: 'keepalive' }).actions, 'keepalive')).to.equal(10_000);
+    });
+
+    it('falls back to a third of the hold time when the peer negotiates the hold time below three keepalives', () => {
+      // We propose 90 with keepalive 20; the peer proposes 9: hold 9, so keepalive 3, or it would expire.
+      const r = openConfirm({ ...config, keepaliveSec: 20 }, 9);
+      expect(timer(r.actions, 'hold')).to.equal(9000);
+      expect(timer(r.actions, 'keepalive')).to.equal(3000);
+    });
+
+    it('sends no keepalives with a negotiated hold time of 0, whatever is configured', () => {
+      const r = openConfirm({ ...config, keepaliveSec: 10 }, 0);
+      expect(timer(r.actions, 'keepalive')).to.equal(undefined);
+      expect(sent(drive(r.fsm, msg(1, { type: 'keepalive' }), { type: 'timer', timer: 'keepalive' }).actions)).to.deep.equal([]);
+    });
+
+    it('is never longer than a third of the hold time, nor longer than configured', () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: 65535 }), fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }), (hold, configured) => {
+          const interval = keepaliveInterval(hold, configured);
+          if (hold === 0) return interval === 0;
+          return interval > 0 && interval <= hold / 3 && (configured === undefined ? interval === hold / 3 : interval <= configured);
+        }),
+      );
+    });
+  });
+
+  describe('dynamic peer AS', () => {
+    const external: FsmConfig = { ...config, peerAsn: 'external' };
+    it("'external' accepts any AS but ours, learnt from the OPEN", () => {
+      for (const asn of [64512, 4_200_000_000]) {
+        const r = drive(createFsm(external), { type: 'start' }, { type: 'tcpConnected', conn: 1, outgoing: true }, msg(1, peerOpen({}, asn)), msg(1, { type: 'keepalive' }));
+        expect(stateOf(r.fsm)).to.equal('Established');
+        expect(r.actions).to.deep.include({ type: 'established', conn: 1, remoteOpen: peerOpen({}, asn), holdTimeSec: 9, keepaliveSec: 3 });
+      }
+    });
+
+    it("'external' refuses a peer in our own AS with Bad Peer AS", () => {
+      const r = drive(createFsm(external), { type: 'start' }, { type: 'tcpConnected', conn: 1, outgoing: true }, msg(1, peerOpen({}, 65001)));
+      const notice = sent(r.actions).find((m) => m.type === 'notification');
+      expect(notice).to.include({ code: 2, subcode: 2 });
+      expect(r.actions).to.deep.include({ type: 'error', reason: 'peer AS 65001 is not any AS but our own 65001 (dynamic external)' });
+      expect(stateOf(r.fsm)).to.equal('Idle');
+    });
   });
 
   it('rejects hold time 1 and 2 with Unacceptable Hold Time', () => {

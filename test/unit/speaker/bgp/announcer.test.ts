@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createLogger } from '../../../../src/common/log.ts';
-import { BgpAnnouncer } from '../../../../src/speaker/bgp/announcer.ts';
+import { BgpAnnouncer, peerConfigOf } from '../../../../src/speaker/bgp/announcer.ts';
 import type { BgpPeerView, DesiredBgpState } from '../../../../src/speaker/bgp/desired.ts';
 
 // Only configurations that never open a socket: refused ones, and one waiting for its sourceAddress.
@@ -17,11 +17,11 @@ describe('speaker/bgp: BgpAnnouncer configuration errors (no network)', () => {
   });
 
   it('a peer the speaker cannot serve is reported in its status with the field and value, and nothing else is touched', async () => {
-    await announcer.apply(desired(peer('in-vrf', { vrf: 'red' }), peer('dynamic', { peerASN: undefined, dynamicASN: 'external' }), peer('bad-id', { routerID: '0.0.0.0' }), peer('waiting', { sourceAddress: '198.51.100.77' })));
+    await announcer.apply(desired(peer('in-vrf', { vrf: 'red' }), peer('no-asn', { peerASN: undefined }), peer('bad-id', { routerID: '0.0.0.0' }), peer('waiting', { sourceAddress: '198.51.100.77' })));
     const byPeer = Object.fromEntries(announcer.status().map((s) => [s.peer, s]));
     expect(byPeer['in-vrf']).to.include({ node: 'node1', state: 'Idle', prefixesSent: 0 });
     expect(byPeer['in-vrf']?.lastError).to.contain('spec.vrf "red"');
-    expect(byPeer['dynamic']?.lastError).to.contain('spec.dynamicASN "external"');
+    expect(byPeer['no-asn']?.lastError).to.equal('BGPPeer no-asn: neither spec.peerASN nor spec.dynamicASN is set');
     expect(byPeer['bad-id']?.lastError).to.contain('routerId "0.0.0.0"');
     expect(byPeer['waiting']?.lastError).to.equal('sourceAddress 198.51.100.77 is not on node node1');
   });
@@ -37,5 +37,26 @@ describe('speaker/bgp: BgpAnnouncer configuration errors (no network)', () => {
     await announcer.apply(desired(peer('in-vrf', { vrf: 'red' })));
     await announcer.apply(desired());
     expect(announcer.status()).to.deep.equal([]);
+  });
+});
+
+describe('speaker/bgp: BGPPeer → BGP session configuration', () => {
+  const node = { nodeName: 'node1', defaultRouterId: '192.0.2.11', restartTimeSec: 120, restarted: false };
+
+  it('applies keepaliveTime, connectTime, ebgpMultiHop and the timers as the session fields', () => {
+    const config = peerConfigOf(peer('tor', { holdTimeSec: 30, keepaliveTimeSec: 5, connectTimeSec: 7, ebgpMultiHop: true }), node);
+    expect(config).to.include({ peerAddress: '192.0.2.1', peerAsn: 64500, localAsn: 64512, routerId: '192.0.2.11', holdTimeSec: 30, keepaliveTimeSec: 5, connectRetrySec: 7, ebgpMultiHop: true });
+    // single hop unless asked: the session then sends with TTL 1
+    expect(peerConfigOf(peer('tor', {}), node)).to.not.have.property('ebgpMultiHop');
+    expect(peerConfigOf(peer('tor', { ebgpMultiHop: false }), node)).to.not.have.property('ebgpMultiHop');
+  });
+
+  it('dynamicASN internal is our own AS; external is any AS but ours', () => {
+    expect(peerConfigOf(peer('ibgp', { peerASN: undefined, dynamicASN: 'internal' }), node).peerAsn).to.equal(64512);
+    expect(peerConfigOf(peer('ebgp', { peerASN: undefined, dynamicASN: 'external' }), node).peerAsn).to.equal('external');
+  });
+
+  it('still refuses vrf, naming the field and value', () => {
+    expect(() => peerConfigOf(peer('in-vrf', { vrf: 'red' }), node)).to.throw('BGPPeer in-vrf: spec.vrf "red" is not supported by the speaker');
   });
 });
