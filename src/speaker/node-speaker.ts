@@ -9,6 +9,7 @@ import { EventRecorder } from '../kube/events.ts';
 import { KubeRest } from '../kube/rest.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
 import { BgpAnnouncer } from './bgp/announcer.ts';
+import { bindings, defaultBindStateFile, wantedBindings } from './bind.ts';
 import { aggregatePrefix, clusterPeerConflicts } from './bgp/desired.ts';
 import { BgpPeerStatusWriter } from './bgp/peer-status.ts';
 import { toBgpState } from './cluster-state.ts';
@@ -29,7 +30,12 @@ export interface NodeSpeakerOptions {
   interfaces?: string[];
   /** The node's own addresses (router ID, default BGP source). */
   nodeAddresses: string[];
+  /** Record of the addresses bound to interfaces, so a restart removes what a killed run left (default: defaultBindStateFile). */
+  bindStateFile?: string;
 }
+
+/** How long a leaving speaker tries to delete its VIPStatus objects (the API server may be gone too). */
+const VIPSTATUS_CLEANUP_MS = 5000;
 
 interface L2Held {
   interface: string;
@@ -94,13 +100,31 @@ export class NodeSpeaker {
   }
 
   async start(): Promise<void> {
+    const { nodeName, logger, bindStateFile = defaultBindStateFile(nodeName) } = this.options;
+    await bindings.init({ stateFile: bindStateFile, nodeName, logger });
+    // Level-triggered: a leftover of a killed run goes once a desired state does not want it.
+    this.speaker.onSync((view) => void bindings.releaseLeftovers(wantedBindings(view)).catch((error: unknown) => logger.error({ err: String(error) }, 'bindToInterface: cannot remove a leftover address')));
     await this.speaker.start();
   }
 
-  /** SIGTERM: leave, hand over, restart BGP gracefully (no Cease). */
+  /**
+   * SIGTERM: leave, hand over, restart BGP gracefully (no Cease), then delete this node's
+   * VIPStatus: it announces nothing any more, and no one else removes a node's objects.
+   */
   async shutdown(): Promise<void> {
     await this.speaker.shutdown();
     this.writes.stop();
+    // A write still running could recreate what the final one deletes.
+    await this.writes.idle();
+    this.l2Held.clear();
+    this.bgpSince.clear();
+    const gaveUp = new Promise<'timeout'>((resolve) => setTimeout(resolve, VIPSTATUS_CLEANUP_MS, 'timeout').unref());
+    const cleanup = this.vipStatus.write([]).then(
+      () => 'done' as const,
+      (error: unknown) => error,
+    );
+    const outcome = await Promise.race([cleanup, gaveUp]);
+    if (outcome !== 'done') this.options.logger.warn({ err: outcome instanceof Error ? outcome.message : String(outcome) }, 'leaving: could not delete this node\'s VIPStatus objects');
   }
 
   private async onL2Event(event: L2AnnouncerEvent): Promise<void> {

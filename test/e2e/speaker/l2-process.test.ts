@@ -1,0 +1,250 @@
+// The real `anchorlb speaker` processes in Layer 2 mode, one per node namespace, against the
+// project's API server (HTTPS, relayed into the node namespaces by the node agent as in
+// `make demo`): one node answers ARP for a Service IP, a SIGTERM moves it without losing a
+// ping, a SIGKILL moves it again, and an IP some other host already answers for is not
+// announced. The L2Advertisement names the nodes' interface (broken before eba20d2).
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { pino } from 'pino';
+import { NodeAgent } from '../../../src/localcluster/node-agent.ts';
+import { Pinger } from '../l2/cluster.ts';
+import { REPO_ROOT, withLocalApiServer } from '../../support/apiserver.ts';
+import { Testbed, waitFor } from '../../support/testbed.ts';
+
+const NS = 'anchorlb-system';
+const APP_NS = 'shop';
+const VIP = '192.0.2.200';
+/** Second Service's IP, which the client already holds (a foreign responder). */
+const TAKEN_VIP = '192.0.2.201';
+const NODE_NAMES = ['node1', 'node2', 'node3'];
+
+interface VipStatusItem {
+  metadata: { name: string };
+  status?: { ip?: string; node?: string; mode?: string; interface?: string; lastTransition?: { reason?: string; from?: string; outageMs?: number } };
+}
+interface EventItem {
+  reason?: string;
+  message?: string;
+  type?: string;
+  involvedObject?: { name?: string };
+}
+
+describe('anchorlb speaker processes, Layer 2: planned move, crash, conflict', function () {
+  this.timeout(180_000);
+  const prefix = `sp${randomBytes(3).toString('hex')}`;
+  const workDir = mkdtempSync(join(tmpdir(), 'anchorlb-l2-process-'));
+  let testbed: Testbed | undefined;
+  let agent: NodeAgent | undefined;
+  const speakers = new Map<string, ChildProcess>();
+  let macToNode = new Map<string, string>();
+  /** Who held VIP before each step: set by the tests in order. */
+  let firstOwner = '';
+  let secondOwner = '';
+  let failed = false;
+
+  // Before the API server's own after hook (mocha runs after hooks in the order they were added).
+  after(async function () {
+    this.timeout(60_000);
+    for (const child of speakers.values()) await testbed?.kill(child, 'SIGKILL');
+    await agent?.stop();
+    await testbed?.destroy();
+    if (failed) process.stderr.write(`speaker and node agent logs kept in ${workDir}\n`);
+    else rmSync(workDir, { recursive: true, force: true });
+  });
+  afterEach(function () {
+    if (this.currentTest?.state !== 'failed') return;
+    failed = true;
+    for (const name of NODE_NAMES) {
+      const log = join(workDir, `${name}.log`);
+      if (existsSync(log)) process.stderr.write(`--- ${name} speaker log, last lines ---\n${readFileSync(log, 'utf8').split('\n').slice(-15).join('\n')}\n`);
+    }
+  });
+
+  const cluster = withLocalApiServer({ tls: true });
+
+  async function kubectl(args: string[], stdin?: string): Promise<string> {
+    const result = await cluster.kubectl(args, stdin === undefined ? {} : { stdin });
+    if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${result.stderr.trim()}`);
+    return result.stdout;
+  }
+
+  const bed = () => testbed as Testbed;
+  const client = () => bed().client as NonNullable<Testbed['client']>;
+
+  async function createService(name: string, ip: string): Promise<void> {
+    await kubectl(['apply', '-f', '-'], `apiVersion: v1
+kind: Service
+metadata: { name: ${name}, namespace: ${APP_NS} }
+spec:
+  type: LoadBalancer
+  selector: { app: ${name} }
+  ports: [{ name: http, port: 80, protocol: TCP }]
+`);
+    // The controller's part, done by hand: this test is about the speakers.
+    await kubectl(['patch', 'service', name, '-n', APP_NS, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { loadBalancer: { ingress: [{ ip }] } } })]);
+  }
+
+  async function startSpeaker(index: number): Promise<void> {
+    const name = NODE_NAMES[index] as string;
+    const node = bed().nodes[index] as Testbed['nodes'][number];
+    const argv = [process.execPath, join(REPO_ROOT, 'bin/anchorlb.js'), 'speaker', '--kubeconfig', cluster.kubeconfigPath, '--node-name', name, '--namespace', NS, '--liveness-secret', 'anchorlb-liveness', '--modes', 'l2', '--metrics-port', '0', '--metrics-host', '127.0.0.1'];
+    speakers.set(name, await bed().spawn(node.ns, argv, { logFile: join(workDir, `${name}.log`) }));
+  }
+
+  /** Stops a speaker we started, by its PID, and waits until it is gone. */
+  async function stopSpeaker(name: string, signal: NodeJS.Signals): Promise<void> {
+    const child = speakers.get(name);
+    if (!child) throw new Error(`no speaker on ${name}`);
+    await bed().kill(child, signal);
+  }
+
+  /** The nodes whose MAC answers `arping ip` from namespace `ns` (default the client); other MACs as they are. */
+  async function arpAnswers(ip: string, ns = client().ns): Promise<string[]> {
+    const { stdout } = await bed().exec(ns, ['arping', '-c', '2', '-w', '2', '-I', bed().iface, ip], { allowFailure: true });
+    const macs = new Set([...stdout.matchAll(/reply from \S+ \[([0-9A-Fa-f:]{17})\]/g)].map((m) => (m[1] ?? '').toLowerCase()));
+    return [...macs].map((mac) => macToNode.get(mac) ?? mac);
+  }
+
+  async function macOf(ns: string): Promise<string> {
+    const links = JSON.parse((await bed().exec(ns, ['ip', '-j', 'link', 'show', 'dev', bed().iface])).stdout) as Array<{ address?: string }>;
+    return (links[0]?.address ?? '').toLowerCase();
+  }
+
+  async function vipStatuses(ip: string): Promise<VipStatusItem[]> {
+    const list = JSON.parse(await kubectl(['get', 'vipstatus', '-A', '-o', 'json'])) as { items: VipStatusItem[] };
+    return list.items.filter((item) => item.status?.ip === ip);
+  }
+
+  async function serviceEvents(service: string): Promise<EventItem[]> {
+    const list = JSON.parse(await kubectl(['get', 'events', '-n', APP_NS, '-o', 'json'])) as { items: EventItem[] };
+    return list.items.filter((event) => event.involvedObject?.name === service);
+  }
+
+  /** The node the client's ARP entry for `ip` points at. */
+  async function clientArpEntry(ip: string): Promise<string | undefined> {
+    const entries = JSON.parse((await bed().exec(client().ns, ['ip', '-j', 'neigh', 'show', ip])).stdout || '[]') as Array<{ lladdr?: string }>;
+    const mac = entries[0]?.lladdr?.toLowerCase();
+    return mac === undefined ? undefined : (macToNode.get(mac) ?? mac);
+  }
+
+  before(async function () {
+    this.timeout(120_000);
+    testbed = await Testbed.create({ nodes: 3, client: true, prefix });
+    // The VIP goes on lo: only the elected speaker may answer ARP for it.
+    for (const node of testbed.nodes) await testbed.exec(node.ns, ['sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2']);
+    macToNode = new Map(await Promise.all(testbed.nodes.map(async (node, index) => [await macOf(node.ns), NODE_NAMES[index] as string] as const)));
+
+    await kubectl(['apply', '-f', join(REPO_ROOT, 'crds')]);
+    await kubectl(['create', 'namespace', NS]);
+    await kubectl(['create', 'namespace', APP_NS]);
+    await kubectl(['create', 'secret', 'generic', 'anchorlb-liveness', '-n', NS, `--from-literal=key=${randomBytes(32).toString('base64')}`]);
+    // Node objects (Ready, InternalIP) and the API server relayed into each node namespace; no workloads.
+    agent = new NodeAgent({
+      kubeConfig: cluster.kubeConfig,
+      nodes: testbed.nodes.map((node, index) => ({ name: NODE_NAMES[index] as string, netns: node.ns, address: node.ipv4 })),
+      workDir,
+      relayApiServer: true,
+      logger: pino({ base: { component: 'node-agent' } }, pino.destination({ dest: join(workDir, 'node-agent.log'), sync: false })),
+    });
+    await agent.start();
+    await kubectl(['apply', '-f', '-'], `apiVersion: anchorlb.io/v1beta1
+kind: IPAddressPool
+metadata: { name: shop, namespace: ${NS} }
+spec:
+  addresses: ["192.0.2.200-192.0.2.210"]
+---
+apiVersion: anchorlb.io/v1beta1
+kind: L2Advertisement
+metadata: { name: shop, namespace: ${NS} }
+spec:
+  ipAddressPools: [shop]
+  interfaces: [${testbed.iface}]
+  bindToInterface: lo
+`);
+    await createService('web', VIP);
+    await Promise.all(NODE_NAMES.map((_, index) => startSpeaker(index)));
+  });
+
+  it('exactly one node answers ARP for the Service IP, and its VIPStatus says so', async () => {
+    const answering = await waitFor(`an ARP answer for ${VIP}`, async () => {
+      const nodes = await arpAnswers(VIP);
+      return nodes.length > 0 ? nodes : undefined;
+    }, 60_000, 200);
+    expect(answering).to.have.length(1);
+    firstOwner = answering[0] as string;
+    expect(NODE_NAMES).to.include(firstOwner);
+    const statuses = await waitFor('the owner VIPStatus', async () => {
+      const items = await vipStatuses(VIP);
+      return items.length > 0 ? items : undefined;
+    }, 20_000, 200);
+    expect(statuses.map((item) => [item.status?.node, item.status?.mode, item.status?.interface])).to.deep.equal([[firstOwner, 'L2', bed().iface]]);
+    expect(statuses[0]?.status?.lastTransition?.reason).to.equal('Elected');
+  });
+
+  it('SIGTERM to the owner: another node takes over without losing a ping, with an Event and VIPStatus NodeLeft', async () => {
+    expect(firstOwner, 'the first test found the owner').to.not.equal('');
+    const pinger = await Pinger.start(bed(), client(), VIP, 5);
+    try {
+      await pinger.waitForAnswerAfter(20);
+      const leaving = stopSpeaker(firstOwner, 'SIGTERM');
+      const successor = await waitFor('the client ARP entry to move', async () => {
+        const node = await clientArpEntry(VIP);
+        return node !== undefined && node !== firstOwner ? node : undefined;
+      }, 30_000, 10);
+      await pinger.waitForAnswerAfter(pinger.highestAnswered + 100);
+      await leaving;
+      expect(speakers.get(firstOwner)?.exitCode, `the speaker on ${firstOwner} exits cleanly`).to.equal(0);
+      const pings = await pinger.stop(bed());
+      process.stdout.write(`      planned move: ${firstOwner} → ${successor}, ${pings.lost.length} of ${pings.sent} pings (every 5 ms) lost\n`);
+      expect(pings.lost, `${pings.sent} pings sent, longest silence ${Math.round(pings.outageMs)} ms`).to.deep.equal([]);
+      secondOwner = successor;
+    } finally {
+      await pinger.stop(bed());
+    }
+    expect(await arpAnswers(VIP)).to.deep.equal([secondOwner]);
+
+    const moved = `${VIP} announced from ${secondOwner} via L2 on ${bed().iface}, moved from ${firstOwner}: NodeLeft`;
+    await waitFor(`the Event "${moved}"`, async () => (await serviceEvents('web')).some((event) => event.reason === 'Announced' && event.message?.startsWith(moved)), 20_000, 200);
+    const statuses = await waitFor('VIPStatus of the new owner only', async () => {
+      const items = await vipStatuses(VIP);
+      return items.length === 1 && items[0]?.status?.node === secondOwner ? items : undefined;
+    }, 20_000, 200).catch(async (error: unknown) => {
+      throw new Error(`${(error as Error).message}; VIPStatus now: ${JSON.stringify(await vipStatuses(VIP))}`);
+    });
+    expect(statuses[0]?.status?.lastTransition).to.include({ reason: 'NodeLeft', from: firstOwner });
+  });
+
+  it('SIGKILL to the new owner: the last node takes over, VIPStatus NodeFailed with the outage', async () => {
+    expect(secondOwner, 'the second test found the owner').to.not.equal('');
+    const killedAt = Date.now();
+    await stopSpeaker(secondOwner, 'SIGKILL');
+    const third = await waitFor('the client ARP entry to move', async () => {
+      const node = await clientArpEntry(VIP);
+      return node !== undefined && node !== secondOwner ? node : undefined;
+    }, 30_000, 5);
+    // Measured, not asserted (noisy machine): the failure detection time is 5 × 100 ms.
+    process.stdout.write(`      takeover after SIGKILL: ${third} answered for ${VIP} ${Date.now() - killedAt} ms after the kill\n`);
+    expect(third).to.not.equal(firstOwner);
+    const status = await waitFor(`VIPStatus of ${third}`, async () => (await vipStatuses(VIP)).find((item) => item.status?.node === third), 20_000, 200);
+    expect(status.status?.lastTransition).to.include({ reason: 'NodeFailed', from: secondOwner });
+    expect(status.status?.lastTransition?.outageMs).to.be.a('number').and.at.least(0);
+    const ping = await bed().exec(client().ns, ['ping', '-c', '3', '-i', '0.2', '-W', '1', VIP], { allowFailure: true });
+    expect(ping.stdout).to.include('3 received');
+  });
+
+  it('a Service IP another host already answers for: Conflict Event, and no node announces it', async () => {
+    await bed().exec(client().ns, ['ip', 'addr', 'add', `${TAKEN_VIP}/32`, 'dev', bed().iface]);
+    const clientMac = await macOf(client().ns);
+    await createService('taken', TAKEN_VIP);
+    const conflict = await waitFor('a Conflict Event', async () => (await serviceEvents('taken')).find((event) => event.reason === 'Conflict'), 30_000, 200);
+    expect(conflict.type).to.equal('Warning');
+    expect(conflict.message).to.include(`${TAKEN_VIP}: ${clientMac} on ${bed().iface} already answers for it`);
+    // Asked from another host (the router), only the client answers; no node reports it as its own.
+    expect(await arpAnswers(TAKEN_VIP, bed().router.ns)).to.deep.equal([clientMac]);
+    expect(await vipStatuses(TAKEN_VIP)).to.deep.equal([]);
+  });
+});
