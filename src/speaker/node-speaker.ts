@@ -11,6 +11,7 @@ import { WorkQueue } from '../kube/workqueue.ts';
 import { BgpAnnouncer } from './bgp/announcer.ts';
 import { aggregatePrefix, clusterPeerConflicts } from './bgp/desired.ts';
 import { BgpPeerStatusWriter } from './bgp/peer-status.ts';
+import { bindings, defaultBindStateFile, wantedBindings } from './bind.ts';
 import { toBgpState } from './cluster-state.ts';
 import { L2Announcer, type L2AnnouncerEvent } from './l2/announcer.ts';
 import { discoverInterfaces } from './l2/interfaces.ts';
@@ -29,6 +30,8 @@ export interface NodeSpeakerOptions {
   interfaces?: string[];
   /** The node's own addresses (router ID, default BGP source). */
   nodeAddresses: string[];
+  /** Record of the addresses bound to interfaces, so a restart removes what a killed run left (default: defaultBindStateFile). */
+  bindStateFile?: string;
 }
 
 /** How long a leaving speaker tries to delete its VIPStatus objects (the API server may be gone too). */
@@ -97,6 +100,10 @@ export class NodeSpeaker {
   }
 
   async start(): Promise<void> {
+    const { nodeName, logger, bindStateFile = defaultBindStateFile(nodeName) } = this.options;
+    await bindings.init({ stateFile: bindStateFile, nodeName, logger });
+    // Level-triggered: a leftover of a killed run goes once a desired state does not want it.
+    this.speaker.onSync((view) => void bindings.releaseLeftovers(wantedBindings(view)).catch((error: unknown) => logger.error({ err: String(error) }, 'bindToInterface: cannot remove a leftover address')));
     await this.speaker.start();
   }
 

@@ -9,7 +9,7 @@
  * Interfaces: those an announcement names, else `options.interfaces`, else every announceable
  * interface found at each apply() (interfaces.ts). One AF_PACKET socket per interface in use.
  *
- * bindToInterface: the address is added (`ip addr add IP/32|128 dev IF`) just before the first
+ * bindToInterface: the address is added (bind.ts: `ip addr add IP/32|128 dev IF`) just before the first
  * gratuitous ARP and removed once the IP is withdrawn. The kernel would then answer ARP for it
  * on every interface too, defend it against the successor's probes, and use it as the sender of
  * its own ARP requests (which would pull clients back after a hand-over): hosts using it must set
@@ -23,6 +23,7 @@ import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../common/log.ts';
+import { bindAddress, unbindAddress } from '../bind.ts';
 import type { L2Announcement } from '../l2-desired.ts';
 import { availability, PacketSocket } from '../native/index.ts';
 import {
@@ -284,28 +285,28 @@ export class L2Announcer {
     for (const listener of this.listeners) listener(event);
   }
 
-  /** Adds/removes the address so that it is on exactly `record.bindTo` (queued `ip addr`). */
+  /** Adds/removes the address so that it is on exactly `record.bindTo` (queued, through bind.ts). */
   private syncBinding(record: ClaimRecord): void {
-    const prefix = `${record.ip}/${record.family === 4 ? 32 : 128}`;
     for (const device of record.bindTo) {
       if (record.bound.has(device)) continue;
       record.bound.add(device);
       this.warnIfKernelAnswers(device, record);
-      this.queueAddress(['addr', 'add', prefix, 'dev', device, ...(record.family === 6 ? ['nodad'] : [])], 'File exists', record.family === 6 ? record.ip : undefined);
+      this.queueAddress(() => bindAddress(record.ip, device), `add ${record.ip} to ${device}`, record.family === 6 ? record.ip : undefined);
     }
     for (const device of [...record.bound]) {
       if (record.bindTo.includes(device)) continue;
       record.bound.delete(device);
-      this.queueAddress(['addr', 'del', prefix, 'dev', device], 'Cannot assign requested address');
+      this.queueAddress(() => unbindAddress(record.ip, device), `remove ${record.ip} from ${device}`);
     }
   }
 
-  private queueAddress(args: string[], harmless: string, ready?: string): void {
+  private queueAddress(change: () => Promise<void>, description: string, ready?: string): void {
     this.addressQueue = this.addressQueue.then(async () => {
-      const result = await runIp(args);
-      if (result.failed && !result.stderr.includes(harmless)) {
+      try {
+        await change();
+      } catch (error) {
         this.counters.bindErrors++;
-        this.logger.error({ command: `ip ${args.join(' ')}`, err: result.stderr }, 'bindToInterface: changing the address failed');
+        this.logger.error({ change: description, err: error instanceof Error ? error.message : String(error) }, 'bindToInterface: changing the address failed');
         return;
       }
       if (ready !== undefined) await this.untilLocal(ready);
