@@ -5,8 +5,8 @@
  * announcers: one reference count per (address, interface) in the process, so one announcer
  * releasing an address never removes it from under the other.
  *
- * What this process added is recorded in a state file (`/run/anchorlb/bound-<node>.json` by
- * default: tmpfs, so a reboot forgets it along with the addresses). A speaker killed without
+ * What this process added is recorded in a state file (`defaultBindStateFile`, under /run:
+ * tmpfs, so a reboot forgets it along with the addresses). A speaker killed without
  * cleaning up leaves its addresses on the node; the next start reads the record and removes
  * those the desired state no longer wants (`releaseLeftovers`). Only recorded addresses are
  * ever removed: one the admin put on the interface is not ours, even when an announcer also
@@ -14,6 +14,7 @@
  * a crash in between leaves at most a recorded address that is not there, never the reverse.
  */
 import { execFile } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -30,8 +31,21 @@ export interface Binding {
   iface: string;
 }
 
-export function defaultBindStateFile(nodeName: string): string {
-  return `/run/anchorlb/bound-${nodeName}.json`;
+/**
+ * `/run/anchorlb/bound-<node>-net<inode>.json`: addresses belong to a network namespace, so two
+ * speakers of the same node name in different namespaces (test clusters on one host) never read
+ * each other's record. The host's namespace keeps its inode until reboot, when /run is emptied.
+ */
+export function defaultBindStateFile(nodeName: string, netns = currentNetworkNamespace()): string {
+  return `/run/anchorlb/bound-${encodeURIComponent(nodeName)}${netns === undefined ? '' : `-net${netns}`}.json`;
+}
+
+function currentNetworkNamespace(): string | undefined {
+  try {
+    return /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/net'))?.[1];
+  } catch {
+    return undefined;
+  }
 }
 
 /** Validated and canonical (RFC 5952), so both announcers name an address the same way. */

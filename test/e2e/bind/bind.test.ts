@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { Binding } from '../../../src/speaker/bind.ts';
+import { defaultBindStateFile, type Binding } from '../../../src/speaker/bind.ts';
 import { Testbed } from '../../support/testbed.ts';
 import type { DriverStep } from './driver.ts';
 
@@ -118,6 +118,13 @@ describe('speaker/bind e2e: a restarted speaker removes what its killed predeces
     expect(await third.step({ op: 'init', stateFile, nodeName: 'node1' }), 'nothing left recorded').to.deep.equal([]);
     expect(await addresses('lo')).to.include.members(['192.0.2.77', '2001:db8:77::1']);
     await testbed!.kill(third.child);
+  });
+
+  it('the default record of a node name is another file in another network namespace (test clusters on one host do not share it)', async () => {
+    const speaker = await start();
+    const inside = await speaker.step({ op: 'defaultStateFile', nodeName: 'node1' });
+    expect(inside).to.be.a('string').and.not.equal(defaultBindStateFile('node1'));
+    await testbed!.kill(speaker.child);
   });
 
   it('L2 and BGP holding the same address: one releasing it leaves it for the other', async () => {

@@ -3,13 +3,14 @@
 // crash under test: the in-memory ledger is lost, only the state file and the kernel remain.
 import { createInterface } from 'node:readline';
 import { createLogger } from '../../../src/common/log.ts';
-import { bindAddress, bindings, unbindAddress, type Binding } from '../../../src/speaker/bind.ts';
+import { bindAddress, bindings, defaultBindStateFile, unbindAddress, type Binding } from '../../../src/speaker/bind.ts';
 
 export type DriverStep =
   | { op: 'init'; stateFile: string; nodeName: string }
   | { op: 'bind'; address: string; iface: string }
   | { op: 'unbind'; address: string; iface: string }
-  | { op: 'releaseLeftovers'; wanted: Binding[] };
+  | { op: 'releaseLeftovers'; wanted: Binding[] }
+  | { op: 'defaultStateFile'; nodeName: string };
 
 const logger = createLogger('bind-driver', 'silent');
 
@@ -23,6 +24,8 @@ async function run(step: DriverStep): Promise<unknown> {
       return unbindAddress(step.address, step.iface);
     case 'releaseLeftovers':
       return bindings.releaseLeftovers(step.wanted);
+    case 'defaultStateFile':
+      return defaultBindStateFile(step.nodeName);
   }
 }
 

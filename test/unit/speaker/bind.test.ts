@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../../src/common/log.ts';
-import { BindLedger, Bindings, checkBinding, formatBindState, parseBindState, wantedBindings, type Binding } from '../../../src/speaker/bind.ts';
+import { BindLedger, Bindings, checkBinding, defaultBindStateFile, formatBindState, parseBindState, wantedBindings, type Binding } from '../../../src/speaker/bind.ts';
 
 const vip: Binding = { address: '192.0.2.200', iface: 'lo' };
 
@@ -47,6 +47,14 @@ describe('speaker/bind: state file (pure)', () => {
         }
       }),
     );
+  });
+});
+
+describe('speaker/bind: default record path (pure)', () => {
+  it('one file per node name and network namespace, under /run/anchorlb; a name cannot leave the directory', () => {
+    expect(defaultBindStateFile('node3', '4026531833')).to.equal('/run/anchorlb/bound-node3-net4026531833.json');
+    expect(defaultBindStateFile('../etc/x', '1')).to.equal('/run/anchorlb/bound-..%2Fetc%2Fx-net1.json');
+    expect(defaultBindStateFile('node3')).to.match(/^\/run\/anchorlb\/bound-node3-net\d+\.json$/);
   });
 });
 
