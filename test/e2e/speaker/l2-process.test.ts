@@ -88,11 +88,18 @@ spec:
     await kubectl(['patch', 'service', name, '-n', APP_NS, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { loadBalancer: { ingress: [{ ip }] } } })]);
   }
 
-  async function startSpeaker(index: number): Promise<void> {
-    const name = NODE_NAMES[index] as string;
-    const node = bed().nodes[index] as Testbed['nodes'][number];
+  /** Starts the speaker of node `name` and waits until it says it runs (its log is appended to). */
+  async function startSpeaker(name: string): Promise<void> {
+    const node = bed().nodes[NODE_NAMES.indexOf(name)] as Testbed['nodes'][number];
+    const log = join(workDir, `${name}.log`);
+    const from = existsSync(log) ? readFileSync(log).length : 0;
     const argv = [process.execPath, join(REPO_ROOT, 'bin/anchorlb.js'), 'speaker', '--kubeconfig', cluster.kubeconfigPath, '--node-name', name, '--namespace', NS, '--liveness-secret', 'anchorlb-liveness', '--modes', 'l2', '--metrics-port', '0', '--metrics-host', '127.0.0.1'];
-    speakers.set(name, await bed().spawn(node.ns, argv, { logFile: join(workDir, `${name}.log`) }));
+    const child = await bed().spawn(node.ns, argv, { logFile: log });
+    speakers.set(name, child);
+    await waitFor(`the speaker on ${name} to run`, () => {
+      if (child.exitCode !== null) throw new Error(`the speaker on ${name} exited (${child.exitCode}): ${readFileSync(log, 'utf8').slice(from)}`);
+      return readFileSync(log).subarray(from).includes('"msg":"speaker running"');
+    }, 60_000, 100);
   }
 
   /** Stops a speaker we started, by its PID, and waits until it is gone. */
@@ -166,7 +173,7 @@ spec:
   bindToInterface: lo
 `);
     await createService('web', VIP);
-    await Promise.all(NODE_NAMES.map((_, index) => startSpeaker(index)));
+    await Promise.all(NODE_NAMES.map(startSpeaker));
   });
 
   it('exactly one node answers ARP for the Service IP, and its VIPStatus says so', async () => {
@@ -237,6 +244,9 @@ spec:
   });
 
   it('a Service IP another host already answers for: Conflict Event, and no node announces it', async () => {
+    // All three speakers again (the two stopped ones restarted), so "no node" means three.
+    await Promise.all([firstOwner, secondOwner].map(startSpeaker));
+    await waitFor(`one ARP answer for ${VIP} with three speakers`, async () => (await arpAnswers(VIP)).length === 1, 30_000, 200);
     await bed().exec(client().ns, ['ip', 'addr', 'add', `${TAKEN_VIP}/32`, 'dev', bed().iface]);
     const clientMac = await macOf(client().ns);
     await createService('taken', TAKEN_VIP);
