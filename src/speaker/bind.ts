@@ -15,7 +15,7 @@
  */
 import { execFile } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { networkInterfaces } from 'node:os';
 import path from 'node:path';
@@ -310,10 +310,13 @@ export class Bindings {
     if (!this.record) return;
     const { file, nodeName, logger } = this.record;
     try {
+      const recorded = this.ledger.recorded();
+      // Nothing bound, nothing to record: a cleanly stopped speaker leaves no file behind.
+      if (recorded.length === 0) return await rm(file, { force: true });
       await mkdir(path.dirname(file), { recursive: true });
       // Through a rename: a crash mid-write leaves the old record, never half of one.
       const partial = `${file}.${process.pid}.tmp`;
-      await writeFile(partial, formatBindState(nodeName, this.ledger.recorded()));
+      await writeFile(partial, formatBindState(nodeName, recorded));
       await rename(partial, file);
     } catch (error) {
       // Binding goes on (the VIP matters more); only a crash before the next good write would leak.
