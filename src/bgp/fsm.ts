@@ -227,8 +227,10 @@ function onTimer(fsm: Fsm, timer: TimerName): StepResult {
   switch (timer) {
     case 'connectRetry': {
       if (fsm.config.passive || fsm.connections.length > 0) return { fsm, actions: [] };
-      // The attempt took too long, or we were waiting to retry: try (again).
-      const actions: FsmAction[] = fsm.connecting ? [{ type: 'abortConnect' }] : [];
+      // The attempt took too long (said, or a peer that never answers leaves no trace), or we were waiting to retry: try (again).
+      const actions: FsmAction[] = fsm.connecting
+        ? [{ type: 'abortConnect' }, { type: 'error', reason: `no answer to the TCP connection attempt within the ConnectRetry time (${fsm.config.connectRetrySec} s)` }]
+        : [];
       const next = begin(fsm);
       return { fsm: next.fsm, actions: [...actions, ...next.actions] };
     }

@@ -226,6 +226,17 @@ describe('BGP FSM', () => {
     expect(ok.fsm.failures).to.equal(0);
   });
 
+  it('a connection attempt unanswered for the ConnectRetry time is abandoned, said, and tried again', () => {
+    const r = drive(createFsm({ ...config, connectRetrySec: 7 }), { type: 'start' }, { type: 'timer', timer: 'connectRetry' });
+    expect(r.actions).to.deep.include.members([
+      { type: 'abortConnect' },
+      { type: 'error', reason: 'no answer to the TCP connection attempt within the ConnectRetry time (7 s)' },
+      { type: 'connect' },
+    ]);
+    expect(timer(r.actions, 'connectRetry')).to.be.within(5250, 7000);
+    expect(stateOf(r.fsm)).to.equal('Connect');
+  });
+
   it('a passive peer never connects out and accepts the peer connection', () => {
     const r = drive(createFsm({ ...config, passive: true }), { type: 'start' });
     expect(r.actions).to.deep.equal([]);
