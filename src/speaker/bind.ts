@@ -292,18 +292,21 @@ export class Bindings {
   releaseLeftovers(wanted: Iterable<Binding>): Promise<Binding[]> {
     return this.serially(async () => {
       const removed: Binding[] = [];
+      const failures: string[] = [];
       for (const binding of this.ledger.unwantedLeftovers(wanted)) {
-        await removeFromInterface(binding);
-        this.ledger.forgetLeftover(binding);
-        removed.push(binding);
+        try {
+          await removeFromInterface(binding);
+          this.ledger.forgetLeftover(binding);
+          removed.push(binding);
+        } catch (error) {
+          // Stays a leftover: tried again with the next desired state.
+          failures.push(error instanceof Error ? error.message : String(error));
+        }
       }
       if (removed.length > 0) await this.save();
+      if (failures.length > 0) throw new Error(failures.join('; '));
       return removed;
     });
-  }
-
-  holders(address: string, iface: string): number {
-    return this.ledger.holders(checkBinding(address, iface));
   }
 
   private async save(): Promise<void> {
