@@ -5,12 +5,13 @@
 // announced. The L2Advertisement names the nodes' interface (broken before eba20d2).
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { pino } from 'pino';
 import { NodeAgent } from '../../../src/localcluster/node-agent.ts';
+import { defaultBindStateFile } from '../../../src/speaker/bind.ts';
 import { Pinger } from '../l2/cluster.ts';
 import { REPO_ROOT, withLocalApiServer } from '../../support/apiserver.ts';
 import { Testbed, waitFor } from '../../support/testbed.ts';
@@ -50,6 +51,11 @@ describe('anchorlb speaker processes, Layer 2: planned move, crash, conflict', f
   after(async function () {
     this.timeout(60_000);
     for (const child of speakers.values()) await testbed?.kill(child, 'SIGKILL');
+    // The speakers' records of bound addresses, one per node and network namespace.
+    for (const [index, node] of (testbed?.nodes ?? []).entries()) {
+      const netns = existsSync(`/run/netns/${node.ns}`) ? String(statSync(`/run/netns/${node.ns}`).ino) : undefined;
+      if (netns !== undefined) rmSync(defaultBindStateFile(NODE_NAMES[index] as string, netns), { force: true });
+    }
     await agent?.stop();
     await testbed?.destroy();
     if (failed) process.stderr.write(`speaker and node agent logs kept in ${workDir}\n`);
