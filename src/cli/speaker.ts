@@ -60,8 +60,15 @@ export function registerSpeakerCommand(program: Command): void {
       if (!Number.isInteger(missed) || missed < 2) usage(`--missed-heartbeats: "${flags.missedHeartbeats}": a whole number of at least 2`);
       const livenessPort = Number(flags.livenessPort);
       if (!Number.isInteger(livenessPort) || livenessPort < 1 || livenessPort > 65535) usage(`--liveness-port: "${flags.livenessPort}": a port number`);
+      const metricsPort = /^\d+$/.test(flags.metricsPort) ? Number(flags.metricsPort) : Number.NaN;
+      if (!(metricsPort <= 65535)) usage(`--metrics-port: "${flags.metricsPort}": a port number (0 = any)`);
 
-      const kubeConfig = loadKubeConfig(flags.kubeconfig);
+      let kubeConfig: ReturnType<typeof loadKubeConfig>;
+      try {
+        kubeConfig = loadKubeConfig(flags.kubeconfig);
+      } catch (error) {
+        usage(`--kubeconfig: "${flags.kubeconfig ?? '(default)'}": ${error instanceof Error ? error.message : String(error)}`);
+      }
       const rest = new KubeRest(kubeConfig);
       const secret = await rest.getJson<V1Secret>(`/api/v1/namespaces/${flags.namespace}/secrets/${flags.livenessSecret}`).catch((error: unknown) => {
         usage(`--liveness-secret: "${flags.namespace}/${flags.livenessSecret}": ${error instanceof Error ? error.message : String(error)}`);
@@ -95,7 +102,7 @@ export function registerSpeakerCommand(program: Command): void {
       const registry = new Registry();
       collectDefaultMetrics({ register: registry });
       let ready = false;
-      const health = await startHealthServer({ host: flags.metricsHost, port: Number(flags.metricsPort), registry, ready: () => ready });
+      const health = await startHealthServer({ host: flags.metricsHost, port: metricsPort, registry, ready: () => ready });
       await nodeSpeaker.start();
       ready = true;
       logger.info({ node: flags.nodeName, modes: [...modes], metricsPort: health.port }, 'speaker running');

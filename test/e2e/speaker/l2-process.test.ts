@@ -252,7 +252,17 @@ spec:
   it('a Service IP another host already answers for: Conflict Event, and no node announces it', async () => {
     // All three speakers again (the two stopped ones restarted), so "no node" means three.
     await Promise.all([firstOwner, secondOwner].map(startSpeaker));
-    await waitFor(`one ARP answer for ${VIP} with three speakers`, async () => (await arpAnswers(VIP)).length === 1, 30_000, 200);
+    const owner = await waitFor(`one ARP answer for ${VIP} with three speakers`, async () => {
+      const nodes = await arpAnswers(VIP);
+      return nodes.length === 1 ? nodes[0] : undefined;
+    }, 30_000, 200);
+    // The SIGKILLed speaker's VIPStatus, left while it was down, goes when it is back.
+    await waitFor(`one VIPStatus for ${VIP}, of ${owner}`, async () => {
+      const items = await vipStatuses(VIP);
+      return items.length === 1 && items[0]?.status?.node === owner;
+    }, 20_000, 200).catch(async (error: unknown) => {
+      throw new Error(`${(error as Error).message}; VIPStatus now: ${JSON.stringify((await vipStatuses(VIP)).map((item) => item.status))}`);
+    });
     await bed().exec(client().ns, ['ip', 'addr', 'add', `${TAKEN_VIP}/32`, 'dev', bed().iface]);
     const clientMac = await macOf(client().ns);
     await createService('taken', TAKEN_VIP);
