@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { startLocalApiServer, type LocalApiServerOptions } from '../localcluster/index.ts';
+import { parsePort } from './options.ts';
 
 interface LocalApiServerCliOptions {
   host: string;
@@ -10,10 +11,12 @@ interface LocalApiServerCliOptions {
   faultInjection?: boolean;
 }
 
-function parsePort(text: string): number {
-  const port = Number(text);
-  if (!/^\d+$/.test(text) || port > 65535) throw new Error(`--port: expected an integer from 0 to 65535, got ${JSON.stringify(text)}`);
-  return port;
+function portFlag(flag: string, text: string): number {
+  try {
+    return parsePort(text);
+  } catch (error) {
+    throw new Error(`${flag}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /** `anchorlb local-apiserver`: the project's own API server, until SIGTERM or SIGINT. */
@@ -32,7 +35,7 @@ export function registerLocalApiServerCommand(program: Command): void {
       try {
         options = {
           host: cli.host,
-          port: parsePort(cli.port),
+          port: portFlag('--port', cli.port),
           tls: cli.tls === true,
           faultInjection: cli.faultInjection === true,
           ...(cli.dataDir !== undefined ? { dataDir: cli.dataDir } : {}),

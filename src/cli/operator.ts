@@ -1,15 +1,11 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
+import { parsePort } from './options.ts';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createLogger } from '../common/log.ts';
 import { startHealthServer } from '../common/health-server.ts';
 import { loadKubeConfig } from '../common/kubeconfig.ts';
 import { AnchorLBOperator } from '../operator/operator.ts';
 import { DEFAULT_RBAC_DIR, loadRbacTemplates } from '../operator/templates.ts';
-
-function parsePort(text: string): number {
-  if (!/^\d+$/.test(text) || Number(text) > 65535) throw new InvalidArgumentError(`expected an integer from 0 to 65535, got ${JSON.stringify(text)}`);
-  return Number(text);
-}
 
 export function registerOperatorCommand(program: Command): void {
   program

@@ -9,6 +9,7 @@ import { loadKubeConfig } from '../common/kubeconfig.ts';
 import { KubeRest } from '../kube/rest.ts';
 import { NodeSpeaker } from '../speaker/node-speaker.ts';
 import { RawAccessError } from '../speaker/l2/announcer.ts';
+import { parsePort } from './options.ts';
 
 interface SpeakerFlags {
   kubeconfig?: string;
@@ -58,10 +59,16 @@ export function registerSpeakerCommand(program: Command): void {
       if (isParseError(intervalSeconds) || intervalSeconds <= 0) usage(`--heartbeat-interval: "${flags.heartbeatInterval}": ${isParseError(intervalSeconds) ? intervalSeconds.error : 'must be positive'}`);
       const missed = Number(flags.missedHeartbeats);
       if (!Number.isInteger(missed) || missed < 2) usage(`--missed-heartbeats: "${flags.missedHeartbeats}": a whole number of at least 2`);
-      const livenessPort = Number(flags.livenessPort);
-      if (!Number.isInteger(livenessPort) || livenessPort < 1 || livenessPort > 65535) usage(`--liveness-port: "${flags.livenessPort}": a port number`);
-      const metricsPort = /^\d+$/.test(flags.metricsPort) ? Number(flags.metricsPort) : Number.NaN;
-      if (!(metricsPort <= 65535)) usage(`--metrics-port: "${flags.metricsPort}": a port number (0 = any)`);
+      const port = (flag: string, text: string): number => {
+        try {
+          return parsePort(text);
+        } catch (error) {
+          return usage(`${flag}: ${(error as Error).message}`);
+        }
+      };
+      const livenessPort = port('--liveness-port', flags.livenessPort);
+      if (livenessPort === 0) usage(`--liveness-port: "${flags.livenessPort}": the other speakers must know it; 0 is not a port they can reach`);
+      const metricsPort = port('--metrics-port', flags.metricsPort);
 
       let kubeConfig: ReturnType<typeof loadKubeConfig>;
       try {

@@ -19,8 +19,8 @@ describe('anchorlb speaker: bad flags', function () {
 
   const cases: Array<[string, string[], string]> = [
     ['no node name', [], 'anchorlb speaker: --node-name: not set (nor NODE_NAME)\n'],
-    ['a metrics port that is not a number', ['--node-name', 'node1', '--metrics-port', 'abc'], 'anchorlb speaker: --metrics-port: "abc": a port number (0 = any)\n'],
-    ['a metrics port out of range', ['--node-name', 'node1', '--metrics-port', '70000'], 'anchorlb speaker: --metrics-port: "70000": a port number (0 = any)\n'],
+    ['a metrics port that is not a number', ['--node-name', 'node1', '--metrics-port', 'abc'], 'anchorlb speaker: --metrics-port: expected an integer from 0 to 65535, got "abc"\n'],
+    ['a metrics port out of range', ['--node-name', 'node1', '--metrics-port', '70000'], 'anchorlb speaker: --metrics-port: expected an integer from 0 to 65535, got "70000"\n'],
     ['a kubeconfig file that does not exist', ['--node-name', 'node1', '--kubeconfig', '/nonexistent/kubeconfig'], "anchorlb speaker: --kubeconfig: \"/nonexistent/kubeconfig\": ENOENT: no such file or directory, open '/nonexistent/kubeconfig'\n"],
   ];
 
