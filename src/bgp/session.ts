@@ -306,17 +306,24 @@ export class BgpSession extends EventEmitter {
       // then a placeholder stands in, so abortConnect can cancel.
       const placeholder = new net.Socket();
       this.pendingConnect = placeholder;
-      connectNative(this.config, port, this.ttl).then(
-        (connected) => {
-          if (this.pendingConnect !== placeholder) {
-            connected.destroy();
-            return;
-          }
-          this.pendingConnect = undefined;
-          this.attach(connected, true);
-        },
-        (error: unknown) => failed(placeholder, error instanceof Error ? error : new Error(String(error))),
-      );
+      // The addon's connection cannot be cancelled once started (one that completes unwanted is
+      // closed, but the peer has seen it: FRR then loses a dynamic neighbor). Waiting a turn of
+      // the event loop lets a stop that follows at once (a session replaced) come first, as
+      // net.connect does.
+      setImmediate(() => {
+        if (this.pendingConnect !== placeholder) return;
+        connectNative(this.config, port, this.ttl).then(
+          (connected) => {
+            if (this.pendingConnect !== placeholder) {
+              connected.destroy();
+              return;
+            }
+            this.pendingConnect = undefined;
+            this.attach(connected, true);
+          },
+          (error: unknown) => failed(placeholder, error instanceof Error ? error : new Error(String(error))),
+        );
+      });
       return;
     }
     const socket = net.connect({ host: this.config.peerAddress, port, ...(this.config.sourceAddress ? { localAddress: this.config.sourceAddress } : {}) });
