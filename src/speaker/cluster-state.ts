@@ -8,11 +8,11 @@ import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from '@kubernetes/c
 import { SERVICE_ANNOTATIONS } from '../api/annotations.ts';
 import { isParseError, parseAddressRange, parseIP, rangeContains } from '../api/net.ts';
 import { parseDuration } from '../api/duration.ts';
-import type { BGPAdvertisement, BGPPeer, Community, IPAddressPool, L2Advertisement } from '../api/index.ts';
+import type { BGPAdvertisement, BGPPeer, Community, IPAddressPool, L2Advertisement, L2Failover } from '../api/index.ts';
 import type { LabelSelector } from '../common/labels.ts';
 import { EXCLUDE_FROM_LB_LABEL, type NodeView } from './election.ts';
 import type { BgpAdvertisementView, BgpPeerView, ClusterBgpState, LocalNodeView, ServiceView } from './bgp/desired.ts';
-import type { ClusterL2State, L2AdvertisementSpecView, L2ServiceView } from './l2-desired.ts';
+import type { ClusterL2State, L2AdvertisementSpecView, L2ServiceView, TakeoverTiming } from './l2-desired.ts';
 
 export interface ClusterSnapshot {
   services: V1Service[];
@@ -115,7 +115,10 @@ const poolViews = (pools: readonly IPAddressPool[]) => pools.map((pool) => ({ na
 
 export function toL2State(snapshot: ClusterSnapshot, loadBalancerClass: string | undefined, interfacesOf: (node: string) => readonly string[] | undefined): ClusterL2State {
   const advertisements: L2AdvertisementSpecView[] = snapshot.l2Advertisements.map((advert) => {
-    const view: L2AdvertisementSpecView = { name: advert.metadata?.name ?? '', ...(advert.spec ?? {}) } as L2AdvertisementSpecView;
+    const { failover, ...spec } = advert.spec ?? {};
+    const view = { name: advert.metadata?.name ?? '', ...spec } as L2AdvertisementSpecView;
+    const takeover = takeoverTiming(failover);
+    if (takeover) view.takeover = takeover;
     return view;
   });
   const services: L2ServiceView[] = announcedServices(snapshot, loadBalancerClass);
@@ -125,6 +128,19 @@ export function toL2State(snapshot: ClusterSnapshot, loadBalancerClass: string |
     return { name, labels: node.metadata?.labels ?? {}, ready: isNodeReady(node), ...(interfaces ? { interfaces } : {}) };
   });
   return { advertisements, pools: poolViews(snapshot.pools), services, nodes };
+}
+
+/**
+ * spec.failover's gratuitous announcements in the claim's units. A field that does not parse is
+ * left out (the default applies): the API server's validation rejects such objects already.
+ */
+function takeoverTiming(failover: L2Failover | undefined): Partial<TakeoverTiming> | undefined {
+  if (!failover || (failover.gratuitousCount === undefined && failover.gratuitousInterval === undefined)) return undefined;
+  const takeover: Partial<TakeoverTiming> = {};
+  if (failover.gratuitousCount !== undefined) takeover.announceCount = failover.gratuitousCount;
+  const seconds = failover.gratuitousInterval === undefined ? undefined : parseDuration(failover.gratuitousInterval);
+  if (typeof seconds === 'number') takeover.announceIntervalMs = Math.round(seconds * 1000);
+  return takeover;
 }
 
 export function toBgpState(snapshot: ClusterSnapshot, loadBalancerClass: string | undefined): { state: ClusterBgpState; problems: SnapshotProblem[] } {

@@ -6,10 +6,16 @@
 import { matchesAnySelector, type Labels } from '../common/labels.ts';
 import { advertisementSelectsPool, advertisementSelectsService, type AdvertisementSelection } from './selection.ts';
 import { electL2Owner, type L2AdvertisementView, type NodeView, type ServiceView as ElectionServiceView } from './election.ts';
+import { DEFAULT_CLAIM_TIMING, type ClaimTiming } from './l2/claim.ts';
+
+/** The gratuitous ARPs / unsolicited NAs a node sends when it takes an IP over (spec.failover). */
+export type TakeoverTiming = Pick<ClaimTiming, 'announceCount' | 'announceIntervalMs'>;
 
 export interface L2AdvertisementSpecView extends L2AdvertisementView, AdvertisementSelection {
   /** Put the IP on this interface (e.g. `lo`) while the node owns it. */
   bindToInterface?: string;
+  /** spec.failover.gratuitousCount / gratuitousInterval, parsed; a missing field means the default (DEFAULT_CLAIM_TIMING). */
+  takeover?: Partial<TakeoverTiming>;
 }
 
 export interface L2ServiceView extends ElectionServiceView {
@@ -33,6 +39,8 @@ export interface L2Announcement {
   interfaces: string[];
   /** Interfaces that must carry the address while this node owns it. */
   bindToInterfaces: string[];
+  /** Takeover announcements for this IP; absent when no advertisement sets spec.failover (the announcer's own timing applies). */
+  takeover?: TakeoverTiming;
 }
 
 export interface L2Desired {
@@ -71,9 +79,28 @@ export function desiredL2State(state: ClusterL2State, self: string, live: Readon
       services: services.map((service) => service.key).sort(),
       interfaces: everyInterface ? [] : unique(mine.flatMap((advert) => advert.interfaces ?? [])),
       bindToInterfaces: unique(mine.flatMap((advert) => (advert.bindToInterface ? [advert.bindToInterface] : []))),
+      ...takeoverOf(mine),
     });
   }
   return { announcements, owners };
+}
+
+/**
+ * When several advertisements of this node select the IP and disagree, the most thorough
+ * takeover wins: the largest count and the shortest interval (each field on its own; a field an
+ * advertisement leaves out counts as the default). Order-independent, so the same on every node.
+ */
+function takeoverOf(advertisements: readonly L2AdvertisementSpecView[]): { takeover?: TakeoverTiming } {
+  const configured = advertisements.filter((advert) => advert.takeover !== undefined);
+  if (configured.length === 0) return {};
+  const { announceCount, announceIntervalMs } = DEFAULT_CLAIM_TIMING;
+  const resolved = configured.map((advert) => ({ announceCount, announceIntervalMs, ...advert.takeover }));
+  return {
+    takeover: {
+      announceCount: Math.max(...resolved.map((timing) => timing.announceCount)),
+      announceIntervalMs: Math.min(...resolved.map((timing) => timing.announceIntervalMs)),
+    },
+  };
 }
 
 function unique(values: string[]): string[] {

@@ -804,11 +804,11 @@ export interface PreferredNodeSelector {
  */
 export interface L2Failover {
   /**
-   * Gratuitous ARP / unsolicited neighbor advertisements sent when a node takes an address over.
+   * Gratuitous ARP / unsolicited neighbor advertisements sent when a node takes an address over. With several advertisements for one address, the largest count applies.
    */
   gratuitousCount?: number;
   /**
-   * Time between those gratuitous announcements.
+   * Time between those gratuitous announcements. With several advertisements for one address, the shortest interval applies.
    */
   gratuitousInterval?: string;
   /**

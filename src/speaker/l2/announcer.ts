@@ -82,6 +82,8 @@ interface ClaimRecord {
   ip: string;
   family: 4 | 6;
   claim: ClaimState;
+  /** The announcer's timing with this IP's takeover announcements (spec.failover). */
+  timing: ClaimTiming;
   interfaces: string[];
   bindTo: string[];
   /** Interfaces the address is currently added to (by us). */
@@ -150,30 +152,44 @@ export class L2Announcer {
       wanted.add(ip);
       const interfaces =
         announcement.interfaces.length > 0 ? [...announcement.interfaces] : (this.options.interfaces ?? (discovered ??= discoverInterfaces()));
+      const timing = this.timingOf(announcement);
       const record = this.claims.get(ip);
       if (!record) {
-        const created: ClaimRecord = { ip, family: isIPv6(ip) ? 6 : 4, claim: { phase: 'released' }, interfaces, bindTo: [...announcement.bindToInterfaces], bound: new Set() };
+        const created: ClaimRecord = { ip, family: isIPv6(ip) ? 6 : 4, claim: { phase: 'released' }, timing, interfaces, bindTo: [...announcement.bindToInterfaces], bound: new Set() };
         this.claims.set(ip, created);
         this.syncSockets();
-        this.perform(created, startClaim(now, this.timing));
+        this.perform(created, startClaim(now, timing));
         continue;
       }
+      // A changed timing applies from the next announcement on.
+      record.timing = timing;
       record.interfaces = interfaces;
       record.bindTo = [...announcement.bindToInterfaces];
-      if (record.claim.phase === 'releasing') this.perform(record, reclaim(record.claim, now, this.timing));
+      if (record.claim.phase === 'releasing') this.perform(record, reclaim(record.claim, now, timing));
       else if (answersRequests(record.claim)) this.syncBinding(record);
     }
     for (const record of this.claims.values()) {
-      if (!wanted.has(record.ip)) this.perform(record, releaseClaim(record.claim, now, this.timing));
+      if (!wanted.has(record.ip)) this.perform(record, releaseClaim(record.claim, now, record.timing));
     }
     this.afterChange();
+  }
+
+  /** The announcer's timing, with the announcement's takeover count and interval when it has them. */
+  private timingOf(announcement: L2Announcement): ClaimTiming {
+    if (!announcement.takeover) return this.timing;
+    try {
+      return claimTiming({ ...this.timing, ...announcement.takeover });
+    } catch (error) {
+      this.logger.error({ ip: announcement.ip, err: (error as Error).message }, `takeover timing of ${announcement.ip}: ${(error as Error).message}; using the default`);
+      return this.timing;
+    }
   }
 
   /** Sends the takeover announcements again for every IP held (e.g. when a partitioned node rejoins). */
   reannounce(): void {
     const now = performance.now();
     for (const record of this.claims.values()) {
-      if (record.claim.phase === 'announced') this.perform(record, reclaim(record.claim, now, this.timing));
+      if (record.claim.phase === 'announced') this.perform(record, reclaim(record.claim, now, record.timing));
     }
     this.afterChange();
   }
@@ -429,7 +445,7 @@ export class L2Announcer {
         this.counters.foreignAnnouncements++;
         this.logger.warn({ ip: claimed.ip, foreignMac: sighting.mac, interface: interfaceName }, 'another host announces an address we answer for');
       }
-      this.perform(claimed, foreignClaim(claimed.claim, performance.now(), this.timing, sighting.mac, interfaceName));
+      this.perform(claimed, foreignClaim(claimed.claim, performance.now(), claimed.timing, sighting.mac, interfaceName));
       this.afterChange();
     }
     if (!question) return;
@@ -474,7 +490,7 @@ export class L2Announcer {
 
   private onTimer(): void {
     const now = performance.now();
-    for (const record of [...this.claims.values()]) this.perform(record, advanceClaim(record.claim, now, this.timing));
+    for (const record of [...this.claims.values()]) this.perform(record, advanceClaim(record.claim, now, record.timing));
     this.afterChange();
   }
 }

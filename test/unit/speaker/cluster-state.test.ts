@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { V1Service } from '@kubernetes/client-node';
-import { announcedServices, localNodeView, readyEndpointNodes, toBgpState, type ClusterSnapshot } from '../../../src/speaker/cluster-state.ts';
-import type { BGPPeer } from '../../../src/api/index.ts';
+import { announcedServices, localNodeView, readyEndpointNodes, toBgpState, toL2State, type ClusterSnapshot } from '../../../src/speaker/cluster-state.ts';
+import type { BGPPeer, L2Advertisement, L2Failover } from '../../../src/api/index.ts';
 
 const empty = (): ClusterSnapshot => ({ services: [], endpointSlices: [], nodes: [], pools: [], l2Advertisements: [], bgpAdvertisements: [], bgpPeers: [], communities: [], secrets: [] });
 const lb = (name: string, extra: Partial<V1Service['spec']> = {}, annotations: Record<string, string> = {}): V1Service => ({
@@ -53,5 +53,23 @@ describe('speaker/cluster-state: Kubernetes objects to views', () => {
     const { state, problems } = toBgpState({ ...empty(), bgpPeers: [peer({ holdTime: 'soon' }), good] }, undefined);
     expect(state.peers.map((p) => p.name)).to.deep.equal(['good']);
     expect(problems[0]).to.deep.include({ object: 'BGPPeer/tor', path: 'spec.holdTime', value: 'soon' });
+  });
+
+  it('turns spec.failover into takeover announcements in milliseconds, leaving out what is not set or does not parse', () => {
+    const advert = (name: string, failover?: L2Failover): L2Advertisement => ({ apiVersion: 'anchorlb.io/v1beta1', kind: 'L2Advertisement', metadata: { name }, spec: { interfaces: ['eth1'], ...(failover ? { failover } : {}) } });
+    const snapshot = {
+      ...empty(),
+      l2Advertisements: [advert('both', { gratuitousCount: 7, gratuitousInterval: '1.5s', failbackDelay: '30s' }), advert('count', { gratuitousCount: 2 }), advert('delay-only', { failbackDelay: '10s' }), advert('none'), advert('bad', { gratuitousInterval: 'soon' })],
+    };
+    const views = toL2State(snapshot, undefined, () => undefined).advertisements;
+    expect(views.map((view) => [view.name, view.takeover])).to.deep.equal([
+      ['both', { announceCount: 7, announceIntervalMs: 1500 }],
+      ['count', { announceCount: 2 }],
+      ['delay-only', undefined],
+      ['none', undefined],
+      ['bad', {}],
+    ]);
+    expect(views[0]).to.not.have.property('failover');
+    expect(views[0]!.interfaces).to.deep.equal(['eth1']);
   });
 });

@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { desiredL2State, type ClusterL2State, type L2ServiceView } from '../../../src/speaker/l2-desired.ts';
+import { desiredL2State, type ClusterL2State, type L2AdvertisementSpecView, type L2ServiceView } from '../../../src/speaker/l2-desired.ts';
+import { parseDuration } from '../../../src/api/duration.ts';
+import { DEFAULT_CLAIM_TIMING } from '../../../src/speaker/l2/claim.ts';
 
 const svc = (key: string, ips: string[], extra: Partial<L2ServiceView> = {}): L2ServiceView => ({ key, ips, pool: 'pool-a', externalTrafficPolicy: 'Cluster', nodesWithReadyEndpoints: new Set(), ...extra });
 const nodes = ['n1', 'n2', 'n3'].map((name) => ({ name, ready: true, labels: { 'kubernetes.io/hostname': name } }));
@@ -66,5 +69,50 @@ describe('speaker/l2: desired announcements (pure)', () => {
     expect(desiredL2State(s, 'n1', live).owners.get('192.0.2.20')).to.equal(undefined);
     const withEndpoint = state({ services: [svc('default/l', ['192.0.2.20'], { externalTrafficPolicy: 'Local', nodesWithReadyEndpoints: new Set(['n3']) })] });
     expect(desiredL2State(withEndpoint, 'n3', live).announcements.has('192.0.2.20')).to.equal(true);
+  });
+
+  describe('takeover announcements (spec.failover)', () => {
+    const announcementOn = (advertisements: L2AdvertisementSpecView[], ip = '192.0.2.10') => {
+      const s = state({ advertisements, services: [svc('default/a', [ip])] });
+      const owner = desiredL2State(s, 'n1', live).owners.get(ip)!;
+      return desiredL2State(s, owner, live).announcements.get(ip)!;
+    };
+
+    it('defaults in the schema (applied by the API server) are the announcer\'s defaults', () => {
+      const schema = JSON.parse(readFileSync(new URL('../../../src/schemas/l2advertisement.schema.json', import.meta.url), 'utf8')) as {
+        properties: { spec: { properties: { failover: { properties: { gratuitousCount: { default: number }; gratuitousInterval: { default: string } } } } } };
+      };
+      const failover = schema.properties.spec.properties.failover.properties;
+      expect(failover.gratuitousCount.default).to.equal(DEFAULT_CLAIM_TIMING.announceCount);
+      expect(parseDuration(failover.gratuitousInterval.default)).to.equal(DEFAULT_CLAIM_TIMING.announceIntervalMs / 1000);
+    });
+
+    it('carries none when no advertisement sets them (the announcer keeps its own timing)', () => {
+      expect(announcementOn([{ name: 'l2' }, { name: 'other' }])).to.not.have.property('takeover');
+    });
+
+    it('carries an advertisement\'s count and interval, a field left out taking the default', () => {
+      expect(announcementOn([{ name: 'l2', takeover: { announceCount: 9, announceIntervalMs: 300 } }]).takeover).to.deep.equal({ announceCount: 9, announceIntervalMs: 300 });
+      expect(announcementOn([{ name: 'l2', takeover: { announceCount: 2 } }]).takeover).to.deep.equal({ announceCount: 2, announceIntervalMs: DEFAULT_CLAIM_TIMING.announceIntervalMs });
+    });
+
+    it('ignores the advertisements that do not select the owner', () => {
+      const onlyN9 = { name: 'n9-only', nodeSelectors: [{ matchLabels: { 'kubernetes.io/hostname': 'n9' } }], takeover: { announceCount: 20, announceIntervalMs: 1 } };
+      expect(announcementOn([{ name: 'l2', takeover: { announceCount: 3 } }, onlyN9]).takeover).to.deep.equal({ announceCount: 3, announceIntervalMs: DEFAULT_CLAIM_TIMING.announceIntervalMs });
+    });
+
+    it('when advertisements disagree: the largest count and the shortest interval, whatever their order', () => {
+      const timing = fc.record({ announceCount: fc.integer({ min: 1, max: 20 }), announceIntervalMs: fc.integer({ min: 1, max: 5_000 }) }, { requiredKeys: [] });
+      fc.assert(
+        fc.property(fc.array(timing, { minLength: 1, maxLength: 5 }), fc.boolean(), (takeovers, withUnset) => {
+          const advertisements: L2AdvertisementSpecView[] = takeovers.map((takeover, i) => ({ name: `l2-${i}`, takeover }));
+          if (withUnset) advertisements.push({ name: 'unset' });
+          const resolved = takeovers.map((takeover) => ({ ...DEFAULT_CLAIM_TIMING, ...takeover }));
+          const expected = { announceCount: Math.max(...resolved.map((t) => t.announceCount)), announceIntervalMs: Math.min(...resolved.map((t) => t.announceIntervalMs)) };
+          expect(announcementOn(advertisements).takeover).to.deep.equal(expected);
+          expect(announcementOn([...advertisements].reverse()).takeover).to.deep.equal(expected);
+        }),
+      );
+    });
   });
 });
