@@ -119,6 +119,8 @@ export function toL2State(snapshot: ClusterSnapshot, loadBalancerClass: string |
     const view = { name: advert.metadata?.name ?? '', ...spec } as L2AdvertisementSpecView;
     const takeover = takeoverTiming(failover);
     if (takeover) view.takeover = takeover;
+    const failbackDelay = failover?.failbackDelay === undefined ? undefined : parseDuration(failover.failbackDelay);
+    if (typeof failbackDelay === 'number' && failbackDelay > 0) view.failbackDelayMs = Math.round(failbackDelay * 1000);
     return view;
   });
   const services: L2ServiceView[] = announcedServices(snapshot, loadBalancerClass);
@@ -132,7 +134,8 @@ export function toL2State(snapshot: ClusterSnapshot, loadBalancerClass: string |
 
 /**
  * spec.failover's gratuitous announcements in the claim's units. A field that does not parse is
- * left out (the default applies): the API server's validation rejects such objects already.
+ * left out (the default applies; failbackDelay likewise): the API server's validation rejects
+ * such objects already.
  */
 function takeoverTiming(failover: L2Failover | undefined): Partial<TakeoverTiming> | undefined {
   if (!failover || (failover.gratuitousCount === undefined && failover.gratuitousInterval === undefined)) return undefined;

@@ -33,6 +33,8 @@ export interface IpElectionInput {
   advertisements: readonly L2AdvertisementView[];
   /** Every Service holding this IP (several when shared). */
   services: readonly ServiceView[];
+  /** spec.failover.failbackDelay of this IP, with the time now and each node's (re)start: see electL2Owner. */
+  failback?: FailbackInput;
 }
 
 export type Ineligibility = 'NotLive' | 'NotReady' | 'ExcludedByLabel' | 'NotSelected' | 'NoMatchingInterface' | 'NoLocalEndpoint';
@@ -79,22 +81,60 @@ export function rendezvousScore(node: string, ip: string): bigint {
 }
 
 /**
+ * Nodes started this close to the earliest count as started with it (one cold start): nobody held
+ * anything before them. Also absorbs a node seeing its own start a few ms later than the others do.
+ */
+export const STARTED_TOGETHER_MS = 1_000;
+
+export interface FailbackInput {
+  delayMs: number;
+  now: number;
+  /** When each node's speaker started (Membership.joinTimes); a node missing counts as up for long. */
+  joinedAt: ReadonlyMap<string, number>;
+}
+
+/**
  * The node that answers for `input.ip`: among eligible nodes, the highest
  * preference, then the highest rendezvous score, then the smallest name.
  * Removing a node moves only the IPs it owned. Undefined when no node may answer.
+ *
+ * failbackDelay: an eligible node that (re)started less than the delay ago, after another
+ * eligible node (more than STARTED_TOGETHER_MS after the earliest), is left out: it does not take back an IP from the nodes that were there before
+ * it. The earliest eligible node is never left out, so an IP nobody else can hold is taken at
+ * once, and an owner changes only when a delay ends (the failback, once) or a node goes: no
+ * flapping when several nodes start together. Start times are the same numbers on every node
+ * (a node's own is its first tick, a little later than the others see: it defers no less than
+ * they think); only "less than the delay ago" is judged on each node's clock, so around the end
+ * of the delay two nodes may disagree for the clock skew. Safe both ways: if the holder's delay
+ * ends first it hands over (answers until the newcomer's announcement, claim.ts); if the
+ * newcomer's ends first its probe is answered by the holder, which still defends the IP, and
+ * it retries after the conflict back-off (with probes on, the default). Nobody claims an IP
+ * another node still defends.
  */
 export function electL2Owner(nodes: readonly NodeView[], live: ReadonlySet<string>, input: IpElectionInput): string | undefined {
-  let best: { name: string; preference: number; score: bigint } | undefined;
+  const eligible: Candidate[] = [];
   for (const node of nodes) {
     const eligibility = l2Eligibility(node, live, input);
-    if (!eligibility.eligible) continue;
-    const candidate = { name: node.name, preference: eligibility.preference, score: rendezvousScore(node.name, input.ip) };
-    if (!best || beats(candidate, best)) best = candidate;
+    if (eligibility.eligible) eligible.push({ name: node.name, preference: eligibility.preference, score: rendezvousScore(node.name, input.ip) });
+  }
+  const failback = input.failback;
+  const joinedAt = (name: string): number => failback?.joinedAt.get(name) ?? Number.NEGATIVE_INFINITY;
+  const earliest = Math.min(...eligible.map((candidate) => joinedAt(candidate.name)));
+  const deferred = (name: string): boolean => failback !== undefined && joinedAt(name) - earliest > STARTED_TOGETHER_MS && failback.now - joinedAt(name) < failback.delayMs;
+  let best: Candidate | undefined;
+  for (const candidate of eligible) {
+    if (!deferred(candidate.name) && (!best || beats(candidate, best))) best = candidate;
   }
   return best?.name;
 }
 
-function beats(a: { name: string; preference: number; score: bigint }, b: { name: string; preference: number; score: bigint }): boolean {
+interface Candidate {
+  name: string;
+  preference: number;
+  score: bigint;
+}
+
+function beats(a: Candidate, b: Candidate): boolean {
   if (a.preference !== b.preference) return a.preference > b.preference;
   if (a.score !== b.score) return a.score > b.score;
   return a.name < b.name;

@@ -16,6 +16,8 @@ export interface L2AdvertisementSpecView extends L2AdvertisementView, Advertisem
   bindToInterface?: string;
   /** spec.failover.gratuitousCount / gratuitousInterval, parsed; a missing field means the default (DEFAULT_CLAIM_TIMING). */
   takeover?: Partial<TakeoverTiming>;
+  /** spec.failover.failbackDelay in ms: a restarted node leaves the IPs others hold alone this long. */
+  failbackDelayMs?: number;
 }
 
 export interface L2ServiceView extends ElectionServiceView {
@@ -48,9 +50,17 @@ export interface L2Desired {
   announcements: Map<string, L2Announcement>;
   /** Every IP with an L2 advertisement → its owner (undefined when no node may answer), as every speaker sees it. */
   owners: Map<string, string | undefined>;
+  /** When a failbackDelay ends for a node it deferred: elect again then (the outcome may change). */
+  reconsiderAt?: number;
 }
 
-export function desiredL2State(state: ClusterL2State, self: string, live: ReadonlySet<string>): L2Desired {
+/** For failbackDelay: the time now and when each live node (re)started (Membership.joinTimes), on this node's clock. */
+export interface FailbackClock {
+  now: number;
+  joinedAt: ReadonlyMap<string, number>;
+}
+
+export function desiredL2State(state: ClusterL2State, self: string, live: ReadonlySet<string>, failback?: FailbackClock): L2Desired {
   const poolLabels = new Map(state.pools.map((pool) => [pool.name, pool.labels]));
   const byIp = new Map<string, L2ServiceView[]>();
   for (const service of state.services) {
@@ -63,12 +73,22 @@ export function desiredL2State(state: ClusterL2State, self: string, live: Readon
 
   const announcements = new Map<string, L2Announcement>();
   const owners = new Map<string, string | undefined>();
+  let reconsiderAt: number | undefined;
   for (const [ip, services] of byIp) {
     const advertisements = state.advertisements.filter((advert) =>
       services.some((service) => poolLabels.has(service.pool) && advertisementSelectsPool(advert, service.pool, poolLabels.get(service.pool)) && advertisementSelectsService(advert, service.labels)),
     );
     if (advertisements.length === 0) continue;
-    const owner = electL2Owner(state.nodes, live, { ip, advertisements, services });
+    // The longest delay of the advertisements selecting the IP: the same on every node.
+    const delayMs = Math.max(0, ...advertisements.map((advert) => advert.failbackDelayMs ?? 0));
+    const failbackInput = failback && delayMs > 0 ? { ...failback, delayMs } : undefined;
+    const owner = electL2Owner(state.nodes, live, { ip, advertisements, services, ...(failbackInput ? { failback: failbackInput } : {}) });
+    if (failbackInput) {
+      for (const joinedAt of failbackInput.joinedAt.values()) {
+        const endsAt = joinedAt + delayMs;
+        if (endsAt > failbackInput.now) reconsiderAt = Math.min(reconsiderAt ?? endsAt, endsAt);
+      }
+    }
     owners.set(ip, owner);
     if (owner !== self) continue;
     const selfNode = state.nodes.find((node) => node.name === self);
@@ -82,7 +102,7 @@ export function desiredL2State(state: ClusterL2State, self: string, live: Readon
       ...takeoverOf(mine),
     });
   }
-  return { announcements, owners };
+  return { announcements, owners, ...(reconsiderAt === undefined ? {} : { reconsiderAt }) };
 }
 
 /**

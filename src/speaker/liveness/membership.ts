@@ -22,6 +22,8 @@ interface MemberRecord {
   incarnation: bigint;
   sequence: bigint;
   lastHeardAt: number;
+  /** When the member's speaker started, on the sender's clock (see joinTimes). */
+  startedAt: number;
   live: boolean;
   interfaces: string[];
 }
@@ -35,6 +37,8 @@ interface MemberRecord {
 export class Membership {
   private readonly members = new Map<string, MemberRecord>();
   private selfLeaving = false;
+  /** The first time this membership was told the time: this speaker's start (transport.ts beats at once). */
+  private selfStartedAt: number | undefined;
   readonly counters = { accepted: 0, replayed: 0 };
 
   constructor(private readonly options: MembershipOptions) {}
@@ -44,6 +48,7 @@ export class Membership {
   }
 
   receive(heartbeat: Heartbeat, now: number): { verdict: HeartbeatVerdict; events: MemberEvent[] } {
+    this.selfStartedAt ??= now;
     if (heartbeat.node === this.options.self) return { verdict: 'self', events: [] };
     const known = this.members.get(heartbeat.node);
     if (known && !isNewer(heartbeat, known)) {
@@ -57,6 +62,8 @@ export class Membership {
       incarnation: heartbeat.incarnation,
       sequence: heartbeat.sequence,
       lastHeardAt: now,
+      // A start "later than now" is clock skew: it started at the latest when we heard it.
+      startedAt: Math.min(Number(heartbeat.incarnation), now),
       live,
       interfaces: heartbeat.interfaces,
     });
@@ -68,6 +75,7 @@ export class Membership {
 
   /** Fails every member silent for longer than the detection time. */
   tick(now: number): MemberEvent[] {
+    this.selfStartedAt ??= now;
     const events: MemberEvent[] = [];
     for (const [node, member] of this.members) {
       const silentForMs = now - member.lastHeardAt;
@@ -88,6 +96,21 @@ export class Membership {
     const names = [...this.members].filter(([, member]) => member.live).map(([node]) => node);
     if (!this.selfLeaving) names.push(this.options.self);
     return new Set(names);
+  }
+
+  /**
+   * When each live node joined, for failbackDelay: the start of its speaker, as its heartbeat's
+   * incarnation says (transport.ts: the start time in ms). Not when this node first heard it:
+   * that differs from node to node, and after a partition heals each side would see the other
+   * as the newcomer and keep its IPs (both answering). A start time is one number every node
+   * reads alike (up to clock skew), and a healed partition is not a restart, so its nodes
+   * re-elect at once. This node's own entry is its first tick. Not yet told the time: empty.
+   */
+  joinTimes(): Map<string, number> {
+    const times = new Map<string, number>();
+    for (const [node, member] of this.members) if (member.live) times.set(node, member.startedAt);
+    if (!this.selfLeaving && this.selfStartedAt !== undefined) times.set(this.options.self, this.selfStartedAt);
+    return times;
   }
 
   interfacesOf(node: string): string[] | undefined {

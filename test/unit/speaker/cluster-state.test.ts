@@ -55,7 +55,7 @@ describe('speaker/cluster-state: Kubernetes objects to views', () => {
     expect(problems[0]).to.deep.include({ object: 'BGPPeer/tor', path: 'spec.holdTime', value: 'soon' });
   });
 
-  it('turns spec.failover into takeover announcements in milliseconds, leaving out what is not set or does not parse', () => {
+  it('turns spec.failover into takeover announcements and a failback delay in milliseconds, leaving out what is not set or does not parse', () => {
     const advert = (name: string, failover?: L2Failover): L2Advertisement => ({ apiVersion: 'anchorlb.io/v1beta1', kind: 'L2Advertisement', metadata: { name }, spec: { interfaces: ['eth1'], ...(failover ? { failover } : {}) } });
     const snapshot = {
       ...empty(),
@@ -69,6 +69,7 @@ describe('speaker/cluster-state: Kubernetes objects to views', () => {
       ['none', undefined],
       ['bad', {}],
     ]);
+    expect(views.map((view) => view.failbackDelayMs)).to.deep.equal([30_000, undefined, 10_000, undefined, undefined]);
     expect(views[0]).to.not.have.property('failover');
     expect(views[0]!.interfaces).to.deep.equal(['eth1']);
   });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { electL2Owner, l2Eligibility, EXCLUDE_FROM_LB_LABEL, type IpElectionInput, type NodeView } from '../../../src/speaker/election.ts';
+import { electL2Owner, l2Eligibility, EXCLUDE_FROM_LB_LABEL, STARTED_TOGETHER_MS, type IpElectionInput, type NodeView } from '../../../src/speaker/election.ts';
 
 const clusterService = (key = 'default/web') => ({ key, externalTrafficPolicy: 'Cluster' as const, nodesWithReadyEndpoints: new Set<string>() });
 const everyNode: IpElectionInput['advertisements'] = [{ name: 'l2' }];
@@ -97,5 +97,91 @@ describe('speaker/election: L2 owner per IP', () => {
         expect(electL2Owner(labelled, new Set(nodes.map((n) => n.name)), input)).to.equal(preferredName);
       }),
     );
+  });
+
+  describe('failbackDelay', () => {
+    const delayMs = 10_000;
+    const input = (ip: string, now: number, joinedAt: ReadonlyMap<string, number>): IpElectionInput => ({
+      ip,
+      advertisements: everyNode,
+      services: [clusterService()],
+      failback: { delayMs, now, joinedAt },
+    });
+    /** Every node but the newcomer up since 0; the newcomer (re)started at `restartAt`. */
+    const joinTimes = (nodes: readonly NodeView[], newcomer: string, restartAt: number) => new Map(nodes.map((n) => [n.name, n.name === newcomer ? restartAt : 0]));
+    const plain = (nodes: readonly NodeView[], ip: string, live: ReadonlySet<string>) => electL2Owner(nodes, live, { ip, advertisements: everyNode, services: [clusterService()] });
+
+    it('a restarted node takes back nothing the others can hold until the delay has passed, then gets its IPs at once', () => {
+      fc.assert(
+        fc.property(nodesArbitrary.filter((nodes) => nodes.length >= 2), ipArbitrary, fc.nat({ max: 100_000 }), fc.nat({ max: delayMs - 1 }), (nodes, ip, restartAt, elapsed) => {
+          const live = new Set(nodes.map((n) => n.name));
+          const newcomer = plain(nodes, ip, live)!;
+          const others = new Set([...live].filter((name) => name !== newcomer));
+          const restartedAt = restartAt + STARTED_TOGETHER_MS + 1;
+          const joinedAt = joinTimes(nodes, newcomer, restartedAt);
+          expect(electL2Owner(nodes, live, input(ip, restartedAt + elapsed, joinedAt))).to.equal(plain(nodes, ip, others));
+          expect(electL2Owner(nodes, live, input(ip, restartedAt + delayMs, joinedAt))).to.equal(newcomer);
+        }),
+      );
+    });
+
+    it('a restarted node takes at once an IP no other node can hold', () => {
+      const nodes: NodeView[] = [{ name: 'n1', ready: true }, { name: 'n2', ready: false }, { name: 'n3', ready: true }];
+      const live = new Set(['n1', 'n2']);
+      expect(electL2Owner(nodes, live, input('192.0.2.10', 5_000, new Map([['n1', 4_000], ['n2', 0]])))).to.equal('n1');
+    });
+
+    it('nodes that started together (within STARTED_TOGETHER_MS) elect as without the delay: nobody was there before them', () => {
+      fc.assert(
+        fc.property(nodesArbitrary, ipArbitrary, fc.nat({ max: delayMs - 1 }), fc.array(fc.nat({ max: STARTED_TOGETHER_MS }), { minLength: 12, maxLength: 12 }), (nodes, ip, elapsed, offsets) => {
+          const live = new Set(nodes.map((n) => n.name));
+          const joinedAt = new Map(nodes.map((n, i) => [n.name, 1_000 + offsets[i]!]));
+          expect(electL2Owner(nodes, live, input(ip, 1_000 + elapsed, joinedAt))).to.equal(plain(nodes, ip, live));
+        }),
+      );
+    });
+
+    it('nodes starting one after another: an IP only moves to a node whose delay just ended and that beats its holder, so it never flaps', () => {
+      fc.assert(
+        fc.property(nodesArbitrary, ipArbitrary, fc.array(fc.nat({ max: 30_000 }), { minLength: 12, maxLength: 12 }), fc.nat({ max: 50_000 }), fc.nat({ max: 50_000 }), (nodes, ip, starts, a, b) => {
+          const live = new Set(nodes.map((n) => n.name));
+          const joinedAt = new Map(nodes.map((n, i) => [n.name, starts[i]!]));
+          const [t1, t2] = a <= b ? [a, b] : [b, a];
+          const before = electL2Owner(nodes, live, input(ip, t1, joinedAt))!;
+          const after = electL2Owner(nodes, live, input(ip, t2, joinedAt))!;
+          if (before === after) return;
+          const delayEnd = joinedAt.get(after)! + delayMs;
+          expect(delayEnd > t1 && delayEnd <= t2, `${after}'s delay ended between ${t1} and ${t2}`).to.equal(true);
+          expect(plain(nodes, ip, new Set([before, after]))).to.equal(after);
+        }),
+      );
+    });
+
+    it('all nodes agree on the owner except within the clock skew of a delay\'s end (there the holder still defends the IP against the newcomer\'s probe)', () => {
+      fc.assert(
+        fc.property(
+          nodesArbitrary,
+          ipArbitrary,
+          fc.array(fc.record({ start: fc.nat({ max: 30_000 }), ownLag: fc.nat({ max: 50 }), skew: fc.integer({ min: -300, max: 300 }) }), { minLength: 12, maxLength: 12 }),
+          fc.nat({ max: 50_000 }),
+          (nodes, ip, clocks, now) => {
+            const live = new Set(nodes.map((n) => n.name));
+            const starts = new Map(nodes.map((n, i) => [n.name, clocks[i]!.start]));
+            const margin = Math.max(...clocks.map((clock) => Math.abs(clock.skew) + clock.ownLag));
+            const earliest = Math.min(...starts.values());
+            const nearDelayEnd = (start: number) => Math.abs(start + delayMs - now) <= margin;
+            const nearTogetherEdge = (start: number) => Math.abs(start - earliest - STARTED_TOGETHER_MS) <= margin;
+            if ([...starts.values()].some((start) => nearDelayEnd(start) || nearTogetherEdge(start))) return;
+            const owners = new Set(
+              nodes.map((node, i) => {
+                const view = new Map(starts).set(node.name, clocks[i]!.start + clocks[i]!.ownLag);
+                return electL2Owner(nodes, live, input(ip, now + clocks[i]!.skew, view));
+              }),
+            );
+            expect(owners.size).to.equal(1);
+          },
+        ),
+      );
+    });
   });
 });

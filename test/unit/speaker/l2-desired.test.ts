@@ -115,4 +115,33 @@ describe('speaker/l2: desired announcements (pure)', () => {
       );
     });
   });
+
+  describe('failbackDelay', () => {
+    const ip = '192.0.2.10';
+    const withDelay = (delays: Array<number | undefined>) =>
+      state({ advertisements: delays.map((failbackDelayMs, i) => ({ name: `l2-${i}`, ...(failbackDelayMs === undefined ? {} : { failbackDelayMs }) })), services: [svc('default/a', [ip])] });
+    const winner = desiredL2State(state({ services: [svc('default/a', [ip])] }), 'n1', live).owners.get(ip)!;
+    const joinedAt = new Map(nodes.map((n) => [n.name, n.name === winner ? 60_000 : 0]));
+
+    it('a restarted node answers for nothing the others hold until the longest delay of the IP\'s advertisements has passed, and says when to look again', () => {
+      const s = withDelay([5_000, 30_000, undefined]);
+      const during = desiredL2State(s, winner, live, { now: 80_000, joinedAt });
+      expect(during.announcements.has(ip)).to.equal(false);
+      expect(during.owners.get(ip)).to.not.equal(winner);
+      expect(during.reconsiderAt).to.equal(90_000);
+      const holder = during.owners.get(ip)!;
+      expect(desiredL2State(s, holder, live, { now: 80_000, joinedAt }).announcements.has(ip)).to.equal(true);
+      const after = desiredL2State(s, winner, live, { now: 90_000, joinedAt });
+      expect(after.announcements.has(ip)).to.equal(true);
+      expect(after).to.not.have.property('reconsiderAt');
+    });
+
+    it('without a delay, or without join times, elects as before', () => {
+      for (const [s, clock] of [[withDelay([undefined]), { now: 61_000, joinedAt }], [withDelay([30_000]), undefined]] as const) {
+        const desired = desiredL2State(s, winner, live, clock);
+        expect(desired.owners.get(ip)).to.equal(winner);
+        expect(desired).to.not.have.property('reconsiderAt');
+      }
+    });
+  });
 });

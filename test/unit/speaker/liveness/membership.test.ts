@@ -83,4 +83,35 @@ describe('speaker/liveness: membership', () => {
       ),
     );
   });
+
+  describe('join times (failbackDelay)', () => {
+    it('reports each live node\'s start as its incarnation says, and its own as the first time it was told', () => {
+      const members = new Membership({ self: 'a', intervalMs: 100, missedHeartbeats: 5 });
+      expect(members.joinTimes()).to.deep.equal(new Map());
+      members.tick(5_000);
+      members.receive(beat('b', 1n, { incarnation: 4_000n }), 5_010);
+      members.tick(5_100);
+      expect(members.joinTimes()).to.deep.equal(new Map([['b', 4_000], ['a', 5_000]]));
+    });
+
+    it('a restart (new incarnation) is a new join; a healed silence is not, so a partition heals without waiting', () => {
+      const members = new Membership({ self: 'a', intervalMs: 100, missedHeartbeats: 5 });
+      members.receive(beat('b', 7n, { incarnation: 1_000n }), 2_000);
+      members.tick(3_000);
+      expect(members.joinTimes().has('b')).to.equal(false);
+      members.receive(beat('b', 8n, { incarnation: 1_000n }), 3_100);
+      expect(members.joinTimes().get('b')).to.equal(1_000);
+      members.receive(beat('b', 1n, { incarnation: 3_500n }), 3_600);
+      expect(members.joinTimes().get('b')).to.equal(3_500);
+    });
+
+    it('a start later than the heartbeat\'s arrival (clock skew) counts as the arrival; a leaving node has none', () => {
+      const members = new Membership({ self: 'a', intervalMs: 100, missedHeartbeats: 5 });
+      members.receive(beat('b', 1n, { incarnation: 9_999n }), 2_000);
+      expect(members.joinTimes().get('b')).to.equal(2_000);
+      members.receive(beat('b', 2n, { incarnation: 9_999n, leaving: true }), 2_100);
+      members.leave();
+      expect(members.joinTimes()).to.deep.equal(new Map());
+    });
+  });
 });
