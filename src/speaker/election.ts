@@ -99,8 +99,8 @@ export interface FailbackInput {
  * Removing a node moves only the IPs it owned. Undefined when no node may answer.
  *
  * failbackDelay: an eligible node that (re)started less than the delay ago, after another
- * eligible node (more than STARTED_TOGETHER_MS after the earliest), is left out: it does not take back an IP from the nodes that were there before
- * it. The earliest eligible node is never left out, so an IP nobody else can hold is taken at
+ * eligible node (more than STARTED_TOGETHER_MS after the earliest), is left out: it does not
+ * take back an IP from the nodes that were there before it. The earliest eligible node is never left out, so an IP nobody else can hold is taken at
  * once, and an owner changes only when a delay ends (the failback, once) or a node goes: no
  * flapping when several nodes start together. Start times are the same numbers on every node
  * (a node's own is its first tick, a little later than the others see: it defers no less than
