@@ -58,6 +58,7 @@ export class Speaker {
   private readonly queue: WorkQueue;
   private last: SpeakerView = { l2: undefined, bgp: undefined, problems: [] };
   private readonly listeners: Array<(view: SpeakerView) => void> = [];
+  private reconsiderTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: SpeakerOptions) {
     const { kubeConfig, logger, namespace } = options;
@@ -129,6 +130,7 @@ export class Speaker {
    */
   async shutdown(): Promise<void> {
     this.queue.stop();
+    clearTimeout(this.reconsiderTimer);
     // Release first (still answering requests, no longer defending against probes), then tell
     // the others, so a successor's probe never meets a node that still defends the IP.
     const handedOver = this.options.l2?.handOver?.();
@@ -170,7 +172,11 @@ export class Speaker {
     const snapshot = this.snapshot();
     const { nodeName, loadBalancerClass } = this.options;
     const membership = this.liveness.membership;
-    const l2 = this.options.l2 ? desiredL2State(toL2State(snapshot, loadBalancerClass, (node) => (node === nodeName ? this.options.liveness.interfaces : membership.interfacesOf(node))), nodeName, membership.live()) : undefined;
+    const l2State = this.options.l2 ? toL2State(snapshot, loadBalancerClass, (node) => (node === nodeName ? this.options.liveness.interfaces : membership.interfacesOf(node))) : undefined;
+    const l2 = l2State ? desiredL2State(l2State, nodeName, membership.live(), { now: Date.now(), joinedAt: membership.joinTimes() }) : undefined;
+    // A failbackDelay ends at a known time: elect again then, even if nothing else changes.
+    clearTimeout(this.reconsiderTimer);
+    if (l2?.reconsiderAt !== undefined) this.reconsiderTimer = setTimeout(() => this.queue.add(SYNC), Math.max(0, l2.reconsiderAt - Date.now()) + 1).unref();
     const bgpInput = this.options.bgp ? toBgpState(snapshot, loadBalancerClass) : undefined;
     const bgp = bgpInput ? desiredBgpState(bgpInput.state, localNodeView(this.informers.nodes.get(nodeName), nodeName)) : undefined;
     if (l2) this.transitions.ownersChanged(this.last.l2?.owners ?? new Map(), l2.owners, membership.live());

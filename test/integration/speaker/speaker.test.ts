@@ -45,6 +45,7 @@ describe('speaker process against the local API server (network side recorded)',
   const nodes = ['node1', 'node2', 'node3'];
   const speakers = new Map<string, { speaker: Speaker; l2: RecordingL2; bgp: RecordingBgp }>();
 
+  let departed = '';
   const owners = (ip: string) => [...speakers].filter(([, s]) => s.l2.current.has(ip)).map(([name]) => name);
 
   before(async () => {
@@ -129,5 +130,32 @@ describe('speaker process against the local API server (network side recorded)',
     expect(leaving.bgp.graceful).to.equal(true);
     const next = await waitFor('a successor', () => (owners('192.0.2.5').length === 1 ? owners('192.0.2.5') : undefined));
     expect(next[0]).to.not.equal(owner);
+    departed = owner;
+  });
+
+  it('with failbackDelay, a restarted node takes its IP back only after the delay', async () => {
+    await rest.patch(CRD('l2advertisements/l2'), { spec: { failover: { failbackDelay: '2s' } } });
+    const holder = await waitFor('a holder', () => (owners('192.0.2.5').length === 1 ? owners('192.0.2.5')[0] : undefined));
+    // Nodes started within a second of each other elect as if there were no delay: come back later.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const index = nodes.indexOf(departed);
+    const l2 = new RecordingL2();
+    const bgp = new RecordingBgp();
+    const speaker = new Speaker({
+      kubeConfig: cluster.kubeConfig,
+      nodeName: departed,
+      namespace: NS,
+      logger: createLogger(`speaker-${departed}`, 'silent'),
+      liveness: { key, port: 17946, bindAddress: `127.0.0.${11 + index}`, intervalMs: 20, missedHeartbeats: 5, interfaces: ['eth0'] },
+      l2,
+      bgp,
+      handOverMs: 50,
+    });
+    const startedAt = Date.now();
+    await speaker.start();
+    speakers.set(departed, { speaker, l2, bgp });
+    expect(owners('192.0.2.5')).to.deep.equal([holder]);
+    await waitFor('the returning hash winner takes its IP back', () => (owners('192.0.2.5').join() === departed ? true : undefined), 10_000);
+    expect(Date.now() - startedAt).to.be.at.least(2_000);
   });
 });
