@@ -127,7 +127,7 @@ export function toL2State(snapshot: ClusterSnapshot, loadBalancerClass: string |
   const nodes: NodeView[] = snapshot.nodes.map((node) => {
     const name = node.metadata?.name ?? '';
     const interfaces = interfacesOf(name);
-    return { name, labels: node.metadata?.labels ?? {}, ready: isNodeReady(node), ...(interfaces ? { interfaces } : {}) };
+    return { name, labels: node.metadata?.labels ?? {}, ready: isNodeReady(node), cordoned: node.spec?.unschedulable === true, ...(interfaces ? { interfaces } : {}) };
   });
   return { advertisements, pools: poolViews(snapshot.pools), services, nodes };
 }

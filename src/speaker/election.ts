@@ -8,6 +8,8 @@ export interface NodeView {
   name: string;
   labels?: Labels;
   ready: boolean;
+  /** spec.unschedulable: the node is being drained. */
+  cordoned?: boolean;
   /** Interfaces the node's speaker reported it can announce from; undefined = not known yet. */
   interfaces?: readonly string[];
 }
@@ -115,7 +117,7 @@ export function electL2Owner(nodes: readonly NodeView[], live: ReadonlySet<strin
   const eligible: Candidate[] = [];
   for (const node of nodes) {
     const eligibility = l2Eligibility(node, live, input);
-    if (eligibility.eligible) eligible.push({ name: node.name, preference: eligibility.preference, score: rendezvousScore(node.name, input.ip) });
+    if (eligibility.eligible) eligible.push({ name: node.name, cordoned: node.cordoned === true, preference: eligibility.preference, score: rendezvousScore(node.name, input.ip) });
   }
   const failback = input.failback;
   const joinedAt = (name: string): number => failback?.joinedAt.get(name) ?? Number.NEGATIVE_INFINITY;
@@ -130,11 +132,17 @@ export function electL2Owner(nodes: readonly NodeView[], live: ReadonlySet<strin
 
 interface Candidate {
   name: string;
+  /**
+   * A cordoned node is being drained: any other node wins over it, so its IPs move now as a
+   * planned move (it answers until the successor's GARP); it still holds an IP no one else can.
+   */
+  cordoned: boolean;
   preference: number;
   score: bigint;
 }
 
 function beats(a: Candidate, b: Candidate): boolean {
+  if (a.cordoned !== b.cordoned) return !a.cordoned;
   if (a.preference !== b.preference) return a.preference > b.preference;
   if (a.score !== b.score) return a.score > b.score;
   return a.name < b.name;

@@ -73,4 +73,16 @@ describe('speaker/cluster-state: Kubernetes objects to views', () => {
     expect(views[0]).to.not.have.property('failover');
     expect(views[0]!.interfaces).to.deep.equal(['eth1']);
   });
+
+  it('tells the L2 election which nodes are cordoned and ready', () => {
+    const nodes = [
+      { metadata: { name: 'a' }, spec: { unschedulable: true }, status: { conditions: [{ type: 'Ready', status: 'True' }] } },
+      { metadata: { name: 'b' }, status: { conditions: [{ type: 'Ready', status: 'False' }] } },
+    ];
+    const state = toL2State({ ...empty(), nodes }, undefined, () => undefined);
+    expect(state.nodes.map((n) => [n.name, n.ready, n.cordoned])).to.deep.equal([
+      ['a', true, true],
+      ['b', false, false],
+    ]);
+  });
 });

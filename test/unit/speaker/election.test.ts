@@ -184,4 +184,24 @@ describe('speaker/election: L2 owner per IP', () => {
       );
     });
   });
+
+  it('moves every IP off a cordoned node (it is being drained), unless no other node can hold it', () => {
+    fc.assert(
+      fc.property(nodesArbitrary.filter((n) => n.length >= 2), fc.uniqueArray(fc.ipV4(), { minLength: 1, maxLength: 30 }), (nodes, ips) => {
+        const live = new Set(nodes.map((n) => n.name));
+        const drained = nodes[0]!.name;
+        const withCordon = nodes.map((n) => (n.name === drained ? { ...n, cordoned: true } : n));
+        for (const ip of ips) {
+          const input = { ip, advertisements: everyNode, services: [clusterService()] };
+          const before = electL2Owner(nodes, live, input);
+          const after = electL2Owner(withCordon, live, input);
+          expect(after).to.not.equal(drained);
+          // Only the drained node's IPs move.
+          if (before !== drained) expect(after).to.equal(before);
+        }
+      }),
+    );
+    const alone: NodeView[] = [{ name: 'only', ready: true, cordoned: true }];
+    expect(electL2Owner(alone, new Set(['only']), { ip: '192.0.2.1', advertisements: everyNode, services: [clusterService()] })).to.equal('only');
+  });
 });
