@@ -3,20 +3,16 @@
 // `make demo`): one node answers ARP for a Service IP, a SIGTERM moves it without losing a
 // ping, a SIGKILL moves it again, and an IP some other host already answers for is not
 // announced. The L2Advertisement names the nodes' interface (broken before eba20d2).
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { pino } from 'pino';
-import { NodeAgent } from '../../../src/localcluster/node-agent.ts';
-import { defaultBindStateFile } from '../../../src/speaker/bind.ts';
 import { Pinger } from '../l2/cluster.ts';
-import { REPO_ROOT, withLocalApiServer } from '../../support/apiserver.ts';
-import { Testbed, waitFor } from '../../support/testbed.ts';
+import { withLocalApiServer } from '../../support/apiserver.ts';
+import { SPEAKER_NAMESPACE as NS, SpeakerNodes } from '../../support/speaker-nodes.ts';
+import { type Testbed, waitFor } from '../../support/testbed.ts';
 
-const NS = 'anchorlb-system';
 const APP_NS = 'shop';
 const VIP = '192.0.2.200';
 /** Second Service's IP, which the client already holds (a foreign responder). */
@@ -38,9 +34,7 @@ describe('anchorlb speaker processes, Layer 2: planned move, crash, conflict', f
   this.timeout(180_000);
   const prefix = `sp${randomBytes(3).toString('hex')}`;
   const workDir = mkdtempSync(join(tmpdir(), 'anchorlb-l2-process-'));
-  let testbed: Testbed | undefined;
-  let agent: NodeAgent | undefined;
-  const speakers = new Map<string, ChildProcess>();
+  let nodes: SpeakerNodes | undefined;
   let macToNode = new Map<string, string>();
   /** Who held VIP before each step: set by the tests in order. */
   let firstOwner = '';
@@ -50,14 +44,7 @@ describe('anchorlb speaker processes, Layer 2: planned move, crash, conflict', f
   // Before the API server's own after hook (mocha runs after hooks in the order they were added).
   after(async function () {
     this.timeout(60_000);
-    for (const child of speakers.values()) await testbed?.kill(child, 'SIGKILL');
-    // The speakers' records of bound addresses, one per node and network namespace.
-    for (const [index, node] of (testbed?.nodes ?? []).entries()) {
-      const netns = existsSync(`/run/netns/${node.ns}`) ? String(statSync(`/run/netns/${node.ns}`).ino) : undefined;
-      if (netns !== undefined) rmSync(defaultBindStateFile(NODE_NAMES[index] as string, netns), { force: true });
-    }
-    await agent?.stop();
-    await testbed?.destroy();
+    await nodes?.destroy();
     if (failed) process.stderr.write(`speaker and node agent logs kept in ${workDir}\n`);
     else rmSync(workDir, { recursive: true, force: true });
   });
@@ -72,13 +59,8 @@ describe('anchorlb speaker processes, Layer 2: planned move, crash, conflict', f
 
   const cluster = withLocalApiServer({ tls: true });
 
-  async function kubectl(args: string[], stdin?: string): Promise<string> {
-    const result = await cluster.kubectl(args, stdin === undefined ? {} : { stdin });
-    if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${result.stderr.trim()}`);
-    return result.stdout;
-  }
-
-  const bed = () => testbed as Testbed;
+  const kubectl = (args: string[], stdin?: string): Promise<string> => (nodes as SpeakerNodes).kubectl(args, stdin);
+  const bed = () => (nodes as SpeakerNodes).testbed;
   const client = () => bed().client as NonNullable<Testbed['client']>;
 
   async function createService(name: string, ip: string): Promise<void> {
@@ -94,26 +76,9 @@ spec:
     await kubectl(['patch', 'service', name, '-n', APP_NS, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { loadBalancer: { ingress: [{ ip }] } } })]);
   }
 
-  /** Starts the speaker of node `name` and waits until it says it runs (its log is appended to). */
-  async function startSpeaker(name: string): Promise<void> {
-    const node = bed().nodes[NODE_NAMES.indexOf(name)] as Testbed['nodes'][number];
-    const log = join(workDir, `${name}.log`);
-    const from = existsSync(log) ? readFileSync(log).length : 0;
-    const argv = [process.execPath, join(REPO_ROOT, 'bin/anchorlb.js'), 'speaker', '--kubeconfig', cluster.kubeconfigPath, '--node-name', name, '--namespace', NS, '--liveness-secret', 'anchorlb-liveness', '--modes', 'l2', '--metrics-port', '0', '--metrics-host', '127.0.0.1'];
-    const child = await bed().spawn(node.ns, argv, { logFile: log });
-    speakers.set(name, child);
-    await waitFor(`the speaker on ${name} to run`, () => {
-      if (child.exitCode !== null) throw new Error(`the speaker on ${name} exited (${child.exitCode}): ${readFileSync(log, 'utf8').slice(from)}`);
-      return readFileSync(log).subarray(from).includes('"msg":"speaker running"');
-    }, 60_000, 100);
-  }
-
-  /** Stops a speaker we started, by its PID, and waits until it is gone. */
-  async function stopSpeaker(name: string, signal: NodeJS.Signals): Promise<void> {
-    const child = speakers.get(name);
-    if (!child) throw new Error(`no speaker on ${name}`);
-    await bed().kill(child, signal);
-  }
+  const startSpeaker = (name: string) => (nodes as SpeakerNodes).startSpeaker(name);
+  const stopSpeaker = (name: string, signal: NodeJS.Signals) => (nodes as SpeakerNodes).stopSpeaker(name, signal);
+  const speakers = () => (nodes as SpeakerNodes).speakers;
 
   /** The nodes whose MAC answers `arping ip` from namespace `ns` (default the client); other MACs as they are. */
   async function arpAnswers(ip: string, ns = client().ns): Promise<string[]> {
@@ -146,24 +111,9 @@ spec:
 
   before(async function () {
     this.timeout(120_000);
-    testbed = await Testbed.create({ nodes: 3, client: true, prefix });
-    // The VIP goes on lo: only the elected speaker may answer ARP for it.
-    for (const node of testbed.nodes) await testbed.exec(node.ns, ['sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2']);
+    nodes = await SpeakerNodes.create({ cluster, nodeNames: NODE_NAMES, appNamespaces: [APP_NS], prefix, client: true, workDir });
+    const testbed = nodes.testbed;
     macToNode = new Map(await Promise.all(testbed.nodes.map(async (node, index) => [await macOf(node.ns), NODE_NAMES[index] as string] as const)));
-
-    await kubectl(['apply', '-f', join(REPO_ROOT, 'crds')]);
-    await kubectl(['create', 'namespace', NS]);
-    await kubectl(['create', 'namespace', APP_NS]);
-    await kubectl(['create', 'secret', 'generic', 'anchorlb-liveness', '-n', NS, `--from-literal=key=${randomBytes(32).toString('base64')}`]);
-    // Node objects (Ready, InternalIP) and the API server relayed into each node namespace; no workloads.
-    agent = new NodeAgent({
-      kubeConfig: cluster.kubeConfig,
-      nodes: testbed.nodes.map((node, index) => ({ name: NODE_NAMES[index] as string, netns: node.ns, address: node.ipv4 })),
-      workDir,
-      relayApiServer: true,
-      logger: pino({ base: { component: 'node-agent' } }, pino.destination({ dest: join(workDir, 'node-agent.log'), sync: false })),
-    });
-    await agent.start();
     await kubectl(['apply', '-f', '-'], `apiVersion: anchorlb.io/v1beta1
 kind: IPAddressPool
 metadata: { name: shop, namespace: ${NS} }
@@ -179,7 +129,7 @@ spec:
   bindToInterface: lo
 `);
     await createService('web', VIP);
-    await Promise.all(NODE_NAMES.map(startSpeaker));
+    await Promise.all(NODE_NAMES.map((name) => startSpeaker(name)));
   });
 
   it('exactly one node answers ARP for the Service IP, and its VIPStatus says so', async () => {
@@ -210,7 +160,7 @@ spec:
       }, 30_000, 10);
       await pinger.waitForAnswerAfter(pinger.highestAnswered + 100);
       await leaving;
-      expect(speakers.get(firstOwner)?.exitCode, `the speaker on ${firstOwner} exits cleanly`).to.equal(0);
+      expect(speakers().get(firstOwner)?.exitCode, `the speaker on ${firstOwner} exits cleanly`).to.equal(0);
       const pings = await pinger.stop(bed());
       process.stdout.write(`      planned move: ${firstOwner} → ${successor}, ${pings.lost.length} of ${pings.sent} pings (every 5 ms) lost\n`);
       expect(pings.lost, `${pings.sent} pings sent, longest silence ${Math.round(pings.outageMs)} ms`).to.deep.equal([]);
@@ -251,7 +201,7 @@ spec:
 
   it('a Service IP another host already answers for: Conflict Event, and no node announces it', async () => {
     // All three speakers again (the two stopped ones restarted), so "no node" means three.
-    await Promise.all([firstOwner, secondOwner].map(startSpeaker));
+    await Promise.all([firstOwner, secondOwner].map((name) => startSpeaker(name)));
     const owner = await waitFor(`one ARP answer for ${VIP} with three speakers`, async () => {
       const nodes = await arpAnswers(VIP);
       return nodes.length === 1 ? nodes[0] : undefined;

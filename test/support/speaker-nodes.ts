@@ -1,0 +1,105 @@
+/**
+ * Real `anchorlb speaker` processes in testbed node namespaces against the local API server:
+ * the set-up and teardown the speaker end-to-end tests share. The node agent registers Ready
+ * Nodes and relays the API server into each namespace (as in `make demo`); it runs no workload.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { NodeAgent } from '../../src/localcluster/node-agent.ts';
+import { defaultBindStateFile } from '../../src/speaker/bind.ts';
+import { REPO_ROOT, type LocalApiServerContext } from './apiserver.ts';
+import { Testbed, waitFor } from './testbed.ts';
+
+export const SPEAKER_NAMESPACE = 'anchorlb-system';
+
+export interface SpeakerNodesOptions {
+  cluster: LocalApiServerContext;
+  nodeNames: readonly string[];
+  /** Namespaces created beside the speakers' own (for the Services). */
+  appNamespaces: readonly string[];
+  prefix: string;
+  client?: boolean;
+  /** Speaker and node-agent logs go here. */
+  workDir: string;
+}
+
+export class SpeakerNodes {
+  readonly speakers = new Map<string, ChildProcess>();
+
+  private constructor(
+    readonly testbed: Testbed,
+    private readonly agent: NodeAgent,
+    private readonly options: SpeakerNodesOptions,
+  ) {}
+
+  static async create(options: SpeakerNodesOptions): Promise<SpeakerNodes> {
+    const testbed = await Testbed.create({ nodes: options.nodeNames.length, client: options.client === true, prefix: options.prefix });
+    // The VIP goes on lo (bindToInterface): only the elected speaker may answer ARP for it.
+    for (const node of testbed.nodes) await testbed.exec(node.ns, ['sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2']);
+    const agent = new NodeAgent({
+      kubeConfig: options.cluster.kubeConfig,
+      nodes: testbed.nodes.map((node, index) => ({ name: options.nodeNames[index] as string, netns: node.ns, address: node.ipv4 })),
+      workDir: options.workDir,
+      relayApiServer: true,
+      logger: pino({ base: { component: 'node-agent' } }, pino.destination({ dest: join(options.workDir, 'node-agent.log'), sync: false })),
+    });
+    const nodes = new SpeakerNodes(testbed, agent, options);
+    await nodes.kubectl(['apply', '-f', join(REPO_ROOT, 'crds')]);
+    for (const namespace of [SPEAKER_NAMESPACE, ...options.appNamespaces]) await nodes.kubectl(['create', 'namespace', namespace]);
+    await nodes.kubectl(['create', 'secret', 'generic', 'anchorlb-liveness', '-n', SPEAKER_NAMESPACE, `--from-literal=key=${randomBytes(32).toString('base64')}`]);
+    await agent.start();
+    return nodes;
+  }
+
+  /** kubectl as admin; throws with its stderr when it fails. */
+  async kubectl(args: readonly string[], stdin?: string): Promise<string> {
+    const result = await this.options.cluster.kubectl(args, stdin === undefined ? {} : { stdin });
+    if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${result.stderr.trim()}`);
+    return result.stdout;
+  }
+
+  nsOf(name: string): string {
+    const node = this.testbed.nodes[this.options.nodeNames.indexOf(name)];
+    if (!node) throw new Error(`no node ${name}`);
+    return node.ns;
+  }
+
+  logOf(name: string): string {
+    return join(this.options.workDir, `${name}.log`);
+  }
+
+  /** Starts the L2 speaker of node `name` and waits until it says it runs (its log is appended to). */
+  async startSpeaker(name: string): Promise<ChildProcess> {
+    const log = this.logOf(name);
+    const from = existsSync(log) ? readFileSync(log).length : 0;
+    const argv = [process.execPath, join(REPO_ROOT, 'bin/anchorlb.js'), 'speaker', '--kubeconfig', this.options.cluster.kubeconfigPath, '--node-name', name, '--namespace', SPEAKER_NAMESPACE, '--liveness-secret', 'anchorlb-liveness', '--modes', 'l2', '--metrics-port', '0', '--metrics-host', '127.0.0.1'];
+    const child = await this.testbed.spawn(this.nsOf(name), argv, { logFile: log });
+    this.speakers.set(name, child);
+    await waitFor(`the speaker on ${name} to run`, () => {
+      if (child.exitCode !== null) throw new Error(`the speaker on ${name} exited (${child.exitCode}): ${readFileSync(log, 'utf8').slice(from)}`);
+      return readFileSync(log).subarray(from).includes('"msg":"speaker running"');
+    }, 60_000, 100);
+    return child;
+  }
+
+  /** Signals a speaker we started, by its PID, and waits until it is gone. */
+  async stopSpeaker(name: string, signal: NodeJS.Signals): Promise<void> {
+    const child = this.speakers.get(name);
+    if (!child) throw new Error(`no speaker on ${name}`);
+    await this.testbed.kill(child, signal);
+  }
+
+  /** Kills what it started (by PID), removes the speakers' bind records, the agent and the namespaces. */
+  async destroy(): Promise<void> {
+    for (const child of this.speakers.values()) await this.testbed.kill(child, 'SIGKILL');
+    for (const [index, node] of this.testbed.nodes.entries()) {
+      const path = `/run/netns/${node.ns}`;
+      if (existsSync(path)) rmSync(defaultBindStateFile(this.options.nodeNames[index] as string, String(statSync(path).ino)), { force: true });
+    }
+    await this.agent.stop();
+    await this.testbed.destroy();
+  }
+}
