@@ -5,12 +5,13 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { NodeAgent } from '../../src/localcluster/node-agent.ts';
 import { defaultBindStateFile } from '../../src/speaker/bind.ts';
-import { REPO_ROOT, type LocalApiServerContext } from './apiserver.ts';
+import { REPO_ROOT, withLocalApiServer, type LocalApiServerContext } from './apiserver.ts';
 import { Testbed, waitFor } from './testbed.ts';
 
 export const SPEAKER_NAMESPACE = 'anchorlb-system';
@@ -102,4 +103,50 @@ export class SpeakerNodes {
     await this.agent.stop();
     await this.testbed.destroy();
   }
+}
+
+export interface SpeakerNodesContext {
+  readonly cluster: LocalApiServerContext;
+  /** Speaker and node-agent logs; kept (and said where) when a test failed. */
+  readonly workDir: string;
+  /** Builds the nodes; call from the suite's `before`. */
+  create(options: Omit<SpeakerNodesOptions, 'cluster' | 'workDir'>): Promise<SpeakerNodes>;
+  /** The nodes built by `create`. */
+  nodes(): SpeakerNodes;
+}
+
+/**
+ * Mocha hooks for a suite of real speakers: an HTTPS local API server, and teardown of
+ * everything `create` built before that server stops; on a failure the speakers' last log
+ * lines are printed and the logs kept.
+ */
+export function withSpeakerNodes(workDirPrefix: string): SpeakerNodesContext {
+  const workDir = mkdtempSync(join(tmpdir(), workDirPrefix));
+  let nodes: SpeakerNodes | undefined;
+  let failed = false;
+  // Registered before the API server's hooks: mocha runs after hooks in the order they were added.
+  after(async function () {
+    this.timeout(60_000);
+    await nodes?.destroy();
+    if (failed) process.stderr.write(`speaker and node agent logs kept in ${workDir}\n`);
+    else rmSync(workDir, { recursive: true, force: true });
+  });
+  afterEach(function () {
+    if (this.currentTest?.state !== 'failed') return;
+    failed = true;
+    for (const name of nodes?.speakers.keys() ?? []) {
+      const log = join(workDir, `${name}.log`);
+      if (existsSync(log)) process.stderr.write(`--- ${name} speaker log, last lines ---\n${readFileSync(log, 'utf8').split('\n').slice(-15).join('\n')}\n`);
+    }
+  });
+  const cluster = withLocalApiServer({ tls: true });
+  return {
+    cluster,
+    workDir,
+    create: async (options) => (nodes = await SpeakerNodes.create({ ...options, cluster, workDir })),
+    nodes: () => {
+      if (!nodes) throw new Error('withSpeakerNodes: create() has not run');
+      return nodes;
+    },
+  };
 }

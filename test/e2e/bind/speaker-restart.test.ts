@@ -4,12 +4,10 @@
 // removes the VIP its predecessor left on lo (before, the node kept answering for an address
 // another node owns), and leaves the address the admin put on lo alone.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { withLocalApiServer } from '../../support/apiserver.ts';
-import { SPEAKER_NAMESPACE as NS, SpeakerNodes } from '../../support/speaker-nodes.ts';
+import { SPEAKER_NAMESPACE as NS, withSpeakerNodes } from '../../support/speaker-nodes.ts';
 import { waitFor } from '../../support/testbed.ts';
 
 const VIP = '192.0.2.200';
@@ -18,25 +16,12 @@ const NODE_NAMES = ['node1', 'node2'];
 
 describe('anchorlb speaker processes: a restarted speaker removes the bindToInterface VIP its killed predecessor left', function () {
   this.timeout(180_000);
-  const workDir = mkdtempSync(join(tmpdir(), 'anchorlb-bind-restart-'));
-  let nodes: SpeakerNodes | undefined;
-  let failed = false;
-
-  // Before the API server's own after hook (mocha runs after hooks in the order they were added).
-  after(async function () {
-    this.timeout(60_000);
-    await nodes?.destroy();
-    if (failed) process.stderr.write(`speaker and node agent logs kept in ${workDir}\n`);
-    else rmSync(workDir, { recursive: true, force: true });
-  });
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed') failed = true;
-  });
-
-  const cluster = withLocalApiServer({ tls: true });
-  const bed = () => (nodes as SpeakerNodes).testbed;
-  const nsOf = (name: string) => (nodes as SpeakerNodes).nsOf(name);
-  const kubectl = (args: string[], stdin?: string): Promise<string> => (nodes as SpeakerNodes).kubectl(args, stdin);
+  const suite = withSpeakerNodes('anchorlb-bind-restart-');
+  const { workDir } = suite;
+  const nodes = () => suite.nodes();
+  const bed = () => nodes().testbed;
+  const nsOf = (name: string) => nodes().nsOf(name);
+  const kubectl = (args: string[], stdin?: string): Promise<string> => nodes().kubectl(args, stdin);
 
   async function onLo(name: string): Promise<string[]> {
     const links = JSON.parse((await bed().exec(nsOf(name), ['ip', '-j', 'addr', 'show', 'dev', 'lo'])).stdout) as Array<{ addr_info?: Array<{ local: string }> }>;
@@ -48,7 +33,7 @@ describe('anchorlb speaker processes: a restarted speaker removes the bindToInte
     return held.flat();
   }
 
-  const startSpeaker = (name: string) => (nodes as SpeakerNodes).startSpeaker(name);
+  const startSpeaker = (name: string) => nodes().startSpeaker(name);
 
   function advertisement(selected: string[]): string {
     return `apiVersion: anchorlb.io/v1beta1
@@ -64,7 +49,7 @@ spec:
 
   before(async function () {
     this.timeout(120_000);
-    nodes = await SpeakerNodes.create({ cluster, nodeNames: NODE_NAMES, appNamespaces: ['shop'], prefix: `br${randomBytes(3).toString('hex')}`, workDir });
+    await suite.create({ nodeNames: NODE_NAMES, appNamespaces: ['shop'], prefix: `br${randomBytes(3).toString('hex')}` });
     await kubectl(['apply', '-f', '-'], `apiVersion: anchorlb.io/v1beta1
 kind: IPAddressPool
 metadata: { name: shop, namespace: ${NS} }
@@ -93,7 +78,7 @@ spec:
     const other = NODE_NAMES.find((name) => name !== owner) as string;
     await bed().exec(nsOf(owner), ['ip', 'addr', 'add', `${ADMINS}/32`, 'dev', 'lo']);
 
-    await (nodes as SpeakerNodes).stopSpeaker(owner, 'SIGKILL');
+    await nodes().stopSpeaker(owner, 'SIGKILL');
     // While it is down, the advertisement stops selecting it: the other node owns the VIP for good.
     await kubectl(['apply', '-f', '-'], advertisement([other]));
     await waitFor(`${other} to take ${VIP} over`, async () => (await onLo(other)).includes(VIP), 30_000, 100);

@@ -4,13 +4,9 @@
 // ping, a SIGKILL moves it again, and an IP some other host already answers for is not
 // announced. The L2Advertisement names the nodes' interface (broken before eba20d2).
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
 import { Pinger } from '../l2/cluster.ts';
-import { withLocalApiServer } from '../../support/apiserver.ts';
-import { SPEAKER_NAMESPACE as NS, SpeakerNodes } from '../../support/speaker-nodes.ts';
+import { SPEAKER_NAMESPACE as NS, withSpeakerNodes } from '../../support/speaker-nodes.ts';
 import { type Testbed, waitFor } from '../../support/testbed.ts';
 
 const APP_NS = 'shop';
@@ -33,34 +29,14 @@ interface EventItem {
 describe('anchorlb speaker processes, Layer 2: planned move, crash, conflict', function () {
   this.timeout(180_000);
   const prefix = `sp${randomBytes(3).toString('hex')}`;
-  const workDir = mkdtempSync(join(tmpdir(), 'anchorlb-l2-process-'));
-  let nodes: SpeakerNodes | undefined;
+  const suite = withSpeakerNodes('anchorlb-l2-process-');
+  const nodes = () => suite.nodes();
   let macToNode = new Map<string, string>();
   /** Who held VIP before each step: set by the tests in order. */
   let firstOwner = '';
   let secondOwner = '';
-  let failed = false;
-
-  // Before the API server's own after hook (mocha runs after hooks in the order they were added).
-  after(async function () {
-    this.timeout(60_000);
-    await nodes?.destroy();
-    if (failed) process.stderr.write(`speaker and node agent logs kept in ${workDir}\n`);
-    else rmSync(workDir, { recursive: true, force: true });
-  });
-  afterEach(function () {
-    if (this.currentTest?.state !== 'failed') return;
-    failed = true;
-    for (const name of NODE_NAMES) {
-      const log = join(workDir, `${name}.log`);
-      if (existsSync(log)) process.stderr.write(`--- ${name} speaker log, last lines ---\n${readFileSync(log, 'utf8').split('\n').slice(-15).join('\n')}\n`);
-    }
-  });
-
-  const cluster = withLocalApiServer({ tls: true });
-
-  const kubectl = (args: string[], stdin?: string): Promise<string> => (nodes as SpeakerNodes).kubectl(args, stdin);
-  const bed = () => (nodes as SpeakerNodes).testbed;
+  const kubectl = (args: string[], stdin?: string): Promise<string> => nodes().kubectl(args, stdin);
+  const bed = () => nodes().testbed;
   const client = () => bed().client as NonNullable<Testbed['client']>;
 
   async function createService(name: string, ip: string): Promise<void> {
@@ -76,9 +52,9 @@ spec:
     await kubectl(['patch', 'service', name, '-n', APP_NS, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { loadBalancer: { ingress: [{ ip }] } } })]);
   }
 
-  const startSpeaker = (name: string) => (nodes as SpeakerNodes).startSpeaker(name);
-  const stopSpeaker = (name: string, signal: NodeJS.Signals) => (nodes as SpeakerNodes).stopSpeaker(name, signal);
-  const speakers = () => (nodes as SpeakerNodes).speakers;
+  const startSpeaker = (name: string) => nodes().startSpeaker(name);
+  const stopSpeaker = (name: string, signal: NodeJS.Signals) => nodes().stopSpeaker(name, signal);
+  const speakers = () => nodes().speakers;
 
   /** The nodes whose MAC answers `arping ip` from namespace `ns` (default the client); other MACs as they are. */
   async function arpAnswers(ip: string, ns = client().ns): Promise<string[]> {
@@ -111,8 +87,7 @@ spec:
 
   before(async function () {
     this.timeout(120_000);
-    nodes = await SpeakerNodes.create({ cluster, nodeNames: NODE_NAMES, appNamespaces: [APP_NS], prefix, client: true, workDir });
-    const testbed = nodes.testbed;
+    const testbed = (await suite.create({ nodeNames: NODE_NAMES, appNamespaces: [APP_NS], prefix, client: true })).testbed;
     macToNode = new Map(await Promise.all(testbed.nodes.map(async (node, index) => [await macOf(node.ns), NODE_NAMES[index] as string] as const)));
     await kubectl(['apply', '-f', '-'], `apiVersion: anchorlb.io/v1beta1
 kind: IPAddressPool
