@@ -9,10 +9,9 @@ import { EventRecorder } from '../kube/events.ts';
 import { KubeRest } from '../kube/rest.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
 import { BgpAnnouncer } from './bgp/announcer.ts';
-import { aggregatePrefix, clusterPeerConflicts } from './bgp/desired.ts';
+import { aggregatePrefix } from './bgp/desired.ts';
 import { BgpPeerStatusWriter } from './bgp/peer-status.ts';
 import { bindings, defaultBindStateFile, wantedBindings } from './bind.ts';
-import { toBgpState } from './cluster-state.ts';
 import { L2Announcer, type L2AnnouncerEvent } from './l2/announcer.ts';
 import { discoverInterfaces } from './l2/interfaces.ts';
 import { Speaker } from './speaker.ts';
@@ -149,18 +148,13 @@ export class NodeSpeaker {
   }
 
   private servicesOn(ip: string): ServiceRef[] {
-    return this.speaker
-      .snapshot()
-      .services.filter((service) => (service.status?.loadBalancer?.ingress ?? []).some((entry) => entry.ip === ip))
-      .map((service) => ({ namespace: service.metadata?.namespace ?? '', name: service.metadata?.name ?? '', ...(service.metadata?.uid ? { uid: service.metadata.uid } : {}) }));
+    return this.speaker.view.servicesByIp.get(ip) ?? [];
   }
 
   private async writePeerStatus(): Promise<void> {
     if (!this.peerStatus || !this.bgp) return;
-    const snapshot = this.speaker.snapshot();
-    const { state } = toBgpState(snapshot, this.options.loadBalancerClass);
-    const nodes = snapshot.nodes.map((node) => ({ name: node.metadata?.name ?? '', labels: node.metadata?.labels ?? {} }));
-    await this.peerStatus.write({ peers: snapshot.bgpPeers.map((peer) => peer.metadata?.name ?? ''), sessions: this.bgp.status(), conflicts: clusterPeerConflicts(state.peers, nodes) });
+    const view = this.speaker.view;
+    await this.peerStatus.write({ peers: view.peers, sessions: this.bgp.status(), conflicts: view.peerConflicts });
   }
 
   /** What this node really announces: L2 from the announcer's events, BGP from Established sessions carrying the route. */
@@ -174,17 +168,13 @@ export class NodeSpeaker {
       const bgp = this.bgp;
       const carried = bgp.status().map((status) => ({ peer: status.peer, prefixes: [...bgp.announcedPrefixes(status.peer)] }));
       const byIp = new Map<string, Array<{ name: string; state: 'Established'; advertised: boolean }>>();
-      for (const service of this.speaker.snapshot().services) {
-        for (const entry of service.status?.loadBalancer?.ingress ?? []) {
-          const ip = entry.ip;
-          if (!ip) continue;
-          // Only routes an Established session really carries (a drained, withdrawn route is not announced).
-          for (const { peer, prefixes } of carried) {
-            if (!prefixes.some((prefix) => prefixHolds(prefix, ip))) continue;
-            const peers = byIp.get(ip) ?? [];
-            if (!peers.some((p) => p.name === peer)) peers.push({ name: peer, state: 'Established', advertised: true });
-            byIp.set(ip, peers);
-          }
+      for (const ip of this.speaker.view.servicesByIp.keys()) {
+        // Only routes an Established session really carries (a drained, withdrawn route is not announced).
+        for (const { peer, prefixes } of carried) {
+          if (!prefixes.some((prefix) => prefixHolds(prefix, ip))) continue;
+          const peers = byIp.get(ip) ?? [];
+          if (!peers.some((p) => p.name === peer)) peers.push({ name: peer, state: 'Established', advertised: true });
+          byIp.set(ip, peers);
         }
       }
       for (const ip of this.bgpSince.keys()) if (!byIp.has(ip)) this.bgpSince.delete(ip);

@@ -9,11 +9,12 @@ import { GROUP, PLURALS, VERSION, type BGPAdvertisement, type BGPPeer, type Comm
 import type { Logger } from '../common/log.ts';
 import { Informer, type KubeObject } from '../kube/informer.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
-import { desiredBgpState, type DesiredBgpState } from './bgp/desired.ts';
+import { clusterPeerConflicts, desiredBgpState, type DesiredBgpState, type RefusedPeer } from './bgp/desired.ts';
 import { localNodeView, toBgpState, toL2State, type ClusterSnapshot, type SnapshotProblem } from './cluster-state.ts';
 import { desiredL2State, type L2Announcement, type L2Desired } from './l2-desired.ts';
 import { LivenessAgent } from './liveness/transport.ts';
 import { TransitionTracker } from './transitions.ts';
+import type { ServiceRef } from './vipstatus.ts';
 
 export interface L2Applier {
   /** Answer for exactly these IPs from now on. */
@@ -49,6 +50,11 @@ export interface SpeakerView {
   l2: L2Desired | undefined;
   bgp: DesiredBgpState | undefined;
   problems: SnapshotProblem[];
+  /** Every BGPPeer name, and the cluster-wide clashes between them (for their status). */
+  peers: string[];
+  peerConflicts: RefusedPeer[];
+  /** Service IP → the Services holding it (for VIPStatus and Events). */
+  servicesByIp: Map<string, ServiceRef[]>;
 }
 
 export class Speaker {
@@ -56,7 +62,7 @@ export class Speaker {
   readonly transitions = new TransitionTracker();
   private readonly informers;
   private readonly queue: WorkQueue;
-  private last: SpeakerView = { l2: undefined, bgp: undefined, problems: [] };
+  private last: SpeakerView = { l2: undefined, bgp: undefined, problems: [], peers: [], peerConflicts: [], servicesByIp: new Map() };
   private readonly listeners: Array<(view: SpeakerView) => void> = [];
   private reconsiderTimer: NodeJS.Timeout | undefined;
 
@@ -180,10 +186,30 @@ export class Speaker {
     const bgpInput = this.options.bgp ? toBgpState(snapshot, loadBalancerClass) : undefined;
     const bgp = bgpInput ? desiredBgpState(bgpInput.state, localNodeView(this.informers.nodes.get(nodeName), nodeName)) : undefined;
     if (l2) this.transitions.ownersChanged(this.last.l2?.owners ?? new Map(), l2.owners, membership.live());
-    this.last = { l2, bgp, problems: bgpInput?.problems ?? [] };
+    const nodes = snapshot.nodes.map((node) => ({ name: node.metadata?.name ?? '', labels: node.metadata?.labels ?? {} }));
+    this.last = {
+      l2,
+      bgp,
+      problems: bgpInput?.problems ?? [],
+      peers: snapshot.bgpPeers.map((peer) => peer.metadata?.name ?? ''),
+      peerConflicts: bgpInput ? clusterPeerConflicts(bgpInput.state.peers, nodes) : [],
+      servicesByIp: servicesByIp(snapshot),
+    };
     for (const problem of this.last.problems) this.options.logger.warn(problem, 'object not usable');
     if (l2) await this.options.l2?.apply(l2.announcements);
     if (bgp) await this.options.bgp?.apply(bgp);
     for (const listener of this.listeners) listener(this.last);
   }
+}
+
+function servicesByIp(snapshot: ClusterSnapshot): Map<string, ServiceRef[]> {
+  const result = new Map<string, ServiceRef[]>();
+  for (const service of snapshot.services) {
+    const ref: ServiceRef = { namespace: service.metadata?.namespace ?? '', name: service.metadata?.name ?? '', ...(service.metadata?.uid ? { uid: service.metadata.uid } : {}) };
+    for (const entry of service.status?.loadBalancer?.ingress ?? []) {
+      if (!entry.ip) continue;
+      result.set(entry.ip, [...(result.get(entry.ip) ?? []), ref]);
+    }
+  }
+  return result;
 }
