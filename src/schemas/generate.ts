@@ -6,7 +6,8 @@ import { dereference, isSchemaNode, loadSchemas, type KindSchema, type SchemaNod
 
 export const GROUP = 'anchorlb.io';
 export const VERSION = 'v1beta1';
-export const CATEGORY = 'anchorlb';
+/** Not `anchorlb`: that is the AnchorLB kind's singular name, and kubectl would expand `kubectl get anchorlb NAME` to the category. */
+export const CATEGORY = 'anchorlb-all';
 export const CRD_DIR = 'crds';
 export const TYPES_FILE = 'src/schemas/generated/types.ts';
 
@@ -40,7 +41,8 @@ export function crdSchemaOf(kind: KindSchema, common: SchemaNode): SchemaNode {
     ...properties,
     apiVersion: { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' },
     kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' },
-    metadata: { type: 'object', description: 'Standard object metadata.' },
+    // kube-apiserver allows nothing under the root metadata but its type (a description included).
+    metadata: { type: 'object' },
   };
   // The API server fills these itself; CRDs (like controller-gen's) leave them out of required.
   const required = Array.isArray(schema.required) ? schema.required.filter((field) => !ROOT_FIELDS.has(String(field))) : [];
@@ -125,6 +127,11 @@ export function lintCrdSchema(schema: SchemaNode, where = ''): string[] {
     }
   };
   visit(schema, '');
+  const metadata = isSchemaNode(schema.properties) ? schema.properties.metadata : undefined;
+  if (isSchemaNode(metadata)) {
+    const extra = Object.keys(metadata).filter((key) => key !== 'type');
+    if (extra.length > 0) problems.push(`${where}/properties/metadata: the root metadata may only say type: object (kube-apiserver refuses ${extra.join(', ')})`);
+  }
   return problems;
 }
 

@@ -87,6 +87,17 @@ describe('kubectl against the local API server', function () {
     }
   });
 
+  // The category is `anchorlb-all`: a category named like the AnchorLB kind's singular name makes
+  // kubectl expand `anchorlb` to every kind of the category ("you must specify only one resource").
+  it('gets the AnchorLB by its singular name, and every anchorlb kind by the category anchorlb-all', async () => {
+    const one = succeeded(await cluster.kubectl(['get', 'anchorlb', 'anchorlb', '-n', 'anchorlb-system', '-o', 'name']), 'get anchorlb anchorlb');
+    expect(one.trim()).to.equal('anchorlb.anchorlb.io/anchorlb');
+    const all = succeeded(await cluster.kubectl(['get', 'anchorlb-all', '-A', '-o', 'name']), 'get anchorlb-all');
+    expect(all).to.match(/^anchorlb\.anchorlb\.io\/anchorlb$/m);
+    expect(all).to.match(/^ipaddresspool\.anchorlb\.io\//m);
+    expect(all).to.match(/^l2advertisement\.anchorlb\.io\//m);
+  });
+
   it('applies a custom resource, then reports it unchanged on re-apply', async () => {
     const created = succeeded(await cluster.kubectl(['apply', '-n', NAMESPACE, '-f', WIDGET_SAMPLE]), 'apply sample');
     expect(created.trim()).to.equal('widget.conformance.anchorlb.io/sample created');
