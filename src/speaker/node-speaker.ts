@@ -9,7 +9,7 @@ import { EventRecorder } from '../kube/events.ts';
 import { KubeRest } from '../kube/rest.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
 import { BgpAnnouncer } from './bgp/announcer.ts';
-import { aggregatePrefix } from './bgp/desired.ts';
+import { peersCarrying } from './bgp/carried.ts';
 import { BgpPeerStatusWriter } from './bgp/peer-status.ts';
 import { bindings, defaultBindStateFile, wantedBindings } from './bind.ts';
 import { L2Announcer, type L2AnnouncerEvent } from './l2/announcer.ts';
@@ -166,17 +166,9 @@ export class NodeSpeaker {
     }
     if (this.bgp) {
       const bgp = this.bgp;
-      const carried = bgp.status().map((status) => ({ peer: status.peer, prefixes: [...bgp.announcedPrefixes(status.peer)] }));
-      const byIp = new Map<string, Array<{ name: string; state: 'Established'; advertised: boolean }>>();
-      for (const ip of this.speaker.view.servicesByIp.keys()) {
-        // Only routes an Established session really carries (a drained, withdrawn route is not announced).
-        for (const { peer, prefixes } of carried) {
-          if (!prefixes.some((prefix) => prefixHolds(prefix, ip))) continue;
-          const peers = byIp.get(ip) ?? [];
-          if (!peers.some((p) => p.name === peer)) peers.push({ name: peer, state: 'Established', advertised: true });
-          byIp.set(ip, peers);
-        }
-      }
+      // Only routes an Established session really carries (a drained, withdrawn route is not announced).
+      const carried = bgp.status().map((status) => ({ peer: status.peer, prefixes: bgp.announcedPrefixes(status.peer) }));
+      const byIp = new Map([...peersCarrying(this.speaker.view.servicesByIp.keys(), carried)].map(([ip, peers]) => [ip, peers.map((name) => ({ name, state: 'Established' as const, advertised: true }))]));
       for (const ip of this.bgpSince.keys()) if (!byIp.has(ip)) this.bgpSince.delete(ip);
       for (const [ip, peers] of byIp) {
         const since = this.bgpSince.get(ip) ?? new Date().toISOString();
@@ -186,10 +178,4 @@ export class NodeSpeaker {
     }
     await this.vipStatus.write(announced);
   }
-}
-
-/** Whether a route (a host route or an aggregate such as 192.0.2.0/24) covers an address. */
-function prefixHolds(prefix: string, ip: string): boolean {
-  const length = Number(prefix.split('/')[1]);
-  return aggregatePrefix(ip, { aggregationLength: length, aggregationLengthV6: length }) === prefix;
 }
