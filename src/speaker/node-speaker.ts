@@ -8,7 +8,7 @@ import type { Logger } from '../common/log.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { KubeRest } from '../kube/rest.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
-import { BgpAnnouncer } from './bgp/announcer.ts';
+import { BgpAnnouncer, type BindFailure } from './bgp/announcer.ts';
 import { peersCarrying } from './bgp/carried.ts';
 import { BgpPeerStatusWriter } from './bgp/peer-status.ts';
 import { bindings, defaultBindStateFile, wantedBindings } from './bind.ts';
@@ -88,6 +88,7 @@ export class NodeSpeaker {
     this.speaker.liveness.onEvent((event) => {
       if (event.type === 'joined') this.l2?.reannounce();
     });
+    this.bgp?.on('bindFailed', (failure: BindFailure) => void this.reportBindFailure(failure, 'BGP'));
     this.bgp?.on('status', () => {
       this.writes.add('peers');
       this.writes.add('vips');
@@ -138,6 +139,8 @@ export class NodeSpeaker {
       }
     } else if (event.type === 'withdrawn') {
       this.l2Held.delete(event.ip);
+    } else if (event.type === 'bindFailed') {
+      await this.reportBindFailure(event, 'L2');
     } else if (event.type === 'conflict') {
       logger.warn(event, 'another host answers for this IP: not announcing it');
       for (const service of this.servicesOn(event.ip)) {
@@ -145,6 +148,18 @@ export class NodeSpeaker {
       }
     }
     this.writes.add('vips');
+  }
+
+  /** Where the user looks: `kubectl describe service` (the announcer has logged it with the record's path). */
+  private async reportBindFailure(failure: BindFailure, mode: 'L2' | 'BGP'): Promise<void> {
+    for (const service of this.servicesOn(failure.ip)) {
+      await this.events.record(
+        { apiVersion: 'v1', kind: 'Service', ...service },
+        'Warning',
+        'BindFailed',
+        `${failure.ip} is announced by ${mode} from ${this.options.nodeName} but not held on ${failure.interface} (bindToInterface): ${failure.error}`,
+      );
+    }
   }
 
   private servicesOn(ip: string): ServiceRef[] {
