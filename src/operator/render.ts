@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { API_VERSION, KIND_ANCHOR_LB, type AnchorLB } from '../api/index.ts';
+import { BIND_STATE_DIR } from '../speaker/bind.ts';
 
 /** A Kubernetes object as the operator writes it. */
 export interface Manifest {
@@ -154,6 +155,13 @@ function probes(port: number): { livenessProbe: object; readinessProbe: object; 
 /** The root filesystem is read-only; the TypeScript loader and Node still want a writable /tmp. */
 const SCRATCH_VOLUME = { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } };
 const SCRATCH_MOUNT = { name: 'tmp', mountPath: '/tmp' };
+/**
+ * The speaker's record of the addresses it bound (bindToInterface), at the same path on the host:
+ * it must outlive the pod, so that a restarted speaker removes what a killed one left, and go with
+ * a reboot, as the addresses do (the host's /run is tmpfs).
+ */
+const BIND_RECORDS_VOLUME = { name: 'bind-records', hostPath: { path: BIND_STATE_DIR, type: 'DirectoryOrCreate' } };
+const BIND_RECORDS_MOUNT = { name: 'bind-records', mountPath: BIND_STATE_DIR };
 
 function logLevelOf(anchorlb: AnchorLB): string {
   return anchorlb.spec?.logLevel ?? 'info';
@@ -242,7 +250,7 @@ function speakerDaemonSet(anchorlb: AnchorLB, namespace: string): Manifest {
           nodeSelector,
           tolerations: speaker?.tolerations ?? [],
           securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
-          volumes: [SCRATCH_VOLUME],
+          volumes: [SCRATCH_VOLUME, BIND_RECORDS_VOLUME],
           containers: [
             {
               name: 'speaker',
@@ -259,7 +267,7 @@ function speakerDaemonSet(anchorlb: AnchorLB, namespace: string): Manifest {
                 capabilities: { drop: ['ALL'], add: ['NET_RAW', 'NET_ADMIN'] },
               },
               resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
-              volumeMounts: [SCRATCH_MOUNT],
+              volumeMounts: [SCRATCH_MOUNT, BIND_RECORDS_MOUNT],
             },
           ],
         },

@@ -8,8 +8,8 @@ import type { Logger } from '../common/log.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { KubeRest } from '../kube/rest.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
-import { BgpAnnouncer } from './bgp/announcer.ts';
-import { aggregatePrefix } from './bgp/desired.ts';
+import { BgpAnnouncer, type BindFailure } from './bgp/announcer.ts';
+import { peersCarrying } from './bgp/carried.ts';
 import { BgpPeerStatusWriter } from './bgp/peer-status.ts';
 import { bindings, defaultBindStateFile, wantedBindings } from './bind.ts';
 import { L2Announcer, type L2AnnouncerEvent } from './l2/announcer.ts';
@@ -88,6 +88,7 @@ export class NodeSpeaker {
     this.speaker.liveness.onEvent((event) => {
       if (event.type === 'joined') this.l2?.reannounce();
     });
+    this.bgp?.on('bindFailed', (failure: BindFailure) => void this.reportBindFailure(failure, 'BGP'));
     this.bgp?.on('status', () => {
       this.writes.add('peers');
       this.writes.add('vips');
@@ -138,6 +139,8 @@ export class NodeSpeaker {
       }
     } else if (event.type === 'withdrawn') {
       this.l2Held.delete(event.ip);
+    } else if (event.type === 'bindFailed') {
+      await this.reportBindFailure(event, 'L2');
     } else if (event.type === 'conflict') {
       logger.warn(event, 'another host answers for this IP: not announcing it');
       for (const service of this.servicesOn(event.ip)) {
@@ -145,6 +148,18 @@ export class NodeSpeaker {
       }
     }
     this.writes.add('vips');
+  }
+
+  /** Where the user looks: `kubectl describe service` (the announcer has logged it with the record's path). */
+  private async reportBindFailure(failure: BindFailure, mode: 'L2' | 'BGP'): Promise<void> {
+    for (const service of this.servicesOn(failure.ip)) {
+      await this.events.record(
+        { apiVersion: 'v1', kind: 'Service', ...service },
+        'Warning',
+        'BindFailed',
+        `${failure.ip} is announced by ${mode} from ${this.options.nodeName} but not held on ${failure.interface} (bindToInterface): ${failure.error}`,
+      );
+    }
   }
 
   private servicesOn(ip: string): ServiceRef[] {
@@ -166,17 +181,9 @@ export class NodeSpeaker {
     }
     if (this.bgp) {
       const bgp = this.bgp;
-      const carried = bgp.status().map((status) => ({ peer: status.peer, prefixes: [...bgp.announcedPrefixes(status.peer)] }));
-      const byIp = new Map<string, Array<{ name: string; state: 'Established'; advertised: boolean }>>();
-      for (const ip of this.speaker.view.servicesByIp.keys()) {
-        // Only routes an Established session really carries (a drained, withdrawn route is not announced).
-        for (const { peer, prefixes } of carried) {
-          if (!prefixes.some((prefix) => prefixHolds(prefix, ip))) continue;
-          const peers = byIp.get(ip) ?? [];
-          if (!peers.some((p) => p.name === peer)) peers.push({ name: peer, state: 'Established', advertised: true });
-          byIp.set(ip, peers);
-        }
-      }
+      // Only routes an Established session really carries (a drained, withdrawn route is not announced).
+      const carried = bgp.status().map((status) => ({ peer: status.peer, prefixes: bgp.announcedPrefixes(status.peer) }));
+      const byIp = new Map([...peersCarrying(this.speaker.view.servicesByIp.keys(), carried)].map(([ip, peers]) => [ip, peers.map((name) => ({ name, state: 'Established' as const, advertised: true }))]));
       for (const ip of this.bgpSince.keys()) if (!byIp.has(ip)) this.bgpSince.delete(ip);
       for (const [ip, peers] of byIp) {
         const since = this.bgpSince.get(ip) ?? new Date().toISOString();
@@ -186,10 +193,4 @@ export class NodeSpeaker {
     }
     await this.vipStatus.write(announced);
   }
-}
-
-/** Whether a route (a host route or an aggregate such as 192.0.2.0/24) covers an address. */
-function prefixHolds(prefix: string, ip: string): boolean {
-  const length = Number(prefix.split('/')[1]);
-  return aggregatePrefix(ip, { aggregationLength: length, aggregationLengthV6: length }) === prefix;
 }

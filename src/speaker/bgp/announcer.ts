@@ -68,7 +68,14 @@ interface Listener {
   readonly keyed: Set<string>;
 }
 
-/** Emits 'status' whenever a session's state or error changes. */
+/** A bound address (bindToInterface) that could not be added; emitted as 'bindFailed'. */
+export interface BindFailure {
+  ip: string;
+  interface: string;
+  error: string;
+}
+
+/** Emits 'status' whenever a session's state or error changes, and 'bindFailed' (a BindFailure) when a bound address cannot be added. */
 export class BgpAnnouncer extends EventEmitter {
   private readonly held = new Map<string, HeldSession>();
   /** IP → interfaces we put it on. */
@@ -456,8 +463,10 @@ export class BgpAnnouncer extends EventEmitter {
       await action();
       return true;
     } catch (error) {
-      // Logged and tried again on the next apply (level-triggered); sessions are not affected.
-      this.log.error({ address, iface, error: error instanceof Error ? error.message : String(error) }, `cannot ${verb} a bound address`);
+      // Logged, reported and tried again on the next apply (level-triggered); sessions are not affected.
+      const message = error instanceof Error ? error.message : String(error);
+      this.log.error({ address, iface, error: message }, `cannot ${verb} a bound address`);
+      if (verb === 'add') this.emit('bindFailed', { ip: address, interface: iface, error: message } satisfies BindFailure);
       return false;
     }
   }

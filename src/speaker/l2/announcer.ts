@@ -71,7 +71,9 @@ export type L2AnnouncerEvent =
   | { type: 'announced'; ip: string; interface: string }
   | { type: 'withdrawn'; ip: string; reason: 'takenOver' | 'timeout' | 'released' | 'stopped' }
   | { type: 'conflict'; ip: string; foreignMac: string; interface: string; retryInMs: number }
-  | { type: 'takenOver'; ip: string; byMac: string };
+  | { type: 'takenOver'; ip: string; byMac: string }
+  /** bindToInterface could not add the address (e.g. its record cannot be written): still answered for, retried on the next apply. */
+  | { type: 'bindFailed'; ip: string; interface: string; error: string };
 
 /** The process has no raw access (no addon, or no CAP_NET_RAW): Layer 2 mode cannot run. */
 export class RawAccessError extends Error {
@@ -307,7 +309,14 @@ export class L2Announcer {
       if (record.bound.has(device)) continue;
       record.bound.add(device);
       this.warnIfKernelAnswers(device, record);
-      this.queueAddress(() => bindAddress(record.ip, device), `add ${record.ip} to ${device}`, record.family === 6 ? record.ip : undefined);
+      this.queueAddress(() => bindAddress(record.ip, device), `add ${record.ip} to ${device}`, {
+        ...(record.family === 6 ? { ready: record.ip } : {}),
+        onFailure: (error) => {
+          // Not added: the next apply tries again.
+          record.bound.delete(device);
+          this.emit({ type: 'bindFailed', ip: record.ip, interface: device, error });
+        },
+      });
     }
     for (const device of [...record.bound]) {
       if (record.bindTo.includes(device)) continue;
@@ -316,13 +325,17 @@ export class L2Announcer {
     }
   }
 
-  private queueAddress(change: () => Promise<void>, description: string, ready?: string): void {
+  /** `ready`: an IPv6 address whose local route to wait for; `onFailure`: told the error message. */
+  private queueAddress(change: () => Promise<void>, description: string, options: { ready?: string; onFailure?: (error: string) => void } = {}): void {
+    const { ready, onFailure } = options;
     this.addressQueue = this.addressQueue.then(async () => {
       try {
         await change();
       } catch (error) {
         this.counters.bindErrors++;
-        this.logger.error({ change: description, err: error instanceof Error ? error.message : String(error) }, 'bindToInterface: changing the address failed');
+        const message = error instanceof Error ? error.message : String(error);
+        this.logger.error({ change: description, err: message }, 'bindToInterface: changing the address failed');
+        onFailure?.(message);
         return;
       }
       if (ready !== undefined) await this.untilLocal(ready);

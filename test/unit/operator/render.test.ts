@@ -6,6 +6,7 @@ import { authorize, type RbacObjects, type RequestAttributes } from '../../../sr
 import type { KubeObject } from '../../../src/localcluster/types.ts';
 import { DESIRED_HASH_ANNOTATION, LIVENESS_SECRET_NAME, render, type Manifest } from '../../../src/operator/render.ts';
 import { DEFAULT_RBAC_DIR, loadRbacTemplates } from '../../../src/operator/templates.ts';
+import { defaultBindStateFile } from '../../../src/speaker/bind.ts';
 
 const SAMPLE: AnchorLB = {
   apiVersion: 'anchorlb.io/v1beta1',
@@ -136,13 +137,24 @@ describe('operator render', () => {
     expect(speaker.env.find((entry) => entry.name === 'NODE_NAME')?.valueFrom).to.deep.equal({ fieldRef: { fieldPath: 'spec.nodeName' } });
   });
 
-  it('gives both workloads a writable /tmp and nothing else writable', async () => {
+  it('gives both workloads a writable /tmp, the speaker also the host directory of its bind records, and nothing else writable', async () => {
     const objects = await renderSample();
-    for (const [kind, name] of [['Deployment', 'anchorlb-controller'], ['DaemonSet', 'anchorlb-speaker']] as const) {
+    const tmp = { volume: { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }, mount: { name: 'tmp', mountPath: '/tmp' } };
+    const records = { volume: { name: 'bind-records', hostPath: { path: '/run/anchorlb', type: 'DirectoryOrCreate' } }, mount: { name: 'bind-records', mountPath: '/run/anchorlb' } };
+    for (const [kind, name, expected] of [['Deployment', 'anchorlb-controller', [tmp]], ['DaemonSet', 'anchorlb-speaker', [tmp, records]]] as const) {
       const workload = find(objects, kind, name) as Workload & { spec: { template: { spec: { volumes: unknown[]; containers: { volumeMounts: unknown[] }[] } } } };
-      expect(workload.spec.template.spec.volumes, name).to.deep.equal([{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }]);
-      expect(workload.spec.template.spec.containers[0]?.volumeMounts, name).to.deep.equal([{ name: 'tmp', mountPath: '/tmp' }]);
+      expect(workload.spec.template.spec.volumes, name).to.deep.equal(expected.map((entry) => entry.volume));
+      expect(workload.spec.template.spec.containers[0]?.volumeMounts, name).to.deep.equal(expected.map((entry) => entry.mount));
     }
+  });
+
+  it('the speaker keeps its bind records (by default) in the host directory it mounts, so they outlive the pod', async () => {
+    const { pod, container: speaker } = container(await renderSample(), 'DaemonSet', 'anchorlb-speaker');
+    const volumes = (pod as unknown as { volumes: Array<{ name: string; hostPath?: { path: string } }> }).volumes;
+    const mounts = (speaker as unknown as { volumeMounts: Array<{ name: string; mountPath: string }> }).volumeMounts;
+    const mounted = mounts.filter((mount) => volumes.some((volume) => volume.name === mount.name && volume.hostPath !== undefined));
+    const record = defaultBindStateFile('node1');
+    expect(mounted.some((mount) => record.startsWith(`${mount.mountPath}/`)), `${record} under a hostPath mount`).to.equal(true);
   });
 
   it('runs the controller as non-root with no capabilities, read-only root, its class and pool namespace', async () => {
