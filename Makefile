@@ -5,7 +5,7 @@ SHELL := /bin/bash
 DEBIAN_PACKAGES := frr bird2 gobgpd iproute2 iputils-arping iputils-ping ndisc6 tcpdump libpcap-dev python3 make g++
 NPM_STAMP := node_modules/.anchorlb-installed
 
-.PHONY: setup setup-debian setup-npm setup-kubectl setup-native gen gen-check lint typecheck test test-unit test-only
+.PHONY: setup setup-debian setup-npm setup-kubectl setup-native gen gen-check lint typecheck test test-unit test-only build
 
 setup: setup-debian setup-npm setup-kubectl setup-native
 
@@ -30,6 +30,13 @@ setup-kubectl: setup-npm
 # The N-API addon for raw frames and TCP-MD5 (src/speaker/native).
 setup-native: setup-debian setup-npm
 	@bash scripts/build-native.sh
+
+# The compiled JavaScript (build/) that bin/anchorlb.js runs while it is newer than src/.
+BUILD_STAMP := build/.built
+build: $(BUILD_STAMP)
+
+$(BUILD_STAMP): $(shell find src -type f) tsconfig.json tsconfig.build.json package.json scripts/build.sh | setup-npm setup-native
+	nice -n 10 bash scripts/build.sh
 
 gen: setup-npm
 	npm run --silent gen
