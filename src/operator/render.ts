@@ -39,8 +39,9 @@ export const LIVENESS_SECRET_NAME = 'anchorlb-liveness';
 const LIVENESS_SECRET_KEY = 'key';
 export const CONTROLLER_NAME = 'anchorlb-controller';
 export const SPEAKER_NAME = 'anchorlb-speaker';
-const CONTROLLER_METRICS_PORT = 7472;
-const SPEAKER_METRICS_PORT = 7473;
+const DEFAULT_CONTROLLER_METRICS_PORT = 7472;
+const DEFAULT_SPEAKER_METRICS_PORT = 7473;
+const DEFAULT_RESOURCES = { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } };
 const DEFAULT_LIVENESS_PORT = 7947;
 
 export const LABELS = {
@@ -171,11 +172,21 @@ function selectorLabels(component: string): Record<string, string> {
   return { [LABELS.name]: 'anchorlb', [LABELS.component]: component };
 }
 
+/** Pod fields set only when the AnchorLB sets them. */
+function optionalPodFields(fields: { priorityClassName?: string; affinity?: object }): object {
+  return {
+    ...(fields.priorityClassName ? { priorityClassName: fields.priorityClassName } : {}),
+    ...(fields.affinity && Object.keys(fields.affinity).length > 0 ? { affinity: fields.affinity } : {}),
+  };
+}
+
 function controllerDeployment(anchorlb: AnchorLB, namespace: string): Manifest {
+  const controller = anchorlb.spec?.controller;
   const loadBalancerClass = anchorlb.spec?.loadBalancerClass;
-  const args = ['controller', '--pool-namespace', namespace, '--metrics-port', String(CONTROLLER_METRICS_PORT)];
+  const metricsPort = controller?.metricsPort ?? DEFAULT_CONTROLLER_METRICS_PORT;
+  const args = ['controller', '--pool-namespace', namespace, '--metrics-port', String(metricsPort)];
   if (loadBalancerClass) args.push('--load-balancer-class', loadBalancerClass);
-  const { ports, ...probeFields } = probes(CONTROLLER_METRICS_PORT);
+  const { ports, ...probeFields } = probes(metricsPort);
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -189,18 +200,19 @@ function controllerDeployment(anchorlb: AnchorLB, namespace: string): Manifest {
         metadata: { labels: selectorLabels('controller') },
         spec: {
           serviceAccountName: CONTROLLER_NAME,
+          ...optionalPodFields({ priorityClassName: controller?.priorityClassName }),
           securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: 'RuntimeDefault' } },
           volumes: [SCRATCH_VOLUME],
           containers: [
             {
               name: 'controller',
-              image: anchorlb.spec?.controller?.image ?? DEFAULT_IMAGE,
+              image: controller?.image ?? DEFAULT_IMAGE,
               args,
               env: [{ name: 'ANCHORLB_LOG_LEVEL', value: logLevelOf(anchorlb) }, POD_NAMESPACE_ENV],
               ports,
               ...probeFields,
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-              resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+              resources: controller?.resources ?? DEFAULT_RESOURCES,
               volumeMounts: [SCRATCH_MOUNT],
             },
           ],
@@ -219,7 +231,8 @@ function speakerDaemonSet(anchorlb: AnchorLB, namespace: string): Manifest {
   const speaker = anchorlb.spec?.speaker;
   const liveness = anchorlb.spec?.liveness;
   const livenessPort = liveness?.port ?? DEFAULT_LIVENESS_PORT;
-  const { ports, ...probeFields } = probes(SPEAKER_METRICS_PORT);
+  const metricsPort = speaker?.metricsPort ?? DEFAULT_SPEAKER_METRICS_PORT;
+  const { ports, ...probeFields } = probes(metricsPort);
   const env = [
     POD_NAMESPACE_ENV,
     NODE_NAME_ENV,
@@ -228,7 +241,7 @@ function speakerDaemonSet(anchorlb: AnchorLB, namespace: string): Manifest {
     { name: 'ANCHORLB_HEARTBEAT_INTERVAL', value: liveness?.heartbeatInterval ?? '100ms' },
     { name: 'ANCHORLB_MISSED_HEARTBEATS', value: String(liveness?.missedHeartbeats ?? 5) },
   ];
-  const args = ['speaker', '--liveness-secret', LIVENESS_SECRET_NAME, '--metrics-port', String(SPEAKER_METRICS_PORT), '--modes', modesOf(anchorlb), '--log-level', logLevelOf(anchorlb)];
+  const args = ['speaker', '--liveness-secret', LIVENESS_SECRET_NAME, '--metrics-port', String(metricsPort), '--modes', modesOf(anchorlb), '--log-level', logLevelOf(anchorlb)];
   if (anchorlb.spec?.loadBalancerClass) args.push('--load-balancer-class', anchorlb.spec.loadBalancerClass);
   const nodeSelector = Object.fromEntries(Object.entries(speaker?.nodeSelector ?? {}).filter((entry): entry is [string, string] => entry[1] !== undefined));
   return {
@@ -249,6 +262,7 @@ function speakerDaemonSet(anchorlb: AnchorLB, namespace: string): Manifest {
           terminationGracePeriodSeconds: 30,
           nodeSelector,
           tolerations: speaker?.tolerations ?? [],
+          ...optionalPodFields({ priorityClassName: speaker?.priorityClassName, affinity: speaker?.affinity }),
           securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
           volumes: [SCRATCH_VOLUME, BIND_RECORDS_VOLUME],
           containers: [
@@ -266,7 +280,7 @@ function speakerDaemonSet(anchorlb: AnchorLB, namespace: string): Manifest {
                 readOnlyRootFilesystem: true,
                 capabilities: { drop: ['ALL'], add: ['NET_RAW', 'NET_ADMIN'] },
               },
-              resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+              resources: speaker?.resources ?? DEFAULT_RESOURCES,
               volumeMounts: [SCRATCH_MOUNT, BIND_RECORDS_MOUNT],
             },
           ],

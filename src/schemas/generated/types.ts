@@ -139,6 +139,38 @@ export interface ControllerSpec {
    * Controller container image.
    */
   image?: string;
+  /**
+   * Port of /metrics, /healthz and /readyz of the controller.
+   */
+  metricsPort?: number;
+  resources?: ResourceRequirements;
+  /**
+   * PriorityClass of the controller pod; empty: none.
+   */
+  priorityClassName?: string;
+}
+/**
+ * Compute resources of a container, as in a Pod spec.
+ */
+export interface ResourceRequirements {
+  /**
+   * Minimum amounts (cpu, memory) the scheduler reserves.
+   */
+  requests?: {
+    /**
+     * A Kubernetes quantity, e.g. 100m, 128Mi, 1.
+     */
+    [k: string]: number | string | undefined;
+  };
+  /**
+   * Maximum amounts (cpu, memory) the container may use.
+   */
+  limits?: {
+    /**
+     * A Kubernetes quantity, e.g. 100m, 128Mi, 1.
+     */
+    [k: string]: number | string | undefined;
+  };
 }
 /**
  * The speaker DaemonSet.
@@ -158,6 +190,19 @@ export interface SpeakerSpec {
    * Tolerations of the speaker pods.
    */
   tolerations?: Toleration[];
+  /**
+   * Port of /metrics, /healthz and /readyz of the speakers, on the nodes' addresses (host networking).
+   */
+  metricsPort?: number;
+  /**
+   * Affinity of the speaker pods, as in a Pod spec (nodeAffinity, podAffinity, podAntiAffinity).
+   */
+  affinity?: {[field: string]: unknown};
+  resources?: ResourceRequirements;
+  /**
+   * PriorityClass of the speaker pods; empty: none (system-node-critical is common).
+   */
+  priorityClassName?: string;
 }
 /**
  * A Kubernetes toleration.

@@ -182,6 +182,31 @@ describe('operator render', () => {
     expect(hashes(await renderSample())).to.deep.equal(before);
   });
 
+  it('puts the metrics ports, resources, priority classes and the speakers\' affinity of the AnchorLB into the pods', async () => {
+    const affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'edge', operator: 'In', values: ['yes'] }] }] } } };
+    const resources = { requests: { cpu: '100m', memory: '96Mi' }, limits: { memory: '192Mi' } };
+    const tuned = structuredClone(SAMPLE);
+    tuned.spec = {
+      ...tuned.spec,
+      controller: { ...tuned.spec?.controller, metricsPort: 9472, resources, priorityClassName: 'high' },
+      speaker: { ...tuned.spec?.speaker, metricsPort: 9473, resources, priorityClassName: 'system-node-critical', affinity },
+    };
+    const objects = await renderSample(tuned);
+    const controller = container(objects, 'Deployment', 'anchorlb-controller');
+    const speaker = container(objects, 'DaemonSet', 'anchorlb-speaker');
+    for (const [rendered, port, priority] of [[controller, 9472, 'high'], [speaker, 9473, 'system-node-critical']] as const) {
+      expect(rendered.container.args.slice(rendered.container.args.indexOf('--metrics-port'))[1]).to.equal(String(port));
+      expect(rendered.container.ports).to.deep.include({ name: 'metrics', containerPort: port, protocol: 'TCP' });
+      expect((rendered.container as unknown as { resources: unknown }).resources).to.deep.equal(resources);
+      expect((rendered.pod as unknown as { priorityClassName: string }).priorityClassName).to.equal(priority);
+    }
+    expect((speaker.pod as unknown as { affinity: unknown }).affinity).to.deep.equal(affinity);
+    expect(controller.pod).to.not.have.property('affinity');
+    const plain = container(await renderSample(), 'DaemonSet', 'anchorlb-speaker');
+    expect(plain.pod).to.not.have.any.keys('priorityClassName', 'affinity');
+    expect((plain.container as unknown as { resources: unknown }).resources).to.deep.equal({ requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } });
+  });
+
   it('uses defaults for an AnchorLB with an empty spec', async () => {
     const objects = await renderSample({ ...SAMPLE, spec: {} });
     const { container: speaker } = container(objects, 'DaemonSet', 'anchorlb-speaker');
