@@ -60,7 +60,8 @@ export class Pool {
   /** Pools limited to some namespaces or Services are tried before open ones, as in MetalLB. */
   readonly restricted: boolean;
   readonly ranges: Readonly<Record<Family, readonly IpRange[]>>;
-  private readonly spec: PoolSpec;
+  /** The spec this pool was built from (kept in force when an edit is refused). */
+  readonly spec: PoolSpec;
   private readonly free: Record<Family, IntervalSet> = { IPv4: new IntervalSet(), IPv6: new IntervalSet() };
   private readonly inUse: Record<Family, bigint> = { IPv4: 0n, IPv6: 0n };
   private readonly totals: Record<Family, bigint>;
