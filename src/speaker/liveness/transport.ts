@@ -30,6 +30,7 @@ export class LivenessAgent {
   private leaving = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly listeners: Array<(event: MemberEvent) => void> = [];
+  private readonly warnedStale = new Set<string>();
 
   constructor(private readonly options: LivenessOptions) {
     this.membership = new Membership(options);
@@ -87,7 +88,7 @@ export class LivenessAgent {
   private async send(): Promise<void> {
     this.sequence++;
     const datagram = encodeHeartbeat(
-      { node: this.options.self, incarnation: this.incarnation, sequence: this.sequence, leaving: this.leaving, interfaces: this.options.interfaces },
+      { node: this.options.self, incarnation: this.incarnation, sequence: this.sequence, sentAt: BigInt(Date.now()), leaving: this.leaving, interfaces: this.options.interfaces },
       this.options.key,
     );
     await Promise.all(
@@ -113,7 +114,13 @@ export class LivenessAgent {
       this.counters[decoded.reason]++;
       return;
     }
-    for (const event of this.membership.receive(decoded.heartbeat, Date.now()).events) this.emit(event);
+    const { verdict, events, skewMs } = this.membership.receive(decoded.heartbeat, Date.now());
+    // Once per node: a stale heartbeat is a replay or a clock out of step, which splits the view of who is live.
+    if (verdict === 'stale' && !this.warnedStale.has(decoded.heartbeat.node)) {
+      this.warnedStale.add(decoded.heartbeat.node);
+      this.options.logger?.warn({ node: decoded.heartbeat.node, skewMs }, 'refusing stale heartbeats (a replay, or node clocks out of step by more than the freshness window)');
+    }
+    for (const event of events) this.emit(event);
   }
 
   private emit(event: MemberEvent): void {

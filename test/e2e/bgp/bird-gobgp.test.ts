@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import { Testbed, waitFor, type BirdRouter, type GobgpRouter } from '../../support/testbed.ts';
 import { Announcer } from './announcer.ts';
+import { requireRoot } from '../../support/preconditions.ts';
 
 const ROUTER_AS = 64512;
 
@@ -38,7 +39,7 @@ describe('BGP interop: our speaker → BIRD 2 and GoBGP', function () {
   };
 
   before(async function () {
-    if (process.getuid?.() !== 0) this.skip();
+    requireRoot(this);
     tb = await Testbed.create({ nodes: 2 });
   });
   after(async () => {
