@@ -6,18 +6,7 @@ import { createFsm, stateOf, step, type Fsm, type FsmEvent, type StepResult } fr
 import { negotiatedFamilies } from '../../../src/bgp/session.ts';
 import { anyMessage } from '../../unit/bgp/codec/arbitraries.ts';
 import { captured, frrNotifications } from '../../unit/bgp/codec/captured-messages.ts';
-
-/** Small, fast, seedable PRNG (mulberry32): runs are reproducible from the seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as random } from '../../support/random.ts';
 
 const OPTIONS: CodecOptions[] = [
   { fourOctetAs: true, extendedMessages: false, ebgp: true },
