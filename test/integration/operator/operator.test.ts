@@ -214,7 +214,10 @@ describe('anchorlb operator against the local API server', function () {
     expect(await statusCode(speaker.delete(SECRET))).to.equal(403);
   });
 
-  it('lets the real controller and speaker do their work with exactly those identities', async () => {
+  // In-process controller and speaker (stub L2) with the accounts the operator created: allocation
+  // and announcement work end to end. The real processes, every kind of write they make, and their
+  // logs, under the same rendered accounts: test/e2e/speaker/rendered-accounts.test.ts.
+  it('lets an in-process controller and speaker allocate and announce with exactly those identities', async () => {
     const crd = (plural: string) => `/apis/anchorlb.io/v1beta1/namespaces/${NS}/${plural}`;
     await admin.create(crd('ipaddresspools'), { apiVersion: 'anchorlb.io/v1beta1', kind: 'IPAddressPool', metadata: { name: 'public' }, spec: { addresses: ['192.0.2.32/29'] } });
     await admin.create(crd('l2advertisements'), { apiVersion: 'anchorlb.io/v1beta1', kind: 'L2Advertisement', metadata: { name: 'l2' }, spec: { ipAddressPools: ['public'] } });
