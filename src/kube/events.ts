@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../common/log.ts';
-import type { KubeRest } from './rest.ts';
+import { KubeHttpError, type KubeRest } from './rest.ts';
 
 export interface EventTarget {
   apiVersion: string;
@@ -41,7 +41,10 @@ export class EventRecorder {
     try {
       await this.rest.create(`/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, event);
     } catch (error) {
-      this.logger?.warn({ err: error instanceof Error ? error.message : String(error), reason }, 'could not record event');
+      const err = error instanceof Error ? error.message : String(error);
+      // Refused by RBAC is a broken installation, not a passing hiccup: say so louder.
+      if (error instanceof KubeHttpError && (error.statusCode === 401 || error.statusCode === 403)) this.logger?.error({ err, reason }, 'could not record event: not allowed to create Events');
+      else this.logger?.warn({ err, reason }, 'could not record event');
     }
   }
 }

@@ -58,8 +58,8 @@ export class KubeRest {
     return this.requestJson<T>('PUT', path, { body: object });
   }
 
-  delete<T>(path: string): Promise<T> {
-    return this.requestJson<T>('DELETE', path, {});
+  delete<T>(path: string, query: Query = {}): Promise<T> {
+    return this.requestJson<T>('DELETE', path, { query });
   }
 
   async requestJson<T>(method: string, path: string, options: { query?: Query; body?: unknown; contentType?: string }): Promise<T> {

@@ -4,6 +4,7 @@ import { ResourceRegistry, ageOf, apiVersionOf, builtinResources, storageKey, ty
 import { SchemaCompiler, applyDefaults, pruneUnknownFields, type SchemaValidator } from './schema.ts';
 import { DEFAULT_SERVICE_NETWORK, admitService, allocationsOf, type Allocations } from './services.ts';
 import { ObjectStore } from './store.ts';
+import { structuralSchemaCauses } from './structural.ts';
 import { admitBuiltin, admitBuiltinStatus, pruneBuiltinFields } from './builtins.ts';
 import { eventFromCore, eventToCore } from './conversion.ts';
 import { parseJsonPath, evaluateJsonPath } from './jsonpath.ts';
@@ -28,8 +29,8 @@ export interface WriteOptions {
   fieldValidation?: 'Strict' | 'Warn' | 'Ignore';
   /** Collected warnings (unknown fields under `Warn`). */
   warnings?: string[];
-  /** Called with the final object before it is stored (the HTTP layer's RBAC escalation check). */
-  beforeStore?: (resource: ResourceType, object: KubeObject) => void;
+  /** Called with the final object (and the stored one it replaces) before it is stored (the HTTP layer's RBAC escalation check). */
+  beforeStore?: (resource: ResourceType, object: KubeObject, old: KubeObject | undefined) => void;
 }
 
 export interface DeleteOptions extends WriteOptions {
@@ -439,7 +440,7 @@ export class ApiCore {
       causes.push(...this.admitCustom(resource, object, options));
     }
     if (causes.length > 0) throw invalid(resource, name, causes);
-    options.beforeStore?.(resource, object);
+    options.beforeStore?.(resource, object, old);
   }
 
   private metadataCauses(resource: ResourceType, object: KubeObject): StatusCause[] {
@@ -523,15 +524,22 @@ export class ApiCore {
     const versions = Array.isArray(spec.versions) ? spec.versions.filter(isJsonObject) : [];
     if (versions.length === 0) causes.push(fieldRequired('spec.versions'));
     if (versions.filter((v) => v.storage === true).length !== 1) causes.push(fieldInvalid('spec.versions', versions.map((v) => v.name), 'must have exactly one version marked as storage version'));
+    // kube-apiserver names one schema shared by every version spec.validation (its internal form).
+    const schemas = versions.map((version) => (isJsonObject(version.schema) ? version.schema.openAPIV3Schema : undefined));
+    const shared = schemas.every((schema) => JSON.stringify(schema) === JSON.stringify(schemas[0]));
     versions.forEach((version, i) => {
-      const schema = isJsonObject(version.schema) ? version.schema.openAPIV3Schema : undefined;
+      const schema = schemas[i];
       if (schema === undefined) return;
       if (!isJsonObject(schema)) causes.push(fieldInvalid(`spec.versions[${i}].schema.openAPIV3Schema`, schema, 'must be an object'));
-      else {
-        try {
-          this.compiler.compile(schema);
-        } catch (error) {
-          causes.push(fieldInvalid(`spec.versions[${i}].schema.openAPIV3Schema`, '...', (error as Error).message));
+      else if (!shared || i === 0) {
+        const structural = structuralSchemaCauses(schema, shared ? 'spec.validation.openAPIV3Schema' : `spec.versions[${i}].schema.openAPIV3Schema`);
+        causes.push(...structural);
+        if (structural.length === 0) {
+          try {
+            this.compiler.compile(schema);
+          } catch (error) {
+            causes.push(fieldInvalid(`spec.versions[${i}].schema.openAPIV3Schema`, '...', (error as Error).message));
+          }
         }
       }
       for (const [j, column] of (Array.isArray(version.additionalPrinterColumns) ? version.additionalPrinterColumns : []).entries()) {

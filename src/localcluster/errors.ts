@@ -102,8 +102,12 @@ export function fieldInvalid(field: string, value: unknown, detail: string): Sta
   return { reason: 'FieldValueInvalid', field, message: `Invalid value: ${JSON.stringify(value)}: ${detail}` };
 }
 
-export function fieldRequired(field: string): StatusCause {
-  return { reason: 'FieldValueRequired', field, message: 'Required value' };
+export function fieldRequired(field: string, detail?: string): StatusCause {
+  return { reason: 'FieldValueRequired', field, message: detail === undefined ? 'Required value' : `Required value: ${detail}` };
+}
+
+export function fieldForbidden(field: string, detail: string): StatusCause {
+  return { reason: 'FieldValueForbidden', field, message: `Forbidden: ${detail}` };
 }
 
 export function fieldUnsupported(field: string, value: unknown, supported: string[]): StatusCause {

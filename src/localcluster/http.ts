@@ -7,7 +7,7 @@ import type { FaultInjector } from './faults.ts';
 import { eventFieldToCore } from './conversion.ts';
 import { decodeKubernetesProtobuf } from './protobuf.ts';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from './patch.ts';
-import { authorize, boundRole, refusal, rulesFor, ungrantedRules, type RbacObjects, type RequestAttributes, type UserInfo } from './rbac.ts';
+import { FULL_AUTHORITY, authorize, boundRules, escalationMessage, hasAggregationRule, onlyGarbageCollectionFieldsChange, refusal, rulesFor, rulesOf, ungrantedRules, type RbacObjects, type RequestAttributes, type Rule, type UserInfo } from './rbac.ts';
 import { apiVersionOf, storageKey, type ResourceType } from './registry.ts';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, type FieldRequirement, type LabelRequirement } from './selectors.ts';
 import type { StoreChange } from './store.ts';
@@ -204,7 +204,9 @@ export class HttpApi {
     const watch = resourceRequest.watchPath || url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
     const verb = verbOf(method, resourceRequest, watch);
     const query = url.searchParams;
-    const nameFromSelector = /(?:^|,)metadata\.name==?([^,]+)/.exec(query.get('fieldSelector') ?? '')?.[1];
+    // kube-apiserver's RequestInfo: a list or watch names its object only by a metadata.name field
+    // selector; a create (POST to the collection) and a deletecollection name none.
+    const nameFromSelector = verb === 'list' || verb === 'watch' ? /(?:^|,)metadata\.name==?([^,]+)/.exec(query.get('fieldSelector') ?? '')?.[1] : undefined;
     const attrs: RequestAttributes = {
       kind: 'resource',
       verb,
@@ -360,7 +362,7 @@ export class HttpApi {
       dryRun: query.getAll('dryRun').includes('All'),
       fieldValidation: (fieldValidation ?? 'Warn') as WriteOptions['fieldValidation'],
       warnings,
-      beforeStore: (target, object) => this.preventEscalation(user, target, object),
+      beforeStore: (target, object, old) => this.preventEscalation(user, target, object, old, name),
     };
     const headers = (): Record<string, string> => (warnings.length > 0 ? { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {});
     const view = viewOf(req.headers.accept, query);
@@ -446,28 +448,44 @@ export class HttpApi {
     }
   }
 
-  /** Refuses a role or binding that grants more than its writer holds (kube-apiserver's escalation check). */
-  private preventEscalation(user: UserInfo, resource: ResourceType, object: KubeObject): void {
+  /**
+   * Refuses a role or binding that grants more than its writer holds, exactly as kube-apiserver's
+   * policy-based RBAC storage does (pkg/registry/rbac/{role,clusterrole,rolebinding,clusterrolebinding}/policybased):
+   * - a role write skips the check with `escalate` on the request's own name, which a create (a POST
+   *   to the collection) does not have: a name-limited `escalate` allows updates, never a create;
+   * - a binding write skips it with `bind` on the role the roleRef names, in the binding's namespace;
+   * - otherwise the writer's rules must cover what is granted, and setting or dropping a ClusterRole's
+   *   aggregationRule needs `*` on everything; an update changing only owner references and
+   *   finalizers is not checked.
+   */
+  private preventEscalation(user: UserInfo, resource: ResourceType, object: KubeObject, old: KubeObject | undefined, requestName: string | undefined): void {
     if (resource.group !== 'rbac.authorization.k8s.io' || user.groups.includes('system:masters')) return;
+    if (old !== undefined && onlyGarbageCollectionFieldsChange(object, old)) return;
     const policy = this.rbacObjects(user);
     const namespace = object.metadata.namespace;
     const name = object.metadata.name ?? '';
-    const allowed = (verb: string, target: string, targetName?: string): boolean =>
+    const refuse = (message: string): ApiError => forbidden(`${resource.plural}.${resource.group} "${name}" is forbidden: ${message}`, resource, name);
+    const allowed = (verb: string, target: string, targetName: string | undefined): boolean =>
       authorize(policy, user, { kind: 'resource', verb, group: resource.group, resource: target, ...(namespace !== undefined ? { namespace } : {}), ...(targetName !== undefined ? { name: targetName } : {}) });
-    let granted: KubeObject | undefined;
+    const confirm = (granted: Rule[]): void => {
+      const missing = ungrantedRules(policy, user, granted, namespace);
+      if (missing.length > 0) throw refuse(escalationMessage(user, missing));
+    };
     if (resource.plural === 'roles' || resource.plural === 'clusterroles') {
-      if (allowed('escalate', resource.plural, name)) return;
-      granted = object;
-    } else {
-      const ref = isJsonObject(object.roleRef) ? object.roleRef : {};
-      if (allowed('bind', ref.kind === 'Role' ? 'roles' : 'clusterroles', String(ref.name ?? ''))) return;
-      granted = boundRole(policy, object);
-      if (!granted) throw forbidden(`${resource.plural}.${resource.group} "${name}" is forbidden: the ${String(ref.kind)} ${JSON.stringify(ref.name)} it refers to does not exist, and user "${user.name}" may not bind it`, resource, name);
+      if (allowed('escalate', resource.plural, requestName)) return;
+      confirm(rulesOf(object));
+      if (resource.plural === 'clusterroles' && (hasAggregationRule(object) || hasAggregationRule(old)) && ungrantedRules(policy, user, FULL_AUTHORITY, undefined).length > 0) {
+        throw refuse('must have cluster-admin privileges to use the aggregationRule');
+      }
+      return;
     }
-    const missing = ungrantedRules(policy, user, granted, namespace);
-    if (missing.length > 0) {
-      throw forbidden(`${resource.plural}.${resource.group} "${name}" is forbidden: user "${user.name}" (groups=${JSON.stringify(user.groups)}) is attempting to grant RBAC permissions not currently held:\n${missing.join('\n')}`, resource, name);
-    }
+    const ref = isJsonObject(object.roleRef) ? object.roleRef : {};
+    const refResource = ref.kind === 'Role' ? 'roles' : 'clusterroles';
+    if (allowed('bind', refResource, String(ref.name ?? ''))) return;
+    const granted = boundRules(policy, object);
+    // kube-apiserver answers with the role lister's NotFound.
+    if (!granted) throw notFound({ group: resource.group, plural: refResource.slice(0, -1), kind: String(ref.kind) }, String(ref.name ?? ''));
+    confirm(granted);
   }
 
   private accessReview(review: unknown, user: UserInfo): JsonObject {

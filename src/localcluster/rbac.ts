@@ -24,9 +24,12 @@ export interface RbacObjects {
 /** Paths every authenticated identity may read (kube-apiserver's system:discovery and public-info roles). */
 const PUBLIC_PATHS = [/^\/api(\/v1)?\/?$/, /^\/apis(\/[^/]+(\/[^/]+)?)?\/?$/, /^\/version\/?$/, /^\/healthz/, /^\/readyz/, /^\/livez/, /^\/openapi\//];
 
+/** The same paths as rules (what `kubectl auth can-i --list` shows and escalation checks count as held). */
+const PUBLIC_URLS = ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/readyz', '/version', '/version/', '/openapi', '/openapi/*'];
+
 const SELF_REVIEWS = new Set(['authorization.k8s.io/selfsubjectaccessreviews', 'authorization.k8s.io/selfsubjectrulesreviews', 'authentication.k8s.io/selfsubjectreviews']);
 
-interface Rule {
+export interface Rule {
   verbs: string[];
   apiGroups: string[];
   resources: string[];
@@ -38,7 +41,8 @@ function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.map(String) : [];
 }
 
-function rulesOf(role: KubeObject | undefined): Rule[] {
+/** The rules of a Role or ClusterRole object as written (an aggregated ClusterRole's own rules only, as kube-apiserver checks a write). */
+export function rulesOf(role: KubeObject | undefined): Rule[] {
   const rules = role?.rules;
   if (!Array.isArray(rules)) return [];
   return rules.filter(isJsonObject).map((r) => ({
@@ -144,65 +148,130 @@ export function refusal(user: UserInfo, attrs: RequestAttributes): string {
   return `${target} is forbidden: User "${user.name}" cannot ${attrs.verb} resource "${resource}" in API group "${attrs.group}" ${scope}`;
 }
 
-/**
- * RBAC escalation prevention, as kube-apiserver enforces it: a Role or ClusterRole
- * (or a binding to one) may only grant what its writer already holds, unless the writer
- * has `escalate` on roles (or `bind` on the role, for bindings). Returns the rules not
- * held, empty when the write is allowed.
- */
-export function ungrantedRules(policy: RbacObjects, user: UserInfo, granted: KubeObject, namespace: string | undefined): string[] {
-  const missing: string[] = [];
-  for (const rule of effectiveRules(granted, policy)) {
-    const held =
-      rule.nonResourceURLs.length > 0
-        ? rule.nonResourceURLs.every((path) => rule.verbs.every((verb) => authorize(policy, user, { kind: 'nonResource', verb, path })))
-        : rule.apiGroups.every((group) =>
-            rule.resources.every((resourceText) => {
-              const [resource = '', subresource] = resourceText.split('/');
-              const names = rule.resourceNames.length > 0 ? rule.resourceNames : [undefined];
-              return rule.verbs.every((verb) =>
-                names.every((name) =>
-                  authorize(policy, user, {
-                    kind: 'resource',
-                    verb,
-                    group,
-                    resource,
-                    ...(subresource !== undefined ? { subresource } : {}),
-                    ...(namespace !== undefined ? { namespace } : {}),
-                    ...(name !== undefined ? { name } : {}),
-                  }),
-                ),
-              );
-            }),
-          );
-    if (!held) {
-      const parts = [`APIGroups:${JSON.stringify(rule.apiGroups)}`, `Resources:${JSON.stringify(rule.resources)}`, ...(rule.resourceNames.length > 0 ? [`ResourceNames:${JSON.stringify(rule.resourceNames)}`] : []), ...(rule.nonResourceURLs.length > 0 ? [`NonResourceURLs:${JSON.stringify(rule.nonResourceURLs)}`] : []), `Verbs:${JSON.stringify(rule.verbs)}`];
-      missing.push(`{${parts.join(', ')}}`);
-    }
-  }
-  return missing;
+/** Go's `%q` of a []string, as kube-apiserver's messages print lists: `["a" "b"]`. */
+function quoted(values: string[]): string {
+  return `[${values.map((value) => JSON.stringify(value)).join(' ')}]`;
 }
 
-/** The role a binding refers to (for escalation checks on bindings). */
-export function boundRole(policy: RbacObjects, binding: KubeObject): KubeObject | undefined {
-  return roleFor(binding.roleRef, binding.metadata.namespace, policy);
+/** rbacv1helpers.CompactString: the fields a rule has, in kube-apiserver's order. */
+function compactString(rule: Rule): string {
+  const parts: string[] = [];
+  if (rule.apiGroups.length > 0) parts.push(`APIGroups:${quoted(rule.apiGroups)}`);
+  if (rule.resources.length > 0) parts.push(`Resources:${quoted(rule.resources)}`);
+  if (rule.nonResourceURLs.length > 0) parts.push(`NonResourceURLs:${quoted(rule.nonResourceURLs)}`);
+  if (rule.resourceNames.length > 0) parts.push(`ResourceNames:${quoted(rule.resourceNames)}`);
+  if (rule.verbs.length > 0) parts.push(`Verbs:${quoted(rule.verbs)}`);
+  return `{${parts.join(', ')}}`;
+}
+
+/** validation.BreakdownRule: one rule per group, resource, verb and name (or URL and verb). */
+function breakdown(rule: Rule): Rule[] {
+  const none = { apiGroups: [], resources: [], resourceNames: [], nonResourceURLs: [] };
+  const names = rule.resourceNames.length > 0 ? rule.resourceNames.map((name) => [name]) : [[]];
+  const resourceRules = rule.apiGroups.flatMap((group) =>
+    rule.resources.flatMap((resource) => rule.verbs.flatMap((verb) => names.map((resourceNames) => ({ ...none, apiGroups: [group], resources: [resource], verbs: [verb], resourceNames })))),
+  );
+  const urlRules = rule.nonResourceURLs.flatMap((url) => rule.verbs.map((verb) => ({ ...none, nonResourceURLs: [url], verbs: [verb] })));
+  return [...resourceRules, ...urlRules];
+}
+
+function resourcesCovered(owned: string[], wanted: string[]): boolean {
+  if (owned.includes('*')) return true;
+  return wanted.every((resource) => owned.includes(resource) || (resource.includes('/') && owned.includes(`*/${resource.slice(resource.indexOf('/') + 1)}`)));
+}
+
+/** validation.ruleCovers: does the owner's rule cover the (broken down) wanted rule, literally. */
+function ruleCovers(owner: Rule, wanted: Rule): boolean {
+  const all = (set: string[], values: string[]) => set.includes('*') || values.every((value) => set.includes(value));
+  const names = wanted.resourceNames.length === 0 ? owner.resourceNames.length === 0 : owner.resourceNames.length === 0 || wanted.resourceNames.every((name) => owner.resourceNames.includes(name));
+  const urls = wanted.nonResourceURLs.every((path) => owner.nonResourceURLs.some((url) => url === path || (url.endsWith('*') && path.startsWith(url.replace(/\*+$/, '')))));
+  return all(owner.verbs, wanted.verbs) && all(owner.apiGroups, wanted.apiGroups) && resourcesCovered(owner.resources, wanted.resources) && names && urls;
+}
+
+/** validation.CompactRules: broken-down rules of one group and resource (and at most one name) merged over their verbs. */
+function compact(rules: Rule[]): Rule[] {
+  const merged = new Map<string, Rule>();
+  const others: Rule[] = [];
+  for (const rule of rules) {
+    const simple = rule.nonResourceURLs.length === 0 && rule.resourceNames.length <= 1 && rule.apiGroups.length === 1 && rule.resources.length === 1;
+    if (!simple) {
+      others.push(rule);
+      continue;
+    }
+    const key = JSON.stringify([rule.apiGroups, rule.resources, rule.resourceNames]);
+    const existing = merged.get(key);
+    if (existing) existing.verbs = [...existing.verbs, ...rule.verbs];
+    else merged.set(key, { ...rule, verbs: [...rule.verbs] });
+  }
+  return [...others, ...merged.values()];
+}
+
+/** What kube-apiserver requires of whoever sets an aggregationRule: `*` on everything. */
+export const FULL_AUTHORITY: Rule[] = [
+  { verbs: ['*'], apiGroups: ['*'], resources: ['*'], resourceNames: [], nonResourceURLs: [] },
+  { verbs: ['*'], apiGroups: [], resources: [], resourceNames: [], nonResourceURLs: ['*'] },
+];
+
+/**
+ * RBAC escalation prevention, as kube-apiserver's ConfirmNoEscalation decides it: the rules
+ * `user` holds in `namespace` (cluster-wide ones only when it is undefined) must cover every
+ * rule granted, literally (validation.Covers). Returns the missing rules in kube-apiserver's
+ * compact form, sorted; empty when the write is allowed. Whether `escalate` or `bind` lets the
+ * writer skip this check is the caller's decision (it depends on the request's name).
+ */
+export function ungrantedRules(policy: RbacObjects, user: UserInfo, granted: Rule[], namespace: string | undefined): string[] {
+  const owned = userRules(policy, user, namespace);
+  const missing = granted.flatMap(breakdown).filter((wanted) => !owned.some((owner) => ruleCovers(owner, wanted)));
+  return [...new Set(compact(missing).map(compactString))].sort();
+}
+
+/** kube-apiserver's refusal of an escalating write ("… is attempting to grant RBAC permissions not currently held"). */
+export function escalationMessage(user: UserInfo, missing: string[]): string {
+  return `user ${JSON.stringify(user.name)} (groups=${quoted(user.groups)}) is attempting to grant RBAC permissions not currently held:\n${missing.join('\n')}`;
+}
+
+/** rbac.IsOnlyMutatingGCFields: an update that changes only owner references and finalizers is not checked for escalation. */
+export function onlyGarbageCollectionFieldsChange(object: KubeObject, old: KubeObject): boolean {
+  const comparable = (o: KubeObject): string => {
+    const { ownerReferences: _owners, finalizers: _finalizers, managedFields: _managed, resourceVersion: _version, ...metadata } = o.metadata;
+    return JSON.stringify({ ...o, metadata });
+  };
+  return comparable(object) === comparable(old);
+}
+
+/** Does a ClusterRole say aggregationRule (with at least one selector)? Setting or changing one needs FULL_AUTHORITY. */
+export function hasAggregationRule(role: KubeObject | undefined): boolean {
+  const rule = role?.aggregationRule;
+  return isJsonObject(rule) && Array.isArray(rule.clusterRoleSelectors) && rule.clusterRoleSelectors.length > 0;
+}
+
+/** The rules a binding grants: those of the role it refers to, undefined when that role does not exist. */
+export function boundRules(policy: RbacObjects, binding: KubeObject): Rule[] | undefined {
+  const role = roleFor(binding.roleRef, binding.metadata.namespace, policy);
+  return role ? effectiveRules(role, policy) : undefined;
+}
+
+/** The rules that apply to `user` in `namespace` (cluster-wide ones only when undefined), the basic roles every authenticated user has included. */
+function userRules(policy: RbacObjects, user: UserInfo, namespace: string | undefined): Rule[] {
+  if (user.groups.includes('system:masters')) return FULL_AUTHORITY;
+  const rules: Rule[] = [
+    { verbs: ['create'], apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'], resourceNames: [], nonResourceURLs: [] },
+    { verbs: ['create'], apiGroups: ['authentication.k8s.io'], resources: ['selfsubjectreviews'], resourceNames: [], nonResourceURLs: [] },
+    { verbs: ['get'], apiGroups: [], resources: [], resourceNames: [], nonResourceURLs: PUBLIC_URLS },
+  ];
+  for (const binding of policy.clusterRoleBindings) if (subjectMatches(binding, user)) rules.push(...effectiveRules(roleFor(binding.roleRef, undefined, policy), policy));
+  if (namespace === undefined) return rules;
+  for (const binding of policy.roleBindings) {
+    if (binding.metadata.namespace === namespace && subjectMatches(binding, user)) rules.push(...effectiveRules(roleFor(binding.roleRef, namespace, policy), policy));
+  }
+  return rules;
 }
 
 /** What `kubectl auth can-i --list` shows: the rules that apply to `user` in `namespace`. */
 export function rulesFor(policy: RbacObjects, user: UserInfo, namespace: string): { resourceRules: Record<string, string[]>[]; nonResourceRules: Record<string, string[]>[] } {
-  if (user.groups.includes('system:masters')) {
-    return { resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }], nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }] };
-  }
-  const rules: Rule[] = [
-    { verbs: ['create'], apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'], resourceNames: [], nonResourceURLs: [] },
-    { verbs: ['create'], apiGroups: ['authentication.k8s.io'], resources: ['selfsubjectreviews'], resourceNames: [], nonResourceURLs: [] },
-  ];
-  for (const binding of policy.clusterRoleBindings) if (subjectMatches(binding, user)) rules.push(...effectiveRules(roleFor(binding.roleRef, undefined, policy), policy));
-  for (const binding of policy.roleBindings) {
-    if (binding.metadata.namespace === namespace && subjectMatches(binding, user)) rules.push(...effectiveRules(roleFor(binding.roleRef, namespace, policy), policy));
-  }
+  const rules = userRules(policy, user, namespace);
   return {
     resourceRules: rules.filter((r) => r.nonResourceURLs.length === 0).map((r) => ({ verbs: r.verbs, apiGroups: r.apiGroups, resources: r.resources, ...(r.resourceNames.length > 0 ? { resourceNames: r.resourceNames } : {}) })),
-    nonResourceRules: [{ verbs: ['get'], nonResourceURLs: ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/readyz', '/version', '/version/', '/openapi', '/openapi/*'] }, ...rules.filter((r) => r.nonResourceURLs.length > 0).map((r) => ({ verbs: r.verbs, nonResourceURLs: r.nonResourceURLs }))],
+    nonResourceRules: rules.filter((r) => r.nonResourceURLs.length > 0).map((r) => ({ verbs: r.verbs, nonResourceURLs: r.nonResourceURLs })),
   };
 }

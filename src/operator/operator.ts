@@ -10,6 +10,7 @@
  *   into our WorkQueue, which retries each key with its own back-off.
  */
 import operatorLibrary, { ResourceMetaImpl, type ResourceEvent } from '@dot-i/k8s-operator';
+import type { RequestOptions } from 'node:https';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURALS, VERSION, type AnchorLB, type AnchorLBStatus } from '../api/index.ts';
 import type { Logger } from '../common/log.ts';
@@ -82,6 +83,20 @@ export class AnchorLBOperator extends OperatorBase {
     if (!server) throw new Error('kubeconfig has no current cluster');
     const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
     return `${server.replace(/\/$/, '')}${base}${namespace ? `/namespaces/${namespace}` : ''}/${plural}`;
+  }
+
+  /**
+   * The library's own requests (status writes, its finalizer helper) get an HTTPS agent built from
+   * the kubeconfig's ca/cert/key only: insecure-skip-tls-verify, tls-server-name and proxy-url are
+   * lost. Keep its headers, and use the agent client-node builds from the whole kubeconfig, as every
+   * other request of ours does (KubeRest).
+   */
+  protected override async applyGaxiosKubeConfigAuth(options: { agent?: unknown }): Promise<void> {
+    await super.applyGaxiosKubeConfigAuth(options);
+    if (!this.kubeConfig.getCurrentCluster()?.server.startsWith('https:')) return;
+    const tls: RequestOptions = {};
+    await this.kubeConfig.applyToHTTPSOptions(tls);
+    options.agent = tls.agent;
   }
 
   protected async init(): Promise<void> {

@@ -9,7 +9,7 @@ import { GROUP, PLURALS, VERSION, type AnchorLB, type AnchorLBStatus } from '../
 import type { Logger } from '../common/log.ts';
 import { diagnose } from '../doctor/checks.ts';
 import { collectSnapshot } from '../doctor/collect.ts';
-import { KubeHttpError, KubeRest } from '../kube/rest.ts';
+import { KubeHttpError, KubeRest, type Query } from '../kube/rest.ts';
 import type { ReconcileResult } from '../kube/workqueue.ts';
 import {
   CONTROLLER_NAME,
@@ -37,6 +37,13 @@ const COLLECTIONS: Record<string, { prefix: string; plural: string; namespaced: 
   Deployment: { prefix: '/apis/apps/v1', plural: 'deployments', namespaced: true },
   DaemonSet: { prefix: '/apis/apps/v1', plural: 'daemonsets', namespaced: true },
 };
+
+/** Removed first on uninstall; their pods must be gone before anything else goes. */
+const WORKLOAD_KINDS: readonly string[] = ['DaemonSet', 'Deployment'];
+/** The pods of both workloads (their templates' labels). */
+const POD_SELECTOR = `${LABELS.name}=anchorlb,${LABELS.component} in (controller,speaker)`;
+/** How often an uninstall looks again while pods are stopping. */
+const TEARDOWN_POLL_MS = 1_000;
 
 function collectionPath(kind: string, namespace: string | undefined): string {
   const collection = COLLECTIONS[kind];
@@ -89,13 +96,12 @@ export class InstallationReconciler {
     const anchorlb = await orUndefined(this.rest.getJson<AnchorLB>(anchorlbPath(namespace, name)));
     if (!anchorlb) {
       // Gone without our finalizer running (e.g. it was removed by hand): clean up what is left.
-      await this.removeInstallation(namespace, `${namespace}.${name}`);
-      return {};
+      return (await this.removeInstallation(namespace, `${namespace}.${name}`)) ? {} : { requeueAfterMs: TEARDOWN_POLL_MS };
     }
     const finalizers = anchorlb.metadata.finalizers ?? [];
     if (anchorlb.metadata.deletionTimestamp) {
       if (!finalizers.includes(FINALIZER)) return {};
-      await this.removeInstallation(namespace, ownerLabelValue(anchorlb));
+      if (!(await this.removeInstallation(namespace, ownerLabelValue(anchorlb)))) return { requeueAfterMs: TEARDOWN_POLL_MS };
       await this.setFinalizers(anchorlb, finalizers.filter((finalizer) => finalizer !== FINALIZER));
       this.options.logger.info({ anchorlb: key }, 'installation removed');
       return {};
@@ -150,18 +156,40 @@ export class InstallationReconciler {
     this.options.logger.info({ object: describe(manifest) }, 'updated');
   }
 
-  /** Deletes every object labelled as this installation's, namespaced and cluster-scoped. */
-  private async removeInstallation(namespace: string, owner: string): Promise<void> {
+  /**
+   * Deletes every object labelled as this installation's, namespaced and cluster-scoped, in order:
+   * the workloads first (foreground: a workload goes only once its pods have), and the rest only
+   * once no pod of them is left, so that stopping speakers still have the permissions to delete
+   * their VIPStatus objects. True when everything is gone; false while pods are still stopping.
+   */
+  private async removeInstallation(namespace: string, owner: string): Promise<boolean> {
     const labelSelector = `${LABELS.owner}=${owner}`;
-    for (const kind of Object.keys(COLLECTIONS)) {
-      const collection = collectionPath(kind, namespace);
-      const list = await this.rest.getJson<{ items?: Manifest[] }>(collection, { labelSelector });
-      for (const item of list.items ?? []) {
-        const itemPath = `${collection}/${encodeURIComponent(item.metadata.name)}`;
-        await orUndefined(this.rest.delete(itemPath));
-        this.options.logger.info({ object: describe({ ...item, kind }) }, 'deleted');
+    const remove = async (kinds: readonly string[], query: Query): Promise<number> => {
+      let found = 0;
+      for (const kind of kinds) {
+        const collection = collectionPath(kind, namespace);
+        const list = await this.rest.getJson<{ items?: Manifest[] }>(collection, { labelSelector });
+        for (const item of list.items ?? []) {
+          found += 1;
+          if (item.metadata.deletionTimestamp) continue;
+          await orUndefined(this.rest.delete(`${collection}/${encodeURIComponent(item.metadata.name)}`, query));
+          this.options.logger.info({ object: describe({ ...item, kind }) }, 'deleted');
+        }
       }
+      return found;
+    };
+    const workloads = await remove(WORKLOAD_KINDS, { propagationPolicy: 'Foreground' });
+    const pods = await this.rest.getJson<{ items?: unknown[] }>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, { labelSelector: POD_SELECTOR });
+    const stopping = (pods.items ?? []).length;
+    if (workloads > 0 || stopping > 0) {
+      this.options.logger.info({ workloads, pods: stopping }, 'uninstall: waiting for the workloads to stop before removing their permissions');
+      return false;
     }
+    await remove(
+      Object.keys(COLLECTIONS).filter((kind) => !WORKLOAD_KINDS.includes(kind)),
+      {},
+    );
+    return true;
   }
 
   private async setFinalizers(anchorlb: AnchorLB, finalizers: string[]): Promise<void> {

@@ -72,11 +72,11 @@ export class SpeakerNodes {
     return join(this.options.workDir, `${name}.log`);
   }
 
-  /** Starts the L2 speaker of node `name` and waits until it says it runs (its log is appended to). */
-  async startSpeaker(name: string): Promise<ChildProcess> {
+  /** Starts the L2 speaker of node `name` (as the admin unless given another identity's kubeconfig) and waits until it says it runs (its log is appended to). */
+  async startSpeaker(name: string, kubeconfig = this.options.cluster.kubeconfigPath): Promise<ChildProcess> {
     const log = this.logOf(name);
     const from = existsSync(log) ? readFileSync(log).length : 0;
-    const argv = [process.execPath, join(REPO_ROOT, 'bin/anchorlb.js'), 'speaker', '--kubeconfig', this.options.cluster.kubeconfigPath, '--node-name', name, '--namespace', SPEAKER_NAMESPACE, '--liveness-secret', 'anchorlb-liveness', '--modes', 'l2', '--metrics-port', '0', '--metrics-host', '127.0.0.1'];
+    const argv = [process.execPath, join(REPO_ROOT, 'bin/anchorlb.js'), 'speaker', '--kubeconfig', kubeconfig, '--node-name', name, '--namespace', SPEAKER_NAMESPACE, '--liveness-secret', 'anchorlb-liveness', '--modes', 'l2', '--metrics-port', '0', '--metrics-host', '127.0.0.1'];
     const child = await this.testbed.spawn(this.nsOf(name), argv, { logFile: log });
     this.speakers.set(name, child);
     await waitFor(`the speaker on ${name} to run`, () => {

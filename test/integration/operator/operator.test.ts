@@ -1,13 +1,14 @@
 /**
  * `anchorlb operator` as a process, with the operator's own service account
- * (RBAC from config/rbac/operator.yaml), against the local API server.
+ * (RBAC from config/rbac/operator.yaml) and a kubeconfig that skips TLS
+ * verification, against the local API server over HTTPS.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import type { AnchorLB } from '../../../src/api/index.ts';
 import { KubeHttpError, KubeRest } from '../../../src/kube/rest.ts';
 import { FINALIZER, anchorlbPath } from '../../../src/operator/reconcile.ts';
@@ -25,17 +26,32 @@ const ANCHORLBS = `/apis/anchorlb.io/v1beta1/namespaces/${NS}/anchorlbs`;
 const DEPLOYMENT = `/apis/apps/v1/namespaces/${NS}/deployments/anchorlb-controller`;
 const DAEMONSET = `/apis/apps/v1/namespaces/${NS}/daemonsets/anchorlb-speaker`;
 const SECRET = `/api/v1/namespaces/${NS}/secrets/anchorlb-liveness`;
+const RBAC = '/apis/rbac.authorization.k8s.io/v1';
+/** The speaker's permissions: what a stopping speaker needs to delete its VIPStatus objects. */
+const SPEAKER_RBAC = [`${RBAC}/namespaces/${NS}/roles/anchorlb-speaker`, `${RBAC}/namespaces/${NS}/rolebindings/anchorlb-speaker`, `${RBAC}/clusterroles/anchorlb-speaker`, `${RBAC}/clusterrolebindings/anchorlb-speaker`];
+/** Everything the operator creates for an AnchorLB. */
 const CREATED = [
   `/api/v1/namespaces/${NS}/serviceaccounts/anchorlb-controller`,
   `/api/v1/namespaces/${NS}/serviceaccounts/anchorlb-speaker`,
-  `/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles/anchorlb-controller`,
-  `/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings/anchorlb-speaker`,
-  '/apis/rbac.authorization.k8s.io/v1/clusterroles/anchorlb-controller',
-  '/apis/rbac.authorization.k8s.io/v1/clusterroles/anchorlb-speaker',
-  '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/anchorlb-speaker',
+  `${RBAC}/namespaces/${NS}/roles/anchorlb-controller`,
+  `${RBAC}/namespaces/${NS}/rolebindings/anchorlb-controller`,
+  `${RBAC}/clusterroles/anchorlb-controller`,
+  `${RBAC}/clusterrolebindings/anchorlb-controller`,
+  ...SPEAKER_RBAC,
   SECRET,
   DEPLOYMENT,
   DAEMONSET,
+];
+/** Every collection an object of ours could be in (the owner label finds leftovers CREATED does not name). */
+const OURS = [
+  '/api/v1/serviceaccounts',
+  '/api/v1/secrets',
+  `${RBAC}/roles`,
+  `${RBAC}/rolebindings`,
+  `${RBAC}/clusterroles`,
+  `${RBAC}/clusterrolebindings`,
+  '/apis/apps/v1/deployments',
+  '/apis/apps/v1/daemonsets',
 ];
 
 interface PodTemplate {
@@ -56,6 +72,18 @@ async function exists(rest: KubeRest, path: string): Promise<boolean> {
   }
 }
 
+/** A copy of a kubeconfig that skips TLS verification instead of naming the CA (what some installs hand out). */
+async function withoutCaVerification(path: string): Promise<string> {
+  const config = parse(await readFile(path, 'utf8')) as { clusters: { cluster: Record<string, unknown> }[] };
+  for (const { cluster } of config.clusters) {
+    delete cluster['certificate-authority-data'];
+    cluster['insecure-skip-tls-verify'] = true;
+  }
+  const insecure = `${path}.insecure`;
+  await writeFile(insecure, stringify(config), { mode: 0o600 });
+  return insecure;
+}
+
 async function statusCode(request: Promise<unknown>): Promise<number> {
   try {
     await request;
@@ -68,7 +96,8 @@ async function statusCode(request: Promise<unknown>): Promise<number> {
 
 describe('anchorlb operator against the local API server', function () {
   this.timeout(120_000);
-  const cluster = withLocalApiServer({ crdFiles, faultInjection: true });
+  // HTTPS: the operator's kubeconfig skips TLS verification, and every write it makes (its library's status writes too) must honour that.
+  const cluster = withLocalApiServer({ crdFiles, faultInjection: true, tls: true });
   let admin: KubeRest;
   let operatorKubeconfig: string;
   let operator: ChildProcess | undefined;
@@ -103,16 +132,20 @@ describe('anchorlb operator against the local API server', function () {
     const applied = await cluster.kubectl(['apply', '--server-side', '-f', '-'], { stdin: rendered.stdout });
     expect(applied.code, applied.stderr).to.equal(0);
     expect(applied.stdout).to.contain('deployment.apps/anchorlb-operator serverside-applied');
-    operatorKubeconfig = await cluster.server.createServiceAccountKubeconfig(NS, 'anchorlb-operator');
+    operatorKubeconfig = await withoutCaVerification(await cluster.server.createServiceAccountKubeconfig(NS, 'anchorlb-operator'));
     startOperator();
   });
 
   after(stopOperator);
+  afterEach(function () {
+    // The operator's own account of a failure is the first thing to read.
+    if (this.currentTest?.state === 'failed') console.log(`operator log (last lines):\n${operatorOutput.split('\n').filter((line) => !line.includes('"level":20')).slice(-30).join('\n')}`);
+  });
 
   it('creates accounts, permissions, the liveness Secret and both workloads from an AnchorLB, with its finalizer and status', async () => {
     await admin.create(ANCHORLBS, await sample());
-    for (const path of CREATED) await waitFor(path, () => exists(admin, path), 30_000);
-    const current = await waitFor('status conditions', async () => ((await anchorlb()).status?.conditions ? anchorlb() : undefined), 30_000);
+    for (const path of CREATED) await waitFor(path, () => exists(admin, path), 60_000);
+    const current = await waitFor('status conditions', async () => ((await anchorlb()).status?.conditions ? anchorlb() : undefined), 60_000);
     expect(current.metadata.finalizers).to.include(FINALIZER);
     // Nothing runs pods here, so the workloads report none ready yet.
     expect(current.status?.conditions?.find((condition) => condition.type === 'Available')?.status).to.equal('False');
@@ -128,7 +161,7 @@ describe('anchorlb operator against the local API server', function () {
     const available = await waitFor('Available=True', async () => {
       const current = await anchorlb();
       return current.status?.conditions?.find((condition) => condition.type === 'Available' && condition.status === 'True') ? current : undefined;
-    }, 30_000);
+    }, 60_000);
     expect(available.status?.speaker).to.include({ desired: 2, ready: 2 });
   });
 
@@ -150,7 +183,7 @@ describe('anchorlb operator against the local API server', function () {
     const found = await waitFor('Conflict=True', async () => {
       const condition = await conflict();
       return condition?.status === 'True' ? condition : undefined;
-    }, 30_000);
+    }, 60_000);
     expect(found.reason).to.equal('RivalLoadBalancer');
     expect(found.message).to.contain('Deployment metallb-system/controller').and.contain('fix:').and.not.contain('not checked');
     await admin.delete('/apis/apps/v1/namespaces/metallb-system/deployments/controller');
@@ -181,7 +214,10 @@ describe('anchorlb operator against the local API server', function () {
     expect(await statusCode(speaker.delete(SECRET))).to.equal(403);
   });
 
-  it('lets the real controller and speaker do their work with exactly those identities', async () => {
+  // In-process controller and speaker (stub L2) with the accounts the operator created: allocation
+  // and announcement work end to end. The real processes, every kind of write they make, and their
+  // logs, under the same rendered accounts: test/e2e/speaker/rendered-accounts.test.ts.
+  it('lets an in-process controller and speaker allocate and announce with exactly those identities', async () => {
     const crd = (plural: string) => `/apis/anchorlb.io/v1beta1/namespaces/${NS}/${plural}`;
     await admin.create(crd('ipaddresspools'), { apiVersion: 'anchorlb.io/v1beta1', kind: 'IPAddressPool', metadata: { name: 'public' }, spec: { addresses: ['192.0.2.32/29'] } });
     await admin.create(crd('l2advertisements'), { apiVersion: 'anchorlb.io/v1beta1', kind: 'L2Advertisement', metadata: { name: 'l2' }, spec: { ipAddressPools: ['public'] } });
@@ -215,9 +251,9 @@ describe('anchorlb operator against the local API server', function () {
       const ip = await waitFor('controller assigns an address', async () => {
         const service = await admin.getJson<{ status?: { loadBalancer?: { ingress?: { ip: string }[] } } }>('/api/v1/namespaces/shop/services/api');
         return service.status?.loadBalancer?.ingress?.[0]?.ip;
-      }, 30_000);
+      }, 60_000);
       expect(ip).to.match(/^192\.0\.2\.(3[2-9])$/);
-      await waitFor('speaker announces it', () => announced.has(ip), 30_000);
+      await waitFor('speaker announces it', () => announced.has(ip), 60_000);
     } finally {
       await speaker.shutdown();
       await controller.stop();
@@ -232,13 +268,13 @@ describe('anchorlb operator against the local API server', function () {
     const daemonSet = await waitFor('speaker rolled', async () => {
       const current = await admin.getJson<PodTemplate>(DAEMONSET);
       return current.spec.template.spec.containers[0]?.image === 'anchorlb/anchorlb:0.2.0' ? current : undefined;
-    }, 30_000);
+    }, 60_000);
     expect(daemonSet.spec.template.spec.nodeSelector).to.deep.equal({ 'anchorlb.io/speaker': 'yes' });
     expect(daemonSet.spec.template.spec.containers[0]?.args).to.include.members(['--log-level', 'debug']);
     const deployment = await waitFor('controller rolled', async () => {
       const current = await admin.getJson<PodTemplate>(DEPLOYMENT);
       return current.spec.template.spec.containers[0]?.image === 'anchorlb/anchorlb:0.2.0' ? current : undefined;
-    }, 30_000);
+    }, 60_000);
     expect(deployment.spec.template.spec.containers[0]?.image).to.equal('anchorlb/anchorlb:0.2.0');
     expect((await admin.getJson<{ data: { key: string } }>(SECRET)).data.key).to.equal(livenessKey);
   });
@@ -248,8 +284,8 @@ describe('anchorlb operator against the local API server', function () {
     await admin.delete(DEPLOYMENT);
     await admin.delete('/apis/rbac.authorization.k8s.io/v1/clusterroles/anchorlb-speaker');
     startOperator();
-    await waitFor('Deployment back', () => exists(admin, DEPLOYMENT), 30_000);
-    await waitFor('ClusterRole back', () => exists(admin, '/apis/rbac.authorization.k8s.io/v1/clusterroles/anchorlb-speaker'), 30_000);
+    await waitFor('Deployment back', () => exists(admin, DEPLOYMENT), 60_000);
+    await waitFor('ClusterRole back', () => exists(admin, '/apis/rbac.authorization.k8s.io/v1/clusterroles/anchorlb-speaker'), 60_000);
   });
 
   it('puts back a workload edited by hand', async () => {
@@ -258,7 +294,7 @@ describe('anchorlb operator against the local API server', function () {
     if (container) container.image = 'someone/else:latest';
     await admin.replace(DEPLOYMENT, deployment);
     // The edit is itself an event on a workload the operator watches.
-    await waitFor('image restored', async () => (await admin.getJson<PodTemplate>(DEPLOYMENT)).spec.template.spec.containers[0]?.image === 'anchorlb/anchorlb:0.2.0', 30_000);
+    await waitFor('image restored', async () => (await admin.getJson<PodTemplate>(DEPLOYMENT)).spec.template.spec.containers[0]?.image === 'anchorlb/anchorlb:0.2.0', 60_000);
   });
 
   it('retries writes the API server refuses for a while', async () => {
@@ -266,7 +302,7 @@ describe('anchorlb operator against the local API server', function () {
     await admin.patch(anchorlbPath(NS, 'anchorlb'), { spec: { logLevel: 'warn' } });
     cluster.server.faults.conflictNextWrites(4);
     startOperator();
-    await waitFor('log level applied', async () => (await admin.getJson<PodTemplate>(DAEMONSET)).spec.template.spec.containers[0]?.args.includes('warn'), 30_000);
+    await waitFor('log level applied', async () => (await admin.getJson<PodTemplate>(DAEMONSET)).spec.template.spec.containers[0]?.args.includes('warn'), 60_000);
     expect(operatorOutput).to.contain('reconcile failed');
   });
 
@@ -284,13 +320,41 @@ describe('anchorlb operator against the local API server', function () {
     cluster.server.faults.failNext(0);
     await admin.patch(anchorlbPath(NS, 'anchorlb'), { spec: { logLevel: 'error' } });
     startOperator();
-    await waitFor('log level applied after restart', async () => (await admin.getJson<PodTemplate>(DAEMONSET)).spec.template.spec.containers[0]?.args.includes('error'), 30_000);
+    await waitFor('log level applied after restart', async () => (await admin.getJson<PodTemplate>(DAEMONSET)).spec.template.spec.containers[0]?.args.includes('error'), 60_000);
   });
 
-  it('removes everything it created, cluster-scoped objects included, when the AnchorLB is deleted', async () => {
+  // A speaker stopping deletes its VIPStatus objects: its permissions must outlive its pods. The pod
+  // here is what a kubelet leaves while its container stops: deleted (by the DaemonSet's foreground
+  // deletion) but not yet gone, held by a finalizer the test removes once "stopped".
+  it('uninstalls in order: workloads and their pods first, then the permissions, and leaves nothing of ours behind', async () => {
+    const daemonSet = await admin.getJson<{ metadata: { uid: string } }>(DAEMONSET);
+    const podPath = `/api/v1/namespaces/${NS}/pods/anchorlb-speaker-node1`;
+    await admin.create(`/api/v1/namespaces/${NS}/pods`, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'anchorlb-speaker-node1',
+        labels: { 'app.kubernetes.io/name': 'anchorlb', 'app.kubernetes.io/component': 'speaker' },
+        finalizers: ['anchorlb.io/test-container-stopping'],
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'anchorlb-speaker', uid: daemonSet.metadata.uid, controller: true, blockOwnerDeletion: true }],
+      },
+      spec: { nodeName: 'node1', containers: [{ name: 'speaker', image: 'anchorlb/anchorlb:0.2.0' }] },
+    });
     await admin.delete(anchorlbPath(NS, 'anchorlb'));
-    await waitFor('AnchorLB gone', async () => !(await exists(admin, anchorlbPath(NS, 'anchorlb'))), 30_000);
+    await waitFor('the speaker pod terminating', async () => Boolean((await admin.getJson<{ metadata: { deletionTimestamp?: string } }>(podPath)).metadata.deletionTimestamp), 60_000);
+    // Give the operator time to (wrongly) go on: several of its teardown polls.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    for (const path of SPEAKER_RBAC) expect(await exists(admin, path), `${path} while the speaker stops`).to.equal(true);
+    expect(await exists(admin, `/api/v1/namespaces/${NS}/serviceaccounts/anchorlb-speaker`)).to.equal(true);
+    await admin.patch(podPath, { metadata: { finalizers: null } });
+    await waitFor('AnchorLB gone', async () => !(await exists(admin, anchorlbPath(NS, 'anchorlb'))), 60_000);
     for (const path of CREATED) expect(await exists(admin, path), path).to.equal(false);
+    for (const collection of OURS) {
+      const left = await admin.getJson<{ items: { metadata: { name: string } }[] }>(collection, { labelSelector: 'anchorlb.io/owner' });
+      expect(left.items.map((item) => item.metadata.name), collection).to.deep.equal([]);
+    }
+    const statuses = await admin.getJson<{ items: unknown[] }>('/apis/anchorlb.io/v1beta1/vipstatuses');
+    expect(statuses.items).to.deep.equal([]);
   });
 
   it('never logs the liveness key', async () => {

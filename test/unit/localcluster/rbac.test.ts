@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { authorize, refusal, ungrantedRules, type RbacObjects, type UserInfo } from '../../../src/localcluster/rbac.ts';
+import { authorize, escalationMessage, refusal, rulesOf, ungrantedRules, type RbacObjects, type UserInfo } from '../../../src/localcluster/rbac.ts';
 import type { KubeObject } from '../../../src/localcluster/types.ts';
 
 function object(kind: string, name: string, body: Record<string, unknown>, namespace?: string): KubeObject {
@@ -72,11 +72,35 @@ describe('localcluster RBAC authorization', () => {
         { apiGroups: ['*'], resources: ['*'], verbs: ['*'] },
       ],
     }, 'web');
-    expect(ungrantedRules(policy, speaker, wanted, 'web')).to.deep.equal([
+    expect(ungrantedRules(policy, speaker, rulesOf(wanted), 'web')).to.deep.equal([
       '{APIGroups:[""], Resources:["services"], Verbs:["delete"]}',
       '{APIGroups:["*"], Resources:["*"], Verbs:["*"]}',
     ]);
-    expect(ungrantedRules(policy, { name: 'admin', groups: ['system:masters'] }, wanted, 'web')).to.deep.equal([]);
+    expect(ungrantedRules(policy, { name: 'admin', groups: ['system:masters'] }, rulesOf(wanted), 'web')).to.deep.equal([]);
+  });
+
+  // validation.Covers: literal coverage of each broken-down rule, in the namespace of the write.
+  it('decides escalation by rule coverage, per name and per namespace, as kube-apiserver does', () => {
+    const rule = (apiGroups: string[], resources: string[], verbs: string[], resourceNames: string[] = []) => ({ apiGroups, resources, verbs, resourceNames, nonResourceURLs: [] });
+    // A name-limited rule held covers that name only, never the unnamed rule.
+    expect(ungrantedRules(policy, speaker, [rule(['coordination.k8s.io'], ['leases'], ['get'], ['leader'])], 'anchorlb-system')).to.deep.equal([]);
+    expect(ungrantedRules(policy, speaker, [rule(['coordination.k8s.io'], ['leases'], ['get'])], 'anchorlb-system')).to.deep.equal([
+      '{APIGroups:["coordination.k8s.io"], Resources:["leases"], Verbs:["get"]}',
+    ]);
+    // Rules held through RoleBindings count in their namespace only; a cluster-wide write (a ClusterRole) gets only ClusterRoleBindings'.
+    expect(ungrantedRules(policy, speaker, [rule([''], ['secrets'], ['get'])], 'anchorlb-system')).to.deep.equal([]);
+    expect(ungrantedRules(policy, speaker, [rule([''], ['secrets'], ['get'])], undefined)).to.deep.equal(['{APIGroups:[""], Resources:["secrets"], Verbs:["get"]}']);
+    // Missing verbs of one resource are merged into one rule; non-resource URLs by prefix.
+    expect(ungrantedRules(policy, speaker, [rule([''], ['pods'], ['get', 'list']), { ...rule([], [], ['get']), nonResourceURLs: ['/metrics/x', '/debug'] }], 'anchorlb-system')).to.deep.equal([
+      '{APIGroups:[""], Resources:["pods"], Verbs:["get" "list"]}',
+      '{NonResourceURLs:["/debug"], Verbs:["get"]}',
+    ]);
+  });
+
+  it('words an escalation refusal as kube-apiserver does', () => {
+    expect(escalationMessage(speaker, ['{APIGroups:[""], Resources:["pods"], Verbs:["get"]}'])).to.equal(
+      'user "system:serviceaccount:anchorlb-system:speaker" (groups=["system:serviceaccounts" "system:serviceaccounts:anchorlb-system" "system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n{APIGroups:[""], Resources:["pods"], Verbs:["get"]}',
+    );
   });
 
   it('reads aggregated ClusterRoles as the union of the roles they select', () => {

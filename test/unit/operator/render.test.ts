@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
 import type { AnchorLB } from '../../../src/api/index.ts';
-import { authorize, type RbacObjects, type RequestAttributes } from '../../../src/localcluster/rbac.ts';
+import { authorize, boundRules, rulesOf, ungrantedRules, type RbacObjects, type RequestAttributes } from '../../../src/localcluster/rbac.ts';
 import type { KubeObject } from '../../../src/localcluster/types.ts';
 import { DESIRED_HASH_ANNOTATION, LIVENESS_SECRET_NAME, render, type Manifest } from '../../../src/operator/render.ts';
 import { DEFAULT_RBAC_DIR, loadRbacTemplates } from '../../../src/operator/templates.ts';
@@ -231,6 +231,25 @@ describe('config/rbac least privilege', () => {
           for (const field of ['verbs', 'apiGroups', 'resources', 'resourceNames']) expect(rule[field] ?? [], `${file} ${field}`).to.not.include('*');
         }
       }
+    }
+  });
+
+  // kube-apiserver lets the operator create a role or binding only when it holds every permission
+  // granted (checked as its ConfirmNoEscalation does); it has neither escalate nor bind.
+  it('lets the operator hold every permission it hands out, and neither escalate nor bind', async () => {
+    const operatorObjects = parseAllDocuments(await readFile(`${DEFAULT_RBAC_DIR}operator.yaml`, 'utf8')).map((document) => document.toJS() as Manifest);
+    const operatorRules = policyOf(operatorObjects).clusterRoles.concat(policyOf(operatorObjects).roles).flatMap((role) => rulesOf(role));
+    expect(operatorRules.flatMap((rule) => rule.verbs)).to.not.include.members(['escalate', 'bind']);
+    const namespace = 'anchorlb-system';
+    const rendered = await renderSample({ ...SAMPLE, metadata: { ...SAMPLE.metadata, namespace } });
+    const policy = policyOf([...operatorObjects, ...rendered]);
+    const operator = serviceAccount(namespace, 'anchorlb-operator');
+    const granted = rendered.filter((object) => object.kind.endsWith('Role') || object.kind.endsWith('Binding')) as unknown as KubeObject[];
+    expect(granted).to.have.length(8);
+    for (const object of granted) {
+      const rules = object.kind.endsWith('Binding') ? boundRules(policy, object) : rulesOf(object);
+      expect(rules, object.kind).to.not.equal(undefined);
+      expect(ungrantedRules(policy, operator, rules ?? [], object.metadata.namespace), `${object.kind} ${object.metadata.name ?? ''}`).to.deep.equal([]);
     }
   });
 
