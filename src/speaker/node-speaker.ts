@@ -123,11 +123,12 @@ export class NodeSpeaker {
   }
 
   private onLinksChanged(links: LinkState, change: LinkChange): void {
-    const interfaces = this.interfacesFrom(links);
-    this.options.logger.info({ added: change.added, removed: change.removed, recreated: change.recreated, interfaces }, 'network interfaces changed');
     // Sockets on links gone or re-created are closed first; the election then runs with the new list.
     this.l2?.linksChanged(links.indexes);
-    this.speaker.setInterfaces(interfaces);
+    const interfaces = this.interfacesFrom(links);
+    // A link this node does not announce from (e.g. a pod's veth when the interfaces are listed) changes nothing else.
+    const elected = this.speaker.setInterfaces(interfaces);
+    this.options.logger[elected ? 'info' : 'debug']({ added: change.added, removed: change.removed, recreated: change.recreated, interfaces }, 'network interfaces changed');
   }
 
   /** Once per change: a log line and a Warning Event on the Services, so an IP is never silently not announced. */

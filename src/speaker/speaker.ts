@@ -108,11 +108,13 @@ export class Speaker {
     return this.localInterfaces;
   }
 
-  /** This node's interfaces changed (a link appeared or went): told to the others, and elected again. */
-  setInterfaces(interfaces: string[]): void {
+  /** This node's interfaces (a link appeared or went): when they differ, told to the others and elected again; returns whether they did. */
+  setInterfaces(interfaces: string[]): boolean {
+    if (interfaces.length === this.localInterfaces.length && interfaces.every((name, i) => this.localInterfaces[i] === name)) return false;
     this.localInterfaces = interfaces;
     this.liveness.setInterfaces(interfaces);
     this.queue.add(SYNC);
+    return true;
   }
 
   get view(): SpeakerView {
