@@ -13,7 +13,7 @@ import { peersCarrying } from './bgp/carried.ts';
 import { BgpPeerStatusWriter } from './bgp/peer-status.ts';
 import { bindings, defaultBindStateFile, wantedBindings } from './bind.ts';
 import { L2Announcer, type L2AnnouncerEvent } from './l2/announcer.ts';
-import { discoverInterfaces } from './l2/interfaces.ts';
+import { LinkWatcher, readLinkState, type LinkChange, type LinkState } from './l2/links.ts';
 import { Speaker } from './speaker.ts';
 import { VipStatusWriter, type AnnouncedVip, type ServiceRef } from './vipstatus.ts';
 
@@ -25,7 +25,7 @@ export interface NodeSpeakerOptions {
   modes: { l2: boolean; bgp: boolean };
   logger: Logger;
   liveness: { key: Buffer; port: number; intervalMs: number; missedHeartbeats: number; bindAddress?: string };
-  /** Interfaces to announce from when an L2Advertisement names none (default: discovered). */
+  /** Interfaces to announce from when an L2Advertisement names none (default: discovered); those present count. */
   interfaces?: string[];
   /** The node's own addresses (router ID, default BGP source). */
   nodeAddresses: string[];
@@ -54,6 +54,11 @@ export class NodeSpeaker {
   private readonly bgpSince = new Map<string, string>();
   /** Status writes are debounced through one key each, retried with back-off on failure. */
   private readonly writes: WorkQueue;
+  /** The links read at construction; watched from start() on. */
+  private readonly initialLinks: LinkState;
+  private links: LinkWatcher | undefined;
+  /** IP → what was last reported about this node having none of its advertisements' interfaces. */
+  private readonly noInterfaceReported = new Map<string, string>();
 
   constructor(private readonly options: NodeSpeakerOptions) {
     const { logger, nodeName } = options;
@@ -66,6 +71,7 @@ export class NodeSpeaker {
       this.peerStatus = new BgpPeerStatusWriter({ rest: this.rest, namespace: options.namespace, nodeName, log: logger });
     }
     this.vipStatus = new VipStatusWriter(this.rest, nodeName, logger);
+    this.initialLinks = readLinkState();
     const l2 = this.l2;
     const bgp = this.bgp;
     this.speaker = new Speaker({
@@ -75,7 +81,7 @@ export class NodeSpeaker {
       loadBalancerClass: options.loadBalancerClass,
       logger,
       // The election checks advertisement interfaces against what each node has: tell the others ours.
-      liveness: { ...options.liveness, interfaces: options.interfaces ?? discoverInterfaces() },
+      liveness: { ...options.liveness, interfaces: this.interfacesFrom(this.initialLinks) },
       ...(l2 ? { l2: { apply: (a) => l2.apply(a), handOver: () => l2.handOver(), stop: () => l2.stop() } } : {}),
       ...(bgp ? { bgp: { apply: (d) => bgp.apply(d), gracefulStop: () => bgp.gracefulStop() } } : {}),
     });
@@ -93,10 +99,16 @@ export class NodeSpeaker {
       this.writes.add('peers');
       this.writes.add('vips');
     });
-    this.speaker.onSync(() => {
+    this.speaker.onSync((view) => {
       this.writes.add('peers');
       this.writes.add('vips');
+      void this.reportNoMatchingInterface(view.l2?.noMatchingInterface ?? new Map());
     });
+  }
+
+  /** The interfaces this node announces from when an advertisement names none: the listed ones present, else the announceable ones. */
+  private interfacesFrom(links: LinkState): string[] {
+    return this.options.interfaces ? this.options.interfaces.filter((name) => links.indexes.has(name)) : links.announceable;
   }
 
   async start(): Promise<void> {
@@ -105,6 +117,36 @@ export class NodeSpeaker {
     // Level-triggered: a leftover of a killed run goes once a desired state does not want it.
     this.speaker.onSync((view) => void bindings.releaseLeftovers(wantedBindings(view)).catch((error: unknown) => logger.error({ err: String(error) }, 'bindToInterface: cannot remove a leftover address')));
     await this.speaker.start();
+    // Interfaces that come or go from now on (a change since the constructor is seen at once).
+    this.links = new LinkWatcher({ logger, initial: this.initialLinks, onChange: (links, change) => this.onLinksChanged(links, change) });
+    this.links.start();
+  }
+
+  private onLinksChanged(links: LinkState, change: LinkChange): void {
+    // Sockets on links gone or re-created are closed first; the election then runs with the new list.
+    this.l2?.linksChanged(links.indexes);
+    const interfaces = this.interfacesFrom(links);
+    // A link this node does not announce from (e.g. a pod's veth when the interfaces are listed) changes nothing else.
+    const elected = this.speaker.setInterfaces(interfaces);
+    this.options.logger[elected ? 'info' : 'debug']({ added: change.added, removed: change.removed, recreated: change.recreated, interfaces }, 'network interfaces changed');
+  }
+
+  /** Once per change: a log line and a Warning Event on the Services, so an IP is never silently not announced. */
+  private async reportNoMatchingInterface(unmatched: ReadonlyMap<string, string[]>): Promise<void> {
+    const { logger, nodeName } = this.options;
+    const has = [...this.speaker.interfaces];
+    for (const [ip, wanted] of unmatched) {
+      const report = `${nodeName} has none of the interfaces its L2Advertisements name for ${ip} (${wanted.join(', ')}; it has ${has.length > 0 ? has.join(', ') : 'none'}): not announced from this node`;
+      if (this.noInterfaceReported.get(ip) === report) continue;
+      this.noInterfaceReported.set(ip, report);
+      logger.warn({ ip, wanted, interfaces: has }, 'no matching interface on this node');
+      for (const service of this.servicesOn(ip)) await this.events.record({ apiVersion: 'v1', kind: 'Service', ...service }, 'Warning', 'NoMatchingInterface', report);
+    }
+    for (const ip of [...this.noInterfaceReported.keys()]) {
+      if (unmatched.has(ip)) continue;
+      this.noInterfaceReported.delete(ip);
+      logger.info({ ip, interfaces: has }, 'a matching interface is on this node now (or the IP no longer asks for one)');
+    }
   }
 
   /**
@@ -112,6 +154,7 @@ export class NodeSpeaker {
    * VIPStatus: it announces nothing any more, and no one else removes a node's objects.
    */
   async shutdown(): Promise<void> {
+    this.links?.stop();
     await this.speaker.shutdown();
     this.writes.stop();
     // A write still running could recreate what the final one deletes.

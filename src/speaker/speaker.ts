@@ -65,9 +65,12 @@ export class Speaker {
   private last: SpeakerView = { l2: undefined, bgp: undefined, problems: [], peers: [], peerConflicts: [], servicesByIp: new Map() };
   private readonly listeners: Array<(view: SpeakerView) => void> = [];
   private reconsiderTimer: NodeJS.Timeout | undefined;
+  /** This node's announceable interfaces (setInterfaces when they change). */
+  private localInterfaces: string[];
 
   constructor(private readonly options: SpeakerOptions) {
     const { kubeConfig, logger, namespace } = options;
+    this.localInterfaces = options.liveness.interfaces;
     const crd = (kind: keyof typeof PLURALS) => `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURALS[kind]}`;
     const make = <T extends KubeObject>(path: string) => new Informer<T>(kubeConfig, { path, logger, resyncMs: 300_000 });
     this.informers = {
@@ -99,6 +102,19 @@ export class Speaker {
   /** Called after every sync with what this node should announce. */
   onSync(listener: (view: SpeakerView) => void): void {
     this.listeners.push(listener);
+  }
+
+  get interfaces(): readonly string[] {
+    return this.localInterfaces;
+  }
+
+  /** This node's interfaces (a link appeared or went): when they differ, told to the others and elected again; returns whether they did. */
+  setInterfaces(interfaces: string[]): boolean {
+    if (interfaces.length === this.localInterfaces.length && interfaces.every((name, i) => this.localInterfaces[i] === name)) return false;
+    this.localInterfaces = interfaces;
+    this.liveness.setInterfaces(interfaces);
+    this.queue.add(SYNC);
+    return true;
   }
 
   get view(): SpeakerView {
@@ -178,7 +194,7 @@ export class Speaker {
     const snapshot = this.snapshot();
     const { nodeName, loadBalancerClass } = this.options;
     const membership = this.liveness.membership;
-    const l2State = this.options.l2 ? toL2State(snapshot, loadBalancerClass, (node) => (node === nodeName ? this.options.liveness.interfaces : membership.interfacesOf(node))) : undefined;
+    const l2State = this.options.l2 ? toL2State(snapshot, loadBalancerClass, (node) => (node === nodeName ? this.localInterfaces : membership.interfacesOf(node))) : undefined;
     const l2 = l2State ? desiredL2State(l2State, nodeName, membership.live(), { now: Date.now(), joinedAt: membership.joinTimes() }) : undefined;
     // A failbackDelay ends at a known time: elect again then, even if nothing else changes.
     clearTimeout(this.reconsiderTimer);

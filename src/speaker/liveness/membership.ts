@@ -21,7 +21,9 @@ export const DEFAULT_LIVENESS = { intervalMs: 100, missedHeartbeats: 5, freshnes
 export type MemberEvent =
   | { type: 'joined'; node: string }
   | { type: 'left'; node: string }
-  | { type: 'failed'; node: string; silentForMs: number };
+  | { type: 'failed'; node: string; silentForMs: number }
+  /** A live member's announceable interfaces changed (the L2 election depends on them). */
+  | { type: 'interfacesChanged'; node: string; interfaces: string[] };
 
 export type HeartbeatVerdict = 'accepted' | 'replayed' | 'stale' | 'self';
 
@@ -88,6 +90,7 @@ export class Membership {
     const events: MemberEvent[] = [];
     if (live && !wasLive) events.push({ type: 'joined', node: heartbeat.node });
     if (!live && wasLive) events.push({ type: 'left', node: heartbeat.node });
+    if (live && wasLive && !sameList(known?.interfaces ?? [], heartbeat.interfaces)) events.push({ type: 'interfacesChanged', node: heartbeat.node, interfaces: heartbeat.interfaces });
     return { verdict: 'accepted', events };
   }
 
@@ -134,6 +137,10 @@ export class Membership {
   interfacesOf(node: string): string[] | undefined {
     return this.members.get(node)?.interfaces;
   }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((value, index) => b[index] === value);
 }
 
 function isNewer(heartbeat: Heartbeat, known: MemberRecord): boolean {

@@ -25,6 +25,7 @@ export class LivenessAgent {
   readonly counters = { sent: 0, unauthenticated: 0, malformed: 0 };
   private readonly socket: dgram.Socket;
   private peers: Array<{ address: string; port: number }> = [];
+  private interfaces: string[];
   private sequence = 0n;
   private readonly incarnation: bigint;
   private leaving = false;
@@ -34,6 +35,7 @@ export class LivenessAgent {
 
   constructor(private readonly options: LivenessOptions) {
     this.membership = new Membership(options);
+    this.interfaces = options.interfaces;
     this.incarnation = options.incarnation ?? BigInt(Date.now());
     this.socket = dgram.createSocket({ type: isIPv6(options.bindAddress) ? 'udp6' : 'udp4', reuseAddr: true });
     this.socket.on('message', (datagram) => this.onDatagram(datagram));
@@ -65,6 +67,11 @@ export class LivenessAgent {
     this.peers = peers;
   }
 
+  /** This node's announceable interfaces changed: the next heartbeat tells the others. */
+  setInterfaces(interfaces: string[]): void {
+    this.interfaces = interfaces;
+  }
+
   /**
    * Tells every peer this node is leaving, so successors take over at once; the
    * caller keeps answering until they have (a planned move loses nothing).
@@ -88,7 +95,7 @@ export class LivenessAgent {
   private async send(): Promise<void> {
     this.sequence++;
     const datagram = encodeHeartbeat(
-      { node: this.options.self, incarnation: this.incarnation, sequence: this.sequence, sentAt: BigInt(Date.now()), leaving: this.leaving, interfaces: this.options.interfaces },
+      { node: this.options.self, incarnation: this.incarnation, sequence: this.sequence, sentAt: BigInt(Date.now()), leaving: this.leaving, interfaces: this.interfaces },
       this.options.key,
     );
     await Promise.all(

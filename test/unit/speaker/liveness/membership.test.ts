@@ -16,6 +16,15 @@ describe('speaker/liveness: membership', () => {
     expect(members.interfacesOf('b')).to.deep.equal(['eth0']);
   });
 
+  it('says when a live node\'s interfaces change (the L2 election depends on them), not on every heartbeat', () => {
+    const members = new Membership({ self: 'a', intervalMs: 100, missedHeartbeats: 5 });
+    members.receive(beat('b', 1n), 0);
+    expect(members.receive(beat('b', 2n, { interfaces: ['eth0', 'vlan42'] }), 100).events).to.deep.equal([{ type: 'interfacesChanged', node: 'b', interfaces: ['eth0', 'vlan42'] }]);
+    expect(members.receive(beat('b', 3n, { interfaces: ['eth0', 'vlan42'] }), 200).events).to.deep.equal([]);
+    expect(members.interfacesOf('b')).to.deep.equal(['eth0', 'vlan42']);
+    expect(members.receive(beat('b', 4n), 300).events).to.deep.equal([{ type: 'interfacesChanged', node: 'b', interfaces: ['eth0'] }]);
+  });
+
   it('fails a silent node after exactly the detection time, not before', () => {
     fc.assert(
       fc.property(fc.integer({ min: 10, max: 1000 }), fc.integer({ min: 2, max: 10 }), (intervalMs, missed) => {
