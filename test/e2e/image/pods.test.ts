@@ -104,9 +104,9 @@ describe('the image under the rendered pod specs: operator, controller and L2 sp
   async function ready(name: string, container: Container): Promise<boolean> {
     const child = running.get(name);
     if (child?.exitCode !== null && child?.exitCode !== undefined) throw new Error(`${name} exited (${child.exitCode}): ${readFileSync(join(workDir, `${name}.log`), 'utf8').slice(-2000)}`);
-    const probe = container.readinessProbe;
-    if (!probe) throw new Error(`${name}: no readiness probe rendered`);
-    const url = `http://127.0.0.1:${probePort(container, probe.httpGet.port)}${probe.httpGet.path}`;
+    const probe = container.readinessProbe?.httpGet;
+    if (!probe) throw new Error(`${name}: no HTTP readiness probe rendered`);
+    const url = `http://127.0.0.1:${probePort(container, probe.port)}${probe.path}`;
     const result = await bed().exec(nodeNs(), [process.execPath, '-e', `fetch(${JSON.stringify(url)}).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`], { allowFailure: true });
     return result.code === 0;
   }
