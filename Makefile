@@ -2,10 +2,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := test
 
-DEBIAN_PACKAGES := frr bird2 gobgpd iproute2 iputils-arping iputils-ping ndisc6 tcpdump libpcap-dev python3 make g++
+DEBIAN_PACKAGES := frr bird2 gobgpd iproute2 iputils-arping iputils-ping ndisc6 tcpdump libpcap-dev python3 make g++ podman runc skopeo
 NPM_STAMP := node_modules/.anchorlb-installed
 
-.PHONY: setup setup-debian setup-npm setup-kubectl setup-native gen gen-check lint typecheck test test-unit test-only build
+.PHONY: setup setup-debian setup-npm setup-kubectl setup-native gen gen-check lint typecheck test test-unit test-only build image
 
 setup: setup-debian setup-npm setup-kubectl setup-native
 
@@ -38,6 +38,16 @@ build: $(BUILD_STAMP)
 
 $(BUILD_STAMP): $(shell find src -type f) tsconfig.json tsconfig.build.json package.json scripts/build.sh | setup-npm setup-native
 	nice -n 10 bash scripts/build.sh
+
+# The OCI image (scripts/image/build.sh): dist/image/oci (layout), dist/image/anchorlb-VERSION.oci.tar,
+# dist/image/image.json (name, manifest digest, sizes), and docker.io/anchorlb/anchorlb:VERSION
+# in podman's storage. Rebuilt only when its inputs change.
+IMAGE_STAMP := dist/image/image.json
+image: $(IMAGE_STAMP)
+	@bash scripts/image/podman-load.sh dist/image
+
+$(IMAGE_STAMP): $(BUILD_STAMP) package.json package-lock.json $(wildcard scripts/image/*) | setup-debian
+	nice -n 10 bash scripts/image/build.sh dist/image
 
 gen: setup-npm
 	npm run --silent gen

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { VERSION } from '../common/version.ts';
 
 type Register = (program: Command) => void;
 
@@ -17,9 +17,6 @@ const SUBCOMMANDS: Record<string, () => Promise<Register>> = {
   operator: async () => (await import('./operator.ts')).registerOperatorCommand,
   doctor: async () => (await import('./doctor.ts')).registerDoctorCommand,
 };
-
-/** The version in package.json (at the same depth from src/cli and build/cli, and in the image). */
-export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** The subcommand argv names, if it is one of ours (options come after it). */
 function requestedSubcommand(argv: readonly string[]): string | undefined {

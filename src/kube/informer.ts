@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConnection } from './connection.ts';
 import type { Logger } from '../common/log.ts';
 import { Backoff } from './backoff.ts';
 import { KubeRest, KubeHttpError, type WatchEvent } from './rest.ts';
@@ -58,7 +58,7 @@ export class Informer<T extends KubeObject> {
   private loop: Promise<void> | undefined;
 
   constructor(
-    kubeConfig: KubeConfig,
+    kubeConfig: KubeConnection,
     private readonly options: InformerOptions,
   ) {
     this.rest = new KubeRest(kubeConfig);

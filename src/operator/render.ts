@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { API_VERSION, KIND_ANCHOR_LB, type AnchorLB } from '../api/index.ts';
+import { IMAGE } from '../common/version.ts';
 import { BIND_STATE_DIR } from '../speaker/bind.ts';
 
 /** A Kubernetes object as the operator writes it. */
@@ -34,7 +35,8 @@ interface OwnerReference {
   blockOwnerDeletion: boolean;
 }
 
-const DEFAULT_IMAGE = 'anchorlb/anchorlb:0.1.0';
+/** The image of this version (`make image`), unless the AnchorLB names another. */
+export const DEFAULT_IMAGE = IMAGE;
 export const LIVENESS_SECRET_NAME = 'anchorlb-liveness';
 const LIVENESS_SECRET_KEY = 'key';
 export const CONTROLLER_NAME = 'anchorlb-controller';

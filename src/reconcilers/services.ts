@@ -4,7 +4,8 @@
  * the caches, so a missed event heals on the next resync. On start it adopts
  * every assignment already written before it hands out anything new.
  */
-import type { KubeConfig, V1Namespace, V1Service } from '@kubernetes/client-node';
+import type { V1Namespace, V1Service } from '@kubernetes/client-node';
+import type { KubeConnection } from '../kube/connection.ts';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { SERVICE_ANNOTATIONS } from '../api/annotations.ts';
 import { GROUP, VERSION, PLURALS, type IPAddressPool } from '../api/index.ts';
@@ -19,7 +20,7 @@ import { currentIngressIPs, isLoadBalancer, isOurs, poolsInPrecedence, poolToSpe
 import { poolStatusPatch } from './pool-status.ts';
 
 export interface ServiceControllerOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConnection;
   /** Namespace holding the IPAddressPools (as MetalLB reads its own namespace). */
   poolNamespace: string;
   /** Handle only Services of this class; unset = only Services without a class. */

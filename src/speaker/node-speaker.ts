@@ -3,7 +3,7 @@
  * desired state) wired to the L2 and BGP announcers, the BGPPeer status writer and
  * VIPStatus, which report what the announcers actually do, never what was intended.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConnection } from '../kube/connection.ts';
 import type { Logger } from '../common/log.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { KubeRest } from '../kube/rest.ts';
@@ -18,7 +18,7 @@ import { Speaker } from './speaker.ts';
 import { VipStatusWriter, type AnnouncedVip, type ServiceRef } from './vipstatus.ts';
 
 export interface NodeSpeakerOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConnection;
   nodeName: string;
   namespace: string;
   loadBalancerClass?: string;

@@ -4,7 +4,8 @@
  * announce (pure functions) and hands it to the L2 and BGP appliers (I/O).
  * Level-triggered: one 'sync' recomputes everything, so a missed event heals.
  */
-import type { KubeConfig, V1EndpointSlice, V1Node, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { KubeConnection } from '../kube/connection.ts';
 import { GROUP, PLURALS, VERSION, type BGPAdvertisement, type BGPPeer, type Community, type IPAddressPool, type L2Advertisement } from '../api/index.ts';
 import type { Logger } from '../common/log.ts';
 import { Informer, type KubeObject } from '../kube/informer.ts';
@@ -31,7 +32,7 @@ export interface BgpApplier {
 }
 
 export interface SpeakerOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConnection;
   nodeName: string;
   /** Namespace of the anchorlb objects (pools, advertisements, peers, the liveness Secret). */
   namespace: string;

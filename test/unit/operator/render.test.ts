@@ -4,7 +4,8 @@ import { parseAllDocuments } from 'yaml';
 import type { AnchorLB } from '../../../src/api/index.ts';
 import { authorize, boundRules, rulesOf, ungrantedRules, type RbacObjects, type RequestAttributes } from '../../../src/localcluster/rbac.ts';
 import type { KubeObject } from '../../../src/localcluster/types.ts';
-import { DESIRED_HASH_ANNOTATION, LIVENESS_SECRET_NAME, render, type Manifest } from '../../../src/operator/render.ts';
+import { VERSION } from '../../../src/common/version.ts';
+import { DEFAULT_IMAGE, DESIRED_HASH_ANNOTATION, LIVENESS_SECRET_NAME, render, type Manifest } from '../../../src/operator/render.ts';
 import { DEFAULT_RBAC_DIR, loadRbacTemplates } from '../../../src/operator/templates.ts';
 import { defaultBindStateFile } from '../../../src/speaker/bind.ts';
 
@@ -219,7 +220,17 @@ describe('operator render', () => {
     const { container: speaker } = container(objects, 'DaemonSet', 'anchorlb-speaker');
     expect(speaker.args).to.include.members(['--modes', 'l2,bgp', '--log-level', 'info']);
     expect(speaker.args).to.not.include('--load-balancer-class');
-    expect(speaker.image).to.equal('anchorlb/anchorlb:0.1.0');
+    expect(speaker.image).to.equal(`anchorlb/anchorlb:${VERSION}`);
+  });
+
+  it('names the image `make image` builds for this version, as the installed operator and the sample do', async () => {
+    expect(DEFAULT_IMAGE).to.equal(`anchorlb/anchorlb:${VERSION}`);
+    for (const file of ['config/manager/manager.yaml', 'config/samples/anchorlb.yaml']) {
+      const text = await readFile(new URL(`../../../${file}`, import.meta.url), 'utf8');
+      const images = [...text.matchAll(/^\s*image:\s*(\S+)/gm)].map((match) => match[1]);
+      expect(images.length, file).to.be.greaterThan(0);
+      for (const image of images) expect(image, file).to.equal(DEFAULT_IMAGE);
+    }
   });
 
   it('refuses an AnchorLB without a namespace with a message naming it', async () => {
