@@ -125,7 +125,7 @@ describe('Helm chart charts/anchorlb', function () {
       modes: { l2: true, bgp: false },
       liveness: { heartbeatInterval: '100ms', missedHeartbeats: 5, port: 7947 },
     });
-    const rendered = byKey(render({ anchorlb, rbacTemplates: await loadRbacTemplates(), livenessSecretExists: true, generateLivenessKey: () => Buffer.alloc(32) }));
+    const rendered = byKey(render({ anchorlb, rbacTemplates: await loadRbacTemplates(), speakerSecretNames: [], livenessSecretExists: true, generateLivenessKey: () => Buffer.alloc(32) }));
     const speakerPod = podSpecOf(rendered[`DaemonSet ${NS}/anchorlb-speaker`]);
     expect(speakerPod).to.deep.include({ priorityClassName: 'system-node-critical', nodeSelector: { 'kubernetes.io/os': 'linux', lb: 'edge' }, tolerations, affinity });
     expect(speakerPod.containers[0]).to.deep.include({ image: 'registry.example/anchorlb:9.9.9', resources });
