@@ -76,6 +76,14 @@ manifests: setup-kubectl
 	.tools/bin/kubectl kustomize --load-restrictor LoadRestrictionsNone config/default > dist/install.yaml
 	@echo "wrote dist/install.yaml ($$(grep -c '^kind:' dist/install.yaml) objects)"
 
+# dist/ for a release: install.yaml, the Helm chart package, the OperatorHub bundle and the
+# image archive, checked to name one version and image, listed with sha256 in dist/release.json.
+# Hook: the image comes from `make image` (dist/image/anchorlb-VERSION.oci.tar); without that
+# target the release is written without it, and says so.
+.PHONY: release
+release: manifests gen-check
+	@if $(MAKE) -n image >/dev/null 2>&1; then $(MAKE) image && npx tsx scripts/release.ts dist; else npx tsx scripts/release.ts dist --without-image; fi
+
 # The whole story on this machine (root): API server, nodes/router/client in network
 # namespaces, operator, node agent, a Service reached by ARP and BGP, a measured failover,
 # teardown. DEMO_ARGS=--keep leaves it running until Ctrl-C.

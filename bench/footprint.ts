@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     await rest.create(`/apis/anchorlb.io/v1beta1/namespaces/${NS}/anchorlbs`, anchorlb);
 
     // The pod specs: the operator's as installed, the others as the operator renders them.
-    const rendered = render({ anchorlb: { ...anchorlb, metadata: { ...anchorlb.metadata, uid: 'bench' } }, rbacTemplates: await loadRbacTemplates(), livenessSecretExists: true, generateLivenessKey: () => Buffer.alloc(32) });
+    const rendered = render({ anchorlb: { ...anchorlb, metadata: { ...anchorlb.metadata, uid: 'bench' } }, rbacTemplates: await loadRbacTemplates(), livenessSecretExists: true, speakerSecretNames: [], generateLivenessKey: () => Buffer.alloc(32) });
     const manager = parseAllDocuments(readFileSync(join(REPO_ROOT, 'config/manager/manager.yaml'), 'utf8')).map((document) => document.toJS() as Manifest);
     const podSpecOf = (objects: Manifest[], kind: string, name: string) => (objects.find((object) => object.kind === kind && object.metadata.name === name)?.spec as { template: { spec: RenderedPodSpec } }).template.spec;
     const specs: Record<Kind, RenderedPodSpec> = {

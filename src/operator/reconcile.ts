@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { GROUP, PLURALS, VERSION, type AnchorLB, type AnchorLBStatus } from '../api/index.ts';
+import { GROUP, PLURALS, VERSION, type AnchorLB, type AnchorLBStatus, type BGPPeer } from '../api/index.ts';
 import type { Logger } from '../common/log.ts';
 import { diagnose } from '../doctor/checks.ts';
 import { collectSnapshot } from '../doctor/collect.ts';
@@ -21,6 +21,7 @@ import {
   render,
   type Manifest,
 } from './render.ts';
+import { passwordSecretNames } from '../speaker/cluster-state.ts';
 import { holdsAll } from './drift.ts';
 import { computeStatus, type WorkloadState } from './status.ts';
 
@@ -53,6 +54,11 @@ function collectionPath(kind: string, namespace: string | undefined): string {
 
 function objectPath(manifest: Manifest): string {
   return `${collectionPath(manifest.kind, manifest.metadata.namespace)}/${encodeURIComponent(manifest.metadata.name)}`;
+}
+
+/** The BGPPeers of an installation's namespace: their passwordSecret names are what the speaker may read. */
+export function bgpPeersPath(namespace: string): string {
+  return `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${PLURALS.BGPPeer}`;
 }
 
 export function anchorlbPath(namespace: string, name: string): string {
@@ -121,9 +127,11 @@ export class InstallationReconciler {
 
   private async applyAll(anchorlb: AnchorLB, namespace: string): Promise<void> {
     const livenessSecret = await orUndefined(this.rest.getJson(collectionPath('Secret', namespace) + `/${LIVENESS_SECRET_NAME}`));
+    const peers = await this.rest.getJson<{ items?: BGPPeer[] }>(bgpPeersPath(namespace));
     const desired = render({
       anchorlb,
       rbacTemplates: this.options.rbacTemplates,
+      speakerSecretNames: passwordSecretNames(peers.items ?? [], namespace),
       livenessSecretExists: livenessSecret !== undefined,
       generateLivenessKey: this.options.generateLivenessKey ?? (() => randomBytes(32)),
     });

@@ -62,6 +62,8 @@ export interface RenderInput {
   anchorlb: AnchorLB;
   /** The controller's and speaker's RBAC objects as in config/rbac (namespaces there are replaced). */
   rbacTemplates: readonly Manifest[];
+  /** The Secrets the BGPPeers name as passwordSecret in the AnchorLB's namespace: the speaker may read those and the liveness key, no other. */
+  speakerSecretNames: readonly string[];
   /** Whether the liveness Secret exists already: it is generated once and never rewritten. */
   livenessSecretExists: boolean;
   /** A new random liveness key, called only when the Secret is missing. */
@@ -88,7 +90,7 @@ function isClusterScoped(manifest: Manifest): boolean {
 export function render(input: RenderInput): Manifest[] {
   const { anchorlb } = input;
   const namespace = namespaceOf(anchorlb);
-  const objects: Manifest[] = input.rbacTemplates.map((template) => placeRbac(template, namespace));
+  const objects: Manifest[] = input.rbacTemplates.map((template) => withSpeakerSecrets(placeRbac(template, namespace), input.speakerSecretNames));
   if (!input.livenessSecretExists) objects.push(livenessSecret(namespace, input.generateLivenessKey()));
   objects.push(controllerDeployment(anchorlb, namespace), speakerDaemonSet(anchorlb, namespace));
   return objects.map((object) => finish(object, anchorlb));
@@ -104,6 +106,23 @@ function placeRbac(template: Manifest, namespace: string): Manifest {
     );
   }
   return placed;
+}
+
+interface PolicyRule {
+  resources?: string[];
+  resourceNames?: string[];
+}
+
+/**
+ * The speaker's Role reads Secrets by name only: the liveness key and the BGPPeers' passwords
+ * (resourceNames is never left empty, which would mean every Secret).
+ */
+function withSpeakerSecrets(object: Manifest, names: readonly string[]): Manifest {
+  if (object.kind !== 'Role' || object.metadata.name !== SPEAKER_NAME || !Array.isArray(object.rules)) return object;
+  const rules = (object.rules as PolicyRule[]).map((rule) =>
+    rule.resources?.includes('secrets') ? { ...rule, resourceNames: [...new Set([...(rule.resourceNames ?? []), LIVENESS_SECRET_NAME, ...names])].sort() } : rule,
+  );
+  return { ...object, rules };
 }
 
 function componentOf(object: Manifest): string {

@@ -23,7 +23,7 @@ export interface ClusterSnapshot {
   bgpAdvertisements: BGPAdvertisement[];
   bgpPeers: BGPPeer[];
   communities: Community[];
-  /** Secrets the peers' passwordSecret may name (the speaker's namespace). */
+  /** The Secrets the peers' passwordSecret names in the speaker's namespace (read by name). */
   secrets: V1Secret[];
 }
 
@@ -158,6 +158,20 @@ export function toBgpState(snapshot: ClusterSnapshot, loadBalancerClass: string 
   for (const community of snapshot.communities) for (const alias of community.spec.communities ?? []) communityAliases.set(alias.name, alias.value);
   const services: ServiceView[] = announcedServices(snapshot, loadBalancerClass);
   return { state: { peers, advertisements, pools: poolViews(snapshot.pools), services, communityAliases }, problems };
+}
+
+/**
+ * The Secrets the BGPPeers of `namespace` name in spec.passwordSecret there, sorted: what the
+ * speaker reads (by name) and what the operator grants it (resourceNames). A passwordSecret in
+ * another namespace is never readable (its peer reports the Secret as not found).
+ */
+export function passwordSecretNames(peers: readonly BGPPeer[], namespace: string): string[] {
+  const names = peers.flatMap((peer) => {
+    const reference = peer.spec?.passwordSecret;
+    const secretNamespace = reference?.namespace ?? peer.metadata?.namespace;
+    return reference?.name && secretNamespace === namespace ? [reference.name] : [];
+  });
+  return [...new Set(names)].sort();
 }
 
 function peerView(peer: BGPPeer, secrets: readonly V1Secret[], problems: SnapshotProblem[]): BgpPeerView | undefined {

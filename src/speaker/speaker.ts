@@ -4,16 +4,17 @@
  * announce (pure functions) and hands it to the L2 and BGP appliers (I/O).
  * Level-triggered: one 'sync' recomputes everything, so a missed event heals.
  */
-import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
 import type { KubeConnection } from '../kube/connection.ts';
 import { GROUP, PLURALS, VERSION, type BGPAdvertisement, type BGPPeer, type Community, type IPAddressPool, type L2Advertisement } from '../api/index.ts';
 import type { Logger } from '../common/log.ts';
 import { Informer, type KubeObject } from '../kube/informer.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
 import { clusterPeerConflicts, desiredBgpState, type DesiredBgpState, type RefusedPeer } from './bgp/desired.ts';
-import { localNodeView, toBgpState, toL2State, type ClusterSnapshot, type SnapshotProblem } from './cluster-state.ts';
+import { localNodeView, passwordSecretNames, toBgpState, toL2State, type ClusterSnapshot, type SnapshotProblem } from './cluster-state.ts';
 import { desiredL2State, type L2Announcement, type L2Desired } from './l2-desired.ts';
 import { LivenessAgent } from './liveness/transport.ts';
+import { NamedSecrets } from './named-secrets.ts';
 import { TransitionTracker } from './transitions.ts';
 import type { ServiceRef } from './vipstatus.ts';
 
@@ -62,6 +63,8 @@ export class Speaker {
   readonly liveness: LivenessAgent;
   readonly transitions = new TransitionTracker();
   private readonly informers;
+  /** The BGPPeers' password Secrets, read by name (the speaker may read no other). */
+  private readonly secrets: NamedSecrets;
   private readonly queue: WorkQueue;
   private last: SpeakerView = { l2: undefined, bgp: undefined, problems: [], peers: [], peerConflicts: [], servicesByIp: new Map() };
   private readonly listeners: Array<(view: SpeakerView) => void> = [];
@@ -83,8 +86,8 @@ export class Speaker {
       bgpAdvertisements: make<BGPAdvertisement>(crd('BGPAdvertisement')),
       bgpPeers: make<BGPPeer>(crd('BGPPeer')),
       communities: make<Community>(crd('Community')),
-      secrets: make<V1Secret>(`/api/v1/namespaces/${namespace}/secrets`),
     };
+    this.secrets = new NamedSecrets({ kubeConfig, namespace, logger, resyncMs: 300_000, onChange: () => this.queue.add(SYNC) });
     this.queue = new WorkQueue(() => this.sync(), {
       onError: (_key, error, retryInMs) => logger.warn({ err: error instanceof Error ? error.message : String(error), retryInMs }, 'speaker sync failed'),
     });
@@ -162,7 +165,7 @@ export class Speaker {
     await Promise.race([handedOver, new Promise((resolve) => setTimeout(resolve, handOverMs).unref())]);
     await Promise.all([this.options.l2?.stop(), this.options.bgp?.gracefulStop()]);
     await this.liveness.stop();
-    await Promise.all(Object.values(this.informers).map((informer) => informer.stop()));
+    await Promise.all([...Object.values(this.informers).map((informer) => informer.stop()), this.secrets.stop()]);
   }
 
   snapshot(): ClusterSnapshot {
@@ -176,7 +179,7 @@ export class Speaker {
       bgpAdvertisements: i.bgpAdvertisements.list(),
       bgpPeers: i.bgpPeers.list(),
       communities: i.communities.list(),
-      secrets: i.secrets.list(),
+      secrets: this.secrets.list(),
     };
   }
 
@@ -192,6 +195,7 @@ export class Speaker {
   }
 
   private async sync(): Promise<void> {
+    await this.secrets.want(passwordSecretNames(this.informers.bgpPeers.list(), this.options.namespace));
     const snapshot = this.snapshot();
     const { nodeName, loadBalancerClass } = this.options;
     const membership = this.liveness.membership;

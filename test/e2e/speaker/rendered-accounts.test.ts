@@ -44,7 +44,7 @@ describe('the real controller and speaker under the accounts the operator render
     const testbed = (await suite.create({ nodeNames: [NODE], appNamespaces: [APP_NS], prefix: `ra${randomBytes(3).toString('hex')}` })).testbed;
     // Exactly the accounts and permissions the operator creates for an AnchorLB in NS.
     const anchorlb: AnchorLB = { apiVersion: 'anchorlb.io/v1beta1', kind: 'AnchorLB', metadata: { name: 'anchorlb', namespace: NS }, spec: {} };
-    const accounts = render({ anchorlb, rbacTemplates: await loadRbacTemplates(), livenessSecretExists: true, generateLivenessKey: () => Buffer.alloc(32) });
+    const accounts = render({ anchorlb, rbacTemplates: await loadRbacTemplates(), livenessSecretExists: true, speakerSecretNames: [], generateLivenessKey: () => Buffer.alloc(32) });
     const rbac = accounts.filter((object) => object.kind === 'ServiceAccount' || object.kind.endsWith('Role') || object.kind.endsWith('Binding'));
     expect(rbac).to.have.length(10);
     await kubectl(['apply', '-f', '-'], rbac.map((object) => stringify(object)).join('---\n'));

@@ -51,8 +51,11 @@ interface Workload extends Manifest {
   spec: { template: { spec: PodSpec }; updateStrategy?: { rollingUpdate: { maxUnavailable: number } }; strategy?: { type: string } };
 }
 
-async function renderSample(anchorlb: AnchorLB = SAMPLE, livenessSecretExists = false): Promise<Manifest[]> {
-  return render({ anchorlb, rbacTemplates: await loadRbacTemplates(), livenessSecretExists, generateLivenessKey: () => Buffer.alloc(32, 7) });
+/** The BGPPeers' passwordSecret names of the sample installation. */
+const PEER_SECRETS = ['tor-md5'];
+
+async function renderSample(anchorlb: AnchorLB = SAMPLE, livenessSecretExists = false, speakerSecretNames: readonly string[] = PEER_SECRETS): Promise<Manifest[]> {
+  return render({ anchorlb, rbacTemplates: await loadRbacTemplates(), speakerSecretNames, livenessSecretExists, generateLivenessKey: () => Buffer.alloc(32, 7) });
 }
 
 function find(objects: Manifest[], kind: string, name: string): Manifest {
@@ -106,7 +109,7 @@ describe('operator render', () => {
     const secret = find(await renderSample(), 'Secret', LIVENESS_SECRET_NAME);
     expect((secret.data as Record<string, string>).key).to.equal(Buffer.alloc(32, 7).toString('base64'));
     let generated = 0;
-    const objects = render({ anchorlb: SAMPLE, rbacTemplates: await loadRbacTemplates(), livenessSecretExists: true, generateLivenessKey: () => Buffer.from([generated++]) });
+    const objects = render({ anchorlb: SAMPLE, rbacTemplates: await loadRbacTemplates(), speakerSecretNames: PEER_SECRETS, livenessSecretExists: true, generateLivenessKey: () => Buffer.from([generated++]) });
     expect(objects.some((object) => object.kind === 'Secret')).to.equal(false);
     expect(generated).to.equal(0);
   });
@@ -235,7 +238,7 @@ describe('operator render', () => {
 
   it('refuses an AnchorLB without a namespace with a message naming it', async () => {
     const rbacTemplates = await loadRbacTemplates();
-    expect(() => render({ anchorlb: { ...SAMPLE, metadata: { name: 'x' } }, rbacTemplates, livenessSecretExists: true, generateLivenessKey: () => Buffer.alloc(1) })).to.throw(/AnchorLB x: metadata.namespace/);
+    expect(() => render({ anchorlb: { ...SAMPLE, metadata: { name: 'x' } }, rbacTemplates, speakerSecretNames: [], livenessSecretExists: true, generateLivenessKey: () => Buffer.alloc(1) })).to.throw(/AnchorLB x: metadata.namespace/);
   });
 });
 
@@ -282,12 +285,27 @@ describe('config/rbac least privilege', () => {
       expect(can(objects, 'anchorlb-speaker', { verb, group: '', resource: 'services', namespace: 'shop', name: 's' }), verb).to.equal(false);
       expect(can(objects, 'anchorlb-speaker', { verb, group: '', resource: 'services', subresource: 'status', namespace: 'shop', name: 's' }), verb).to.equal(false);
     }
-    expect(can(objects, 'anchorlb-speaker', { verb: 'watch', group: '', resource: 'secrets', namespace: 'lb-system' })).to.equal(true);
     for (const namespace of ['shop', 'kube-system']) {
       for (const verb of ['get', 'list', 'watch']) expect(can(objects, 'anchorlb-speaker', { verb, group: '', resource: 'secrets', namespace, name: 'x' }), `${verb} ${namespace}`).to.equal(false);
     }
     expect(can(objects, 'anchorlb-speaker', { verb: 'update', group: '', resource: 'secrets', namespace: 'lb-system', name: LIVENESS_SECRET_NAME })).to.equal(false);
     expect(can(objects, 'anchorlb-speaker', { verb: 'update', group: 'anchorlb.io', resource: 'ipaddresspools', namespace: 'lb-system', name: 'p' })).to.equal(false);
+  });
+
+  it('lets the speaker read, in its namespace, only the liveness key and the Secrets its BGPPeers name, and follows the peers', async () => {
+    const reads = (objects: Manifest[], name: string | undefined) =>
+      ['get', 'list', 'watch'].map((verb) => can(objects, 'anchorlb-speaker', { verb, group: '', resource: 'secrets', namespace: 'lb-system', ...(name === undefined ? {} : { name }) }));
+    const objects = await renderSample();
+    // list and watch carry the name of a metadata.name field selector, as in kube-apiserver.
+    for (const name of [LIVENESS_SECRET_NAME, 'tor-md5']) expect(reads(objects, name), name).to.deep.equal([true, true, true]);
+    expect(reads(objects, 'someone-elses'), 'another Secret').to.deep.equal([false, false, false]);
+    expect(reads(objects, undefined), 'every Secret').to.deep.equal([false, false, false]);
+    const withoutPeers = await renderSample(SAMPLE, false, []);
+    expect(reads(withoutPeers, 'tor-md5')).to.deep.equal([false, false, false]);
+    expect(reads(withoutPeers, LIVENESS_SECRET_NAME)).to.deep.equal([true, true, true]);
+    expect(reads(withoutPeers, undefined), 'never every Secret, even with no peer').to.deep.equal([false, false, false]);
+    const role = (rendered: Manifest[]) => find(rendered, 'Role', 'anchorlb-speaker').metadata.annotations?.[DESIRED_HASH_ANNOTATION];
+    expect(role(withoutPeers), 'the Role is rewritten when the peers change').to.not.equal(role(objects));
   });
 
   it('lets the controller allocate (Service status, pools, events) but read no Secret at all', async () => {

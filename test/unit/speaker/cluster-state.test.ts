@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { V1Service } from '@kubernetes/client-node';
-import { announcedServices, localNodeView, readyEndpointNodes, toBgpState, toL2State, type ClusterSnapshot } from '../../../src/speaker/cluster-state.ts';
+import { announcedServices, localNodeView, passwordSecretNames, readyEndpointNodes, toBgpState, toL2State, type ClusterSnapshot } from '../../../src/speaker/cluster-state.ts';
 import type { BGPPeer, L2Advertisement, L2Failover } from '../../../src/api/index.ts';
 
 const empty = (): ClusterSnapshot => ({ services: [], endpointSlices: [], nodes: [], pools: [], l2Advertisements: [], bgpAdvertisements: [], bgpPeers: [], communities: [], secrets: [] });
@@ -46,6 +46,18 @@ describe('speaker/cluster-state: Kubernetes objects to views', () => {
     const { state, problems } = toBgpState({ ...empty(), bgpPeers: [peer({ passwordSecret: { name: 'missing' } })] }, undefined);
     expect(state.peers).to.deep.equal([]);
     expect(problems).to.deep.equal([{ object: 'BGPPeer/tor', path: 'spec.passwordSecret', value: 'anchorlb-system/missing', message: 'Secret not found or has no "password" key' }]);
+  });
+
+  it('names the password Secrets the peers need in the speaker\'s namespace, once each, and none elsewhere', () => {
+    const peers = [
+      peer({ passwordSecret: { name: 'tor-md5' } }),
+      peer({ passwordSecret: { name: 'spine-md5', namespace: 'anchorlb-system' } }),
+      peer({ passwordSecret: { name: 'tor-md5' } }),
+      peer({ passwordSecret: { name: 'other-team', namespace: 'shop' } }),
+      peer({ password: 'inline' }),
+    ];
+    expect(passwordSecretNames(peers, 'anchorlb-system')).to.deep.equal(['spine-md5', 'tor-md5']);
+    expect(passwordSecretNames(peers, 'shop')).to.deep.equal(['other-team']);
   });
 
   it('reports a bad duration with its field and value, and keeps the other peers', () => {
