@@ -88,13 +88,20 @@ function checkDuplicates(fields: Fields, field: string, base: string): Problem[]
 }
 
 function checkSelector(selector: unknown, path: string): Problem[] {
+  const labels = fieldsOf(fieldsOf(selector)?.matchLabels) ?? {};
+  const problems: Problem[] = Object.keys(labels).flatMap((key) => {
+    const error = labelKeyError(key);
+    return error ? [{ path: fieldPath(fieldPath(path, 'matchLabels'), key), value: key, message: error }] : [];
+  });
   const expressions = fieldsOf(selector)?.matchExpressions;
-  if (!Array.isArray(expressions)) return [];
-  return expressions.flatMap((expression, index) => {
+  if (!Array.isArray(expressions)) return problems;
+  return problems.concat(expressions.flatMap((expression, index) => {
     const fields = fieldsOf(expression);
     const values = fields?.values;
     const count = Array.isArray(values) ? values.length : 0;
     const where = fieldPath(fieldPath(path, 'matchExpressions'), index);
+    const keyError = typeof fields?.key === 'string' ? labelKeyError(fields.key) : undefined;
+    if (keyError) return [{ path: fieldPath(where, 'key'), value: fields?.key, message: keyError }];
     if ((fields?.operator === 'In' || fields?.operator === 'NotIn') && count === 0) {
       return [{ path: fieldPath(where, 'values'), value: values, message: `operator ${fields.operator} needs at least one value` }];
     }
@@ -102,7 +109,7 @@ function checkSelector(selector: unknown, path: string): Problem[] {
       return [{ path: fieldPath(where, 'values'), value: values, message: `operator ${fields.operator} takes no values` }];
     }
     return [];
-  });
+  }));
 }
 
 function checkSelectorList(fields: Fields, field: string, base: string): Problem[] {
@@ -170,6 +177,10 @@ export function validateIPAddressPool(pool: unknown, context: ValidationContext 
   if (allocation) {
     const base = 'spec.serviceAllocation';
     problems.push(...checkDuplicates(allocation, 'namespaces', base));
+    for (const { path, text } of stringItems(allocation, 'namespaces', base)) {
+      const error = namespaceNameError(text);
+      if (error) problems.push({ path, value: text, message: error });
+    }
     problems.push(...checkSelectorList(allocation, 'namespaceSelectors', base));
     problems.push(...checkSelectorList(allocation, 'serviceSelectors', base));
   }

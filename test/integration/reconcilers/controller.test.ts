@@ -235,6 +235,14 @@ describe('controller against the local API server', function () {
     expect(Object.values(before)).to.not.include(meanwhile === '' ? 'none' : meanwhile);
     before.meanwhile = meanwhile;
 
+    // A selector no Service could ever match (In with no values): refused at the pool, which keeps serving.
+    await rest.patch(`${POOLS}/public`, {
+      spec: { addresses: ['192.0.2.0/29', '2001:db8:1::/126'], serviceAllocation: { serviceSelectors: [{ matchExpressions: [{ key: 'app', operator: 'In', values: [] }] }] } },
+    });
+    await settled('public refused for its selector', async () => (await conditionOf('public', 'Stale'))?.message.includes('operator In needs at least one value') ?? false);
+    expect((await conditionOf('public', 'Stale'))?.message).to.contain('spec.serviceAllocation.serviceSelectors[0].matchExpressions[0].values: []: operator In needs at least one value');
+    await rest.patch(`${POOLS}/public`, { spec: { serviceAllocation: null } });
+
     // An edit of the older pool overlapping the newer one in use: refused for the edited pool.
     await rest.patch(`${POOLS}/public`, { spec: { addresses: ['192.0.2.0/29', '2001:db8:1::/126', '198.51.100.0/24'] } });
     await settled('public refused for overlap', async () => (await conditionOf('public', 'Stale'))?.reason === 'Overlap');
@@ -246,6 +254,6 @@ describe('controller against the local API server', function () {
     await settled('public current again', async () => (await conditionOf('public', 'Stale'))?.status === 'False');
     expect(await conditionOf('public', 'Refused')).to.deep.include({ status: 'False', reason: 'Accepted' });
     const told = (await poolEvents('public')).map((event) => event.reason).sort();
-    expect(told).to.deep.equal(['InvalidSpec', 'Overlap']);
+    expect(told).to.deep.equal(['InvalidSpec', 'InvalidSpec', 'Overlap']);
   });
 });
