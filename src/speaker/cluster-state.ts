@@ -32,6 +32,8 @@ export interface SnapshotProblem {
   path: string;
   value: unknown;
   message: string;
+  /** True when the object keeps its last usable version in force (its session stays up as it was). */
+  stale?: boolean;
 }
 
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
@@ -146,12 +148,25 @@ function takeoverTiming(failover: L2Failover | undefined): Partial<TakeoverTimin
   return takeover;
 }
 
-export function toBgpState(snapshot: ClusterSnapshot, loadBalancerClass: string | undefined): { state: ClusterBgpState; problems: SnapshotProblem[] } {
+/**
+ * `inForce` holds the peers of the previous state: a peer whose edit is not usable
+ * keeps that version (its session is not dropped for a typo) and its problem says
+ * it is stale; a new peer that is not usable is left out.
+ */
+export function toBgpState(
+  snapshot: ClusterSnapshot,
+  loadBalancerClass: string | undefined,
+  inForce: readonly BgpPeerView[] = [],
+): { state: ClusterBgpState; problems: SnapshotProblem[] } {
   const problems: SnapshotProblem[] = [];
   const peers: BgpPeerView[] = [];
   for (const peer of snapshot.bgpPeers) {
-    const view = peerView(peer, snapshot.secrets, problems);
-    if (view) peers.push(view);
+    const found: SnapshotProblem[] = [];
+    const view = peerView(peer, snapshot.secrets, found);
+    const previous = view ? undefined : inForce.find((p) => p.name === (peer.metadata?.name ?? ''));
+    problems.push(...found.map((problem) => (previous ? { ...problem, stale: true } : problem)));
+    const used = view ?? previous;
+    if (used) peers.push(used);
   }
   const advertisements: BgpAdvertisementView[] = snapshot.bgpAdvertisements.map((advert) => ({ name: advert.metadata?.name ?? '', ...(advert.spec ?? {}) }) as BgpAdvertisementView);
   const communityAliases = new Map<string, string>();

@@ -10,7 +10,7 @@ import { GROUP, PLURALS, VERSION, type BGPAdvertisement, type BGPPeer, type Comm
 import type { Logger } from '../common/log.ts';
 import { Informer, type KubeObject } from '../kube/informer.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
-import { clusterPeerConflicts, desiredBgpState, type DesiredBgpState, type RefusedPeer } from './bgp/desired.ts';
+import { clusterPeerConflicts, desiredBgpState, type BgpPeerView, type DesiredBgpState, type RefusedPeer } from './bgp/desired.ts';
 import { localNodeView, passwordSecretNames, toBgpState, toL2State, type ClusterSnapshot, type SnapshotProblem } from './cluster-state.ts';
 import { desiredL2State, type L2Announcement, type L2Desired } from './l2-desired.ts';
 import { LivenessAgent } from './liveness/transport.ts';
@@ -71,6 +71,8 @@ export class Speaker {
   private reconsiderTimer: NodeJS.Timeout | undefined;
   /** This node's announceable interfaces (setInterfaces when they change). */
   private localInterfaces: string[];
+  /** The BGPPeers in force: an unusable edit of one keeps its previous version. */
+  private peersInForce: BgpPeerView[] = [];
 
   constructor(private readonly options: SpeakerOptions) {
     const { kubeConfig, logger, namespace } = options;
@@ -204,10 +206,12 @@ export class Speaker {
     // A failbackDelay ends at a known time: elect again then, even if nothing else changes.
     clearTimeout(this.reconsiderTimer);
     if (l2?.reconsiderAt !== undefined) this.reconsiderTimer = setTimeout(() => this.queue.add(SYNC), Math.max(0, l2.reconsiderAt - Date.now()) + 1).unref();
-    const bgpInput = this.options.bgp ? toBgpState(snapshot, loadBalancerClass) : undefined;
+    const bgpInput = this.options.bgp ? toBgpState(snapshot, loadBalancerClass, this.peersInForce) : undefined;
+    if (bgpInput) this.peersInForce = bgpInput.state.peers;
     const bgp = bgpInput ? desiredBgpState(bgpInput.state, localNodeView(this.informers.nodes.get(nodeName), nodeName)) : undefined;
     if (l2) this.transitions.ownersChanged(this.last.l2?.owners ?? new Map(), l2.owners, membership.live());
     const nodes = snapshot.nodes.map((node) => ({ name: node.metadata?.name ?? '', labels: node.metadata?.labels ?? {} }));
+    const previousProblems = this.last.problems;
     this.last = {
       l2,
       bgp,
@@ -216,7 +220,9 @@ export class Speaker {
       peerConflicts: bgpInput ? clusterPeerConflicts(bgpInput.state.peers, nodes) : [],
       servicesByIp: servicesByIp(snapshot),
     };
-    for (const problem of this.last.problems) this.options.logger.warn(problem, 'object not usable');
+    // Each problem is logged once, when it appears, not on every sync.
+    const said = new Set(previousProblems.map((problem) => JSON.stringify(problem)));
+    for (const problem of this.last.problems) if (!said.has(JSON.stringify(problem))) this.options.logger.warn(problem, 'object not usable');
     if (l2) await this.options.l2?.apply(l2.announcements);
     if (bgp) await this.options.bgp?.apply(bgp);
     for (const listener of this.listeners) listener(this.last);

@@ -67,6 +67,22 @@ describe('speaker/cluster-state: Kubernetes objects to views', () => {
     expect(problems[0]).to.deep.include({ object: 'BGPPeer/tor', path: 'spec.holdTime', value: 'soon' });
   });
 
+  it('keeps the version in force of a peer whose edit is unusable, saying it is stale; a new unusable peer is left out', () => {
+    const first = toBgpState({ ...empty(), bgpPeers: [peer({ holdTime: '90s' })] }, undefined);
+    expect(first.state.peers.map((p) => [p.name, p.holdTimeSec])).to.deep.equal([['tor', 90]]);
+    const newcomer = { ...peer({ passwordSecret: { name: 'missing' } }), metadata: { ...peer({}).metadata, name: 'newcomer' } };
+    const edited = toBgpState({ ...empty(), bgpPeers: [peer({ holdTime: 'soon' }), newcomer] }, undefined, first.state.peers);
+    expect(edited.state.peers).to.deep.equal(first.state.peers);
+    expect(edited.problems.map(({ object, path, stale }) => ({ object, path, stale }))).to.deep.equal([
+      { object: 'BGPPeer/tor', path: 'spec.holdTime', stale: true },
+      { object: 'BGPPeer/newcomer', path: 'spec.passwordSecret', stale: undefined },
+    ]);
+    // A valid edit takes effect.
+    const fixed = toBgpState({ ...empty(), bgpPeers: [peer({ holdTime: '30s' })] }, undefined, edited.state.peers);
+    expect(fixed.state.peers.map((p) => [p.name, p.holdTimeSec])).to.deep.equal([['tor', 30]]);
+    expect(fixed.problems).to.deep.equal([]);
+  });
+
   it('turns spec.failover into takeover announcements and a failback delay in milliseconds, leaving out what is not set or does not parse', () => {
     const advert = (name: string, failover?: L2Failover): L2Advertisement => ({ apiVersion: 'anchorlb.io/v1beta1', kind: 'L2Advertisement', metadata: { name }, spec: { interfaces: ['eth1'], ...(failover ? { failover } : {}) } });
     const snapshot = {
