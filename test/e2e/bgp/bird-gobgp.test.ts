@@ -104,6 +104,8 @@ describe('BGP interop: our speaker → BIRD 2 and GoBGP', function () {
     });
 
     it('withdraw reaches BIRD, which still holds the other node\'s route', async () => {
+      // Announced first, so the route's absence afterwards is the withdraw's doing.
+      await waitFor('our route in BIRD', async () => (await bird.birdc('show route for 203.0.113.10/32')).includes('203.0.113.10/32'));
       speakers[0]!.send('withdraw 203.0.113.10/32');
       // birdc throws when BIRD does not answer, so a dead BIRD cannot pass for a withdrawn route.
       await waitFor('withdrawn from BIRD', async () => !(await bird.birdc('show route for 203.0.113.10/32')).includes('203.0.113.10/32'));
@@ -157,6 +159,8 @@ describe('BGP interop: our speaker → BIRD 2 and GoBGP', function () {
     });
 
     it('withdraw reaches GoBGP, which still holds the other node\'s route', async () => {
+      // Announced first, so the route's absence afterwards is the withdraw's doing.
+      await waitFor('our route in GoBGP', async () => (await gobgp.rib('ipv4')).has('203.0.113.10/32'));
       speakers[0]!.send('withdraw 203.0.113.10/32');
       await waitFor('withdrawn from GoBGP', async () => !(await gobgp.rib('ipv4')).has('203.0.113.10/32'));
       // gobgp() throws when gobgpd does not answer: the table read is a real one.
