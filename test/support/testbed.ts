@@ -497,9 +497,15 @@ export class BirdRouter {
     readonly bird: ChildProcess,
   ) {}
 
-  /** birdc talks to the control socket, so no namespace switch is needed. Its output even on "Network not found" (exit 1). */
+  /**
+   * birdc talks to the control socket, so no namespace switch is needed. Its output even on
+   * "Network not found" (exit 1); but when BIRD does not answer (dead, socket gone) it throws,
+   * so "a route is absent from the output" can never pass against a BIRD that is not there.
+   */
   async birdc(command: string): Promise<string> {
-    return (await run(['birdc', '-s', this.ctl, command], { allowFailure: true })).stdout;
+    const result = await run(['birdc', '-s', this.ctl, command], { allowFailure: true });
+    if (!/^BIRD [\w.-]+ ready\.$/m.test(result.stdout)) throw new Error(`birdc ${command}: BIRD did not answer (exit ${result.code}): ${(result.stderr || result.stdout).trim()}`);
+    return result.stdout;
   }
 
   /** Routes in a BIRD table, by prefix, with the `via` next hops (BIRD has no JSON output). */

@@ -65,7 +65,7 @@ export class Announcer {
     );
   }
 
-  established(timeoutMs = 30_000): Promise<AnnouncerEvent> {
+  established(timeoutMs = 150_000): Promise<AnnouncerEvent> {
     return this.waitForEvent('session established', (e) => e.event === 'established', timeoutMs);
   }
 
