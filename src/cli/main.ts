@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerConvertCommand } from './convert.ts';
+import { registerBfdCommand } from './bfd.ts';
 import { registerBgpAnnounceCommand } from './bgp-announce.ts';
 import { registerLocalApiServerCommand } from './local-apiserver.ts';
 import { registerControllerCommand } from './controller.ts';
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .version(process.env.npm_package_version ?? '0.1.0');
   registerConvertCommand(program);
   registerBgpAnnounceCommand(program);
+  registerBfdCommand(program);
   registerLocalApiServerCommand(program);
   registerControllerCommand(program);
   registerSpeakerCommand(program);
