@@ -22,7 +22,7 @@ async function sessions(proc: Announcer): Promise<Array<Record<string, unknown>>
 }
 
 describe('BFD interop: our sessions ↔ FRR bfdd', function () {
-  this.timeout(120_000);
+  this.timeout(300_000);
   let tb: Testbed;
   let frr: FrrRouter;
   let n1: Host;
@@ -33,7 +33,8 @@ describe('BFD interop: our sessions ↔ FRR bfdd', function () {
   const start = async (name: string, host: Host, args: string[]): Promise<Announcer> => {
     const proc = await Announcer.command(tb, host, ['bfd', ...args]);
     procs[name] = proc;
-    await proc.waitForEvent('started', (e) => e.event === 'started');
+    // Starting node + tsx takes long on a loaded machine: wait before timing anything.
+    await proc.waitForEvent('started', (e) => e.event === 'started', 90_000);
     return proc;
   };
   const frrState = async (peer: string, multihop: boolean): Promise<FrrBfdPeer | undefined> => frr.bfdPeer(peer, multihop);
