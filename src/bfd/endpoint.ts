@@ -67,6 +67,8 @@ export interface StateChangeEvent {
 
 export interface EndpointHooks {
   onStateChange(event: StateChangeEvent): void;
+  /** The negotiated transmit interval or detection time changed without a state change (a Poll sequence ended). */
+  onTimers?(status: SessionStatus): void;
   /** A datagram was discarded, or a socket failed: for logs and counters. */
   onWarning?(message: string): void;
 }
@@ -238,9 +240,14 @@ export class BfdEndpoint {
   }
 
   private apply(running: Running, event: BfdEvent): void {
-    const result = step(running.fsm, event);
+    const before = running.fsm;
+    const result = step(before, event);
     running.fsm = result.session;
     for (const action of result.actions) this.perform(running, action);
+    const after = running.fsm;
+    if (after.state === before.state && (transmitIntervalUs(after) !== transmitIntervalUs(before) || detectionTimeUs(after) !== detectionTimeUs(before))) {
+      this.hooks.onTimers?.(this.status(running));
+    }
   }
 
   private perform(running: Running, action: BfdAction): void {

@@ -14,6 +14,7 @@ export type ToWorker = { readonly id: number; readonly request: Request };
 export type FromWorker =
   | { readonly type: 'reply'; readonly id: number; readonly result?: Reply; readonly error?: string }
   | { readonly type: 'stateChange'; readonly event: StateChangeEvent }
+  | { readonly type: 'timers'; readonly status: SessionStatus }
   | { readonly type: 'warning'; readonly message: string };
 
 /** Runs one request against the endpoint, wherever it lives. */

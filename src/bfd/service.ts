@@ -19,6 +19,8 @@ export interface BfdServiceOptions {
 
 export interface BfdServiceEvents {
   stateChange: [StateChangeEvent];
+  /** Negotiated timers changed without a state change. */
+  timers: [SessionStatus];
   warning: [string];
   /** The worker died: every session is gone; the owner should treat them as Down. */
   failed: [Error];
@@ -33,7 +35,10 @@ export class BfdService extends EventEmitter<BfdServiceEvents> {
   constructor(options: BfdServiceOptions = {}) {
     super();
     if (options.thread === 'main') {
-      this.endpoint = new BfdEndpoint({ onStateChange: (event) => this.emit('stateChange', event), onWarning: (message) => this.emit('warning', message) }, options.ports);
+      this.endpoint = new BfdEndpoint(
+        { onStateChange: (event) => this.emit('stateChange', event), onTimers: (status) => this.emit('timers', status), onWarning: (message) => this.emit('warning', message) },
+        options.ports,
+      );
       return;
     }
     const worker = new Worker(new URL('./worker-entry.js', import.meta.url), { workerData: { ports: options.ports } });
@@ -92,6 +97,9 @@ export class BfdService extends EventEmitter<BfdServiceEvents> {
       }
       case 'stateChange':
         this.emit('stateChange', message.event);
+        return;
+      case 'timers':
+        this.emit('timers', message.status);
         return;
       case 'warning':
         this.emit('warning', message.message);

@@ -10,7 +10,7 @@ const port = parentPort;
 if (!port) throw new Error('src/bfd/worker.ts runs only as a worker thread (see service.ts)');
 const post = (message: FromWorker): void => port.postMessage(message);
 const endpoint = new BfdEndpoint(
-  { onStateChange: (event) => post({ type: 'stateChange', event }), onWarning: (message) => post({ type: 'warning', message }) },
+  { onStateChange: (event) => post({ type: 'stateChange', event }), onTimers: (status) => post({ type: 'timers', status }), onWarning: (message) => post({ type: 'warning', message }) },
   (workerData as { ports?: ConstructorParameters<typeof BfdEndpoint>[1] } | undefined)?.ports,
 );
 

@@ -5,7 +5,7 @@
  * Level-triggered: one 'sync' recomputes everything, so a missed event heals.
  */
 import type { KubeConfig, V1EndpointSlice, V1Node, V1Secret, V1Service } from '@kubernetes/client-node';
-import { GROUP, PLURALS, VERSION, type BGPAdvertisement, type BGPPeer, type Community, type IPAddressPool, type L2Advertisement } from '../api/index.ts';
+import { GROUP, PLURALS, VERSION, type BFDProfile, type BGPAdvertisement, type BGPPeer, type Community, type IPAddressPool, type L2Advertisement } from '../api/index.ts';
 import type { Logger } from '../common/log.ts';
 import { Informer, type KubeObject } from '../kube/informer.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
@@ -79,6 +79,7 @@ export class Speaker {
       bgpAdvertisements: make<BGPAdvertisement>(crd('BGPAdvertisement')),
       bgpPeers: make<BGPPeer>(crd('BGPPeer')),
       communities: make<Community>(crd('Community')),
+      bfdProfiles: make<BFDProfile>(crd('BFDProfile')),
       secrets: make<V1Secret>(`/api/v1/namespaces/${namespace}/secrets`),
     };
     this.queue = new WorkQueue(() => this.sync(), {
@@ -159,6 +160,7 @@ export class Speaker {
       bgpAdvertisements: i.bgpAdvertisements.list(),
       bgpPeers: i.bgpPeers.list(),
       communities: i.communities.list(),
+      bfdProfiles: i.bfdProfiles.list(),
       secrets: i.secrets.list(),
     };
   }
