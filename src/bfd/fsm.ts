@@ -308,8 +308,11 @@ function receive(session: BfdSession, packet: ControlPacket, actions: BfdAction[
     // RFC 5880 §6.8.7: answer a Poll with F at once, whatever the transmit timer says.
     actions.push({ type: 'send', packet: packetOf(next, { final: true }) });
   }
-  // A state change or a newly started Poll is sent now; so is the first packet a passive end may send.
-  if (next.state !== before || (next.polling && !session.polling) || (!wasAllowed && mayTransmit(next)) || (!mayTransmit(next) && next.transmitting)) {
+  // Sent now: a state change, a newly started Poll, the first packet a passive end may send, and
+  // the first at a shorter interval (the peer lowered its Required Min RX: the timer armed for the
+  // old interval would outlast the peer's new detection time).
+  const sooner = next.transmitting && transmitIntervalUs(next) < transmitIntervalUs(session);
+  if (next.state !== before || (next.polling && !session.polling) || (!wasAllowed && mayTransmit(next)) || (!mayTransmit(next) && next.transmitting) || sooner) {
     next = transmitNow(next, actions);
   }
   return { session: next, actions };

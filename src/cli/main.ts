@@ -11,6 +11,7 @@ type Register = (program: Command) => void;
 const SUBCOMMANDS: Record<string, () => Promise<Register>> = {
   convert: async () => (await import('./convert.ts')).registerConvertCommand,
   'bgp-announce': async () => (await import('./bgp-announce.ts')).registerBgpAnnounceCommand,
+  bfd: async () => (await import('./bfd.ts')).registerBfdCommand,
   'local-apiserver': async () => (await import('./local-apiserver.ts')).registerLocalApiServerCommand,
   controller: async () => (await import('./controller.ts')).registerControllerCommand,
   speaker: async () => (await import('./speaker.ts')).registerSpeakerCommand,

@@ -8,10 +8,10 @@ import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from '@kubernetes/c
 import { SERVICE_ANNOTATIONS } from '../api/annotations.ts';
 import { isParseError, parseAddressRange, parseIP, rangeContains } from '../api/net.ts';
 import { parseDuration } from '../api/duration.ts';
-import type { BGPAdvertisement, BGPPeer, Community, IPAddressPool, L2Advertisement, L2Failover } from '../api/index.ts';
+import type { BFDProfile, BGPAdvertisement, BGPPeer, Community, IPAddressPool, L2Advertisement, L2Failover } from '../api/index.ts';
 import type { LabelSelector } from '../common/labels.ts';
 import { EXCLUDE_FROM_LB_LABEL, type NodeView } from './election.ts';
-import type { BgpAdvertisementView, BgpPeerView, ClusterBgpState, LocalNodeView, ServiceView } from './bgp/desired.ts';
+import type { BfdProfileView, BgpAdvertisementView, BgpPeerView, ClusterBgpState, LocalNodeView, ServiceView } from './bgp/desired.ts';
 import type { ClusterL2State, L2AdvertisementSpecView, L2ServiceView, TakeoverTiming } from './l2-desired.ts';
 
 export interface ClusterSnapshot {
@@ -23,7 +23,9 @@ export interface ClusterSnapshot {
   bgpAdvertisements: BGPAdvertisement[];
   bgpPeers: BGPPeer[];
   communities: Community[];
-  /** The Secrets the peers' passwordSecret names in the speaker's namespace (read by name). */
+  /** BFD profiles the peers' bfdProfile may name. */
+  bfdProfiles: BFDProfile[];
+  /** Secrets the peers' passwordSecret may name (the speaker's namespace). */
   secrets: V1Secret[];
 }
 
@@ -162,7 +164,7 @@ export function toBgpState(
   const peers: BgpPeerView[] = [];
   for (const peer of snapshot.bgpPeers) {
     const found: SnapshotProblem[] = [];
-    const view = peerView(peer, snapshot.secrets, found);
+    const view = peerView(peer, snapshot.secrets, snapshot.bfdProfiles, found);
     const previous = view ? undefined : inForce.find((p) => p.name === (peer.metadata?.name ?? ''));
     problems.push(...found.map((problem) => (previous ? { ...problem, stale: true } : problem)));
     const used = view ?? previous;
@@ -189,7 +191,20 @@ export function passwordSecretNames(peers: readonly BGPPeer[], namespace: string
   return [...new Set(names)].sort();
 }
 
-function peerView(peer: BGPPeer, secrets: readonly V1Secret[], problems: SnapshotProblem[]): BgpPeerView | undefined {
+/** A BFDProfile with MetalLB's defaults (300 ms, 300 ms, × 3, minimum TTL 254). */
+export function bfdProfileView(profile: BFDProfile): BfdProfileView {
+  const spec = profile.spec ?? {};
+  return {
+    receiveIntervalMs: spec.receiveInterval ?? 300,
+    transmitIntervalMs: spec.transmitInterval ?? 300,
+    detectMultiplier: spec.detectMultiplier ?? 3,
+    passive: spec.passiveMode ?? false,
+    minimumTtl: spec.minimumTtl ?? 254,
+    echoMode: spec.echoMode ?? false,
+  };
+}
+
+function peerView(peer: BGPPeer, secrets: readonly V1Secret[], bfdProfiles: readonly BFDProfile[], problems: SnapshotProblem[]): BgpPeerView | undefined {
   const name = peer.metadata?.name ?? '';
   const object = `BGPPeer/${name}`;
   const spec = peer.spec;
@@ -247,7 +262,10 @@ function peerView(peer: BGPPeer, secrets: readonly V1Secret[], problems: Snapsho
     disableMP: spec.disableMP,
     passive: spec.passive,
     vrf: spec.vrf,
+    bfdProfile: spec.bfdProfile,
   };
+  const profile = spec.bfdProfile === undefined ? undefined : bfdProfiles.find((p) => p.metadata?.name === spec.bfdProfile);
+  if (profile) optional.bfd = bfdProfileView(profile);
   for (const [field, value] of Object.entries(optional)) if (value !== undefined) (view as unknown as Record<string, unknown>)[field] = value;
   return view;
 }

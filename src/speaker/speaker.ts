@@ -6,7 +6,7 @@
  */
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
 import type { KubeConnection } from '../kube/connection.ts';
-import { GROUP, PLURALS, VERSION, type BGPAdvertisement, type BGPPeer, type Community, type IPAddressPool, type L2Advertisement } from '../api/index.ts';
+import { GROUP, PLURALS, VERSION, type BFDProfile, type BGPAdvertisement, type BGPPeer, type Community, type IPAddressPool, type L2Advertisement } from '../api/index.ts';
 import type { Logger } from '../common/log.ts';
 import { Informer, type KubeObject } from '../kube/informer.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
@@ -88,6 +88,7 @@ export class Speaker {
       bgpAdvertisements: make<BGPAdvertisement>(crd('BGPAdvertisement')),
       bgpPeers: make<BGPPeer>(crd('BGPPeer')),
       communities: make<Community>(crd('Community')),
+      bfdProfiles: make<BFDProfile>(crd('BFDProfile')),
     };
     this.secrets = new NamedSecrets({ kubeConfig, namespace, logger, resyncMs: 300_000, onChange: () => this.queue.add(SYNC) });
     this.queue = new WorkQueue(() => this.sync(), {
@@ -181,6 +182,7 @@ export class Speaker {
       bgpAdvertisements: i.bgpAdvertisements.list(),
       bgpPeers: i.bgpPeers.list(),
       communities: i.communities.list(),
+      bfdProfiles: i.bfdProfiles.list(),
       secrets: this.secrets.list(),
     };
   }

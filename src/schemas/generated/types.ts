@@ -647,6 +647,44 @@ export interface BGPPeerNodeStatus {
    * Last error or NOTIFICATION, if any.
    */
   lastError?: string;
+  bfd?: BGPPeerNodeBFDStatus;
+}
+/**
+ * The BFD session of this node with the peer (spec.bfdProfile).
+ */
+export interface BGPPeerNodeBFDStatus {
+  /**
+   * The BFDProfile in use.
+   */
+  profile: string;
+  /**
+   * BFD session state; Refused: the profile is missing or asks for echo mode (see error), and BGP runs without BFD.
+   */
+  state: 'AdminDown' | 'Down' | 'Init' | 'Up' | 'Refused';
+  /**
+   * Our diagnostic (RFC 5880): why the session last left Up, e.g. ControlDetectionTimeExpired.
+   */
+  diag?: string;
+  /**
+   * Negotiated transmit interval, milliseconds.
+   */
+  transmitIntervalMs?: number;
+  /**
+   * Negotiated detection time, milliseconds.
+   */
+  detectionTimeMs?: number;
+  /**
+   * When the session last went down from Up.
+   */
+  lastDownTime?: string;
+  /**
+   * Why: a diagnostic, or peer AdminDown (a planned stop on the router's side).
+   */
+  lastDownReason?: string;
+  /**
+   * Why BFD is not running for this peer.
+   */
+  error?: string;
 }
 /**
  * Named BGP community aliases that BGPAdvertisement.communities may use. Same fields as MetalLB's Community.

@@ -178,6 +178,20 @@ describe('bfd state machine', () => {
     );
   });
 
+  it('reschedules its transmission at once when the peer lowers its Required Min RX (FRR polls down from 1 s after Up)', () => {
+    // End 1 sends fast but asks for slow reception first, as FRR does during its slow start.
+    const s = sim({ desiredMinTxUs: ms(100), requiredMinRxUs: ms(100) }, { desiredMinTxUs: ms(100), requiredMinRxUs: ms(1000) });
+    s.apply(0, { type: 'start' });
+    s.apply(1, { type: 'start' });
+    s.runUntilTrue(10_000, () => settled(s));
+    expect(settled(s)).to.equal(true);
+    s.runUntil(s.now + 300); // end 0's next packet is now up to a second away
+    const before = s.log.length;
+    s.apply(1, { type: 'setTimers', timers: { desiredMinTxUs: ms(100), requiredMinRxUs: ms(100), detectMult: 3 } });
+    s.runUntil(s.now + 5000);
+    expect(s.log.slice(before)).to.deep.equal([]);
+  });
+
   it('answers a Poll with Final at once, outside the transmit timer', () => {
     const { session } = drive(createSession(config()), { type: 'start' });
     const r = step(session, { type: 'packet', packet: { ...downPacket(), poll: true } });

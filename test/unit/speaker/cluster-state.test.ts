@@ -3,7 +3,7 @@ import type { V1Service } from '@kubernetes/client-node';
 import { announcedServices, localNodeView, passwordSecretNames, readyEndpointNodes, toBgpState, toL2State, type ClusterSnapshot } from '../../../src/speaker/cluster-state.ts';
 import type { BGPPeer, L2Advertisement, L2Failover } from '../../../src/api/index.ts';
 
-const empty = (): ClusterSnapshot => ({ services: [], endpointSlices: [], nodes: [], pools: [], l2Advertisements: [], bgpAdvertisements: [], bgpPeers: [], communities: [], secrets: [] });
+const empty = (): ClusterSnapshot => ({ services: [], endpointSlices: [], nodes: [], pools: [], l2Advertisements: [], bgpAdvertisements: [], bgpPeers: [], communities: [], bfdProfiles: [], secrets: [] });
 const lb = (name: string, extra: Partial<V1Service['spec']> = {}, annotations: Record<string, string> = {}): V1Service => ({
   metadata: { name, namespace: 'shop', annotations },
   spec: { type: 'LoadBalancer', ...extra },
@@ -58,6 +58,15 @@ describe('speaker/cluster-state: Kubernetes objects to views', () => {
     ];
     expect(passwordSecretNames(peers, 'anchorlb-system')).to.deep.equal(['spine-md5', 'tor-md5']);
     expect(passwordSecretNames(peers, 'shop')).to.deep.equal(['other-team']);
+  });
+
+  it('resolves spec.bfdProfile to its BFDProfile with MetalLB\'s defaults; a missing one keeps the name and no settings', () => {
+    const profile = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'anchorlb.io/v1beta1' as const, kind: 'BFDProfile' as const, metadata: { name }, spec });
+    const { state } = toBgpState({ ...empty(), bgpPeers: [peer({ bfdProfile: 'fast' })], bfdProfiles: [profile('fast', { transmitInterval: 50, passiveMode: true })] }, undefined);
+    expect(state.peers[0]).to.deep.include({ bfdProfile: 'fast', bfd: { receiveIntervalMs: 300, transmitIntervalMs: 50, detectMultiplier: 3, passive: true, minimumTtl: 254, echoMode: false } });
+    const missing = toBgpState({ ...empty(), bgpPeers: [peer({ bfdProfile: 'gone' })] }, undefined).state.peers[0];
+    expect(missing).to.include({ bfdProfile: 'gone' });
+    expect(missing).to.not.have.property('bfd');
   });
 
   it('reports a bad duration with its field and value, and keeps the other peers', () => {
