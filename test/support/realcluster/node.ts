@@ -6,9 +6,15 @@
  * ../shared/reference/container-image.md.
  *
  * Several kubelets share one kernel: each has its own cgroup root (/anchorlb-PREFIX-NAME in
- * every cgroup v1 hierarchy), state directories under the run's work directory, and its own
- * network namespace (so its ports). Containers are killed at the end through those cgroups:
- * everything in them was started by this node's containerd.
+ * every cgroup v1 hierarchy), state directories under the run's work directory, its own
+ * network namespace (so its ports) and its own mount namespace, shared by the node's
+ * containerd, kubelet and kube-proxy: the kubelet's volume mounts must be seen by containerd,
+ * and nothing the node mounts is seen outside it. `ip netns exec` alone would not do: it
+ * gives every process a mount namespace of its own, with a fresh /sys and so no cgroups.
+ * In that namespace the kernel settings a kubelet insists on (it would write vm.* and
+ * kernel.* machine-wide) read as the kubelet wants them, so the machine's stay as they are.
+ * Containers are killed at the end through the node's cgroups: everything in them was
+ * started by this node's containerd.
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -20,6 +26,16 @@ import { PAUSE_IMAGE, writePauseImage } from './images.ts';
 import { CLUSTER_CIDR, tail, type RealCluster } from './index.ts';
 
 const CGROUP_V1 = '/sys/fs/cgroup';
+
+/** The values kubelet's container manager sets unless they already hold (pkg/kubelet/cm setupKernelTunables). */
+const KUBELET_KERNEL_SETTINGS: ReadonlyArray<[string, number]> = [
+  ['vm/overcommit_memory', 1],
+  ['vm/panic_on_oom', 0],
+  ['kernel/panic', 10],
+  ['kernel/panic_on_oops', 1],
+  ['kernel/keys/root_maxkeys', 1000000],
+  ['kernel/keys/root_maxbytes', 25000000],
+];
 
 interface NodeStatus {
   spec?: { podCIDR?: string };
@@ -42,6 +58,16 @@ export class WorkerNode {
     this.cgroupRoot = `/anchorlb-${cluster.testbed.prefix}-${name}`;
   }
 
+  /** The node's mount namespace, kept open by a bind mount of its nsfs file. */
+  get mountNamespace(): string {
+    return join(this.dir, 'ns', 'mnt');
+  }
+
+  /** Starts `argv` as the node's component `component`, in the node's network and mount namespaces. */
+  private async spawn(component: string, argv: readonly string[]): Promise<void> {
+    this.children.push(await this.cluster.spawn(`${this.name}-${component}`, this.host.ns, ['nsenter', `--mount=${this.mountNamespace}`, '--', ...argv]));
+  }
+
   get containerdSocket(): string {
     return join(this.dir, 'containerd', 'containerd.sock');
   }
@@ -56,12 +82,12 @@ export class WorkerNode {
     const say = (line: string) => this.cluster.say(`${this.name} (${this.host.ns}, ${this.host.ipv4}): ${line}`);
     await mkdir(join(this.dir, 'cni'), { recursive: true });
     await this.createCgroupRoot();
+    await this.createMountNamespace();
 
     say('containerd');
     const config = join(this.dir, 'containerd.toml');
     await writeFile(config, this.containerdConfig());
-    const containerd = await this.cluster.spawn(`${this.name}-containerd`, this.host.ns, ['containerd', '--config', config]);
-    this.children.push(containerd);
+    await this.spawn('containerd', ['containerd', '--config', config]);
     await this.cluster.waitFor(`containerd on ${this.name}`, async () => existsSync(this.containerdSocket) && (await this.ctr(['version']).then(() => true, () => false)), 60_000);
     const archive = join(this.cluster.workDir, 'pause.oci.tar');
     if (!existsSync(archive)) await writePauseImage(archive);
@@ -73,23 +99,21 @@ export class WorkerNode {
     const kubeletKubeconfig = await pki.writeKubeconfig(join(this.dir, 'kubelet.kubeconfig'), this.cluster.apiServerUrl, `system:node:${this.name}`, kubeletCredential);
     const kubeletConfig = join(this.dir, 'kubelet.yaml');
     await writeFile(kubeletConfig, stringify(this.kubeletConfiguration()));
-    this.children.push(
-      await this.cluster.spawn(`${this.name}-kubelet`, this.host.ns, [
-        join(this.cluster.bin, 'kubelet'),
-        `--config=${kubeletConfig}`,
-        `--kubeconfig=${kubeletKubeconfig}`,
-        `--root-dir=${join(this.dir, 'kubelet')}`,
-        `--cert-dir=${join(this.dir, 'kubelet-pki')}`,
-        `--hostname-override=${this.name}`,
-        `--node-ip=${this.host.ipv4}`,
-        '--v=1',
-      ]),
-    );
+    await this.spawn('kubelet', [
+      join(this.cluster.bin, 'kubelet'),
+      `--config=${kubeletConfig}`,
+      `--kubeconfig=${kubeletKubeconfig}`,
+      `--root-dir=${join(this.dir, 'kubelet')}`,
+      `--cert-dir=${join(this.dir, 'kubelet-pki')}`,
+      `--hostname-override=${this.name}`,
+      `--node-ip=${this.host.ipv4}`,
+      '--v=1',
+    ]);
     const proxyCredential = await pki.issue(`kube-proxy-${this.name}`, 'system:kube-proxy');
     const proxyKubeconfig = await pki.writeKubeconfig(join(this.dir, 'kube-proxy.kubeconfig'), this.cluster.apiServerUrl, 'system:kube-proxy', proxyCredential);
     const proxyConfig = join(this.dir, 'kube-proxy.yaml');
     await writeFile(proxyConfig, stringify(this.kubeProxyConfiguration(proxyKubeconfig)));
-    this.children.push(await this.cluster.spawn(`${this.name}-kube-proxy`, this.host.ns, [join(this.cluster.bin, 'kube-proxy'), `--config=${proxyConfig}`]));
+    await this.spawn('kube-proxy', [join(this.cluster.bin, 'kube-proxy'), `--config=${proxyConfig}`]);
   }
 
   /**
@@ -114,11 +138,28 @@ export class WorkerNode {
     this.cluster.say(`${this.name} Ready, pods from ${this.podCidr}`);
   }
 
+  /** A mount namespace for the node (see the top of this file), with the kubelet's kernel settings in it. */
+  private async createMountNamespace(): Promise<void> {
+    const dir = join(this.dir, 'ns');
+    await mkdir(dir, { recursive: true });
+    // The nsfs bind mount that keeps the namespace must sit on a private mount.
+    await run(['mount', '--bind', dir, dir]);
+    await run(['mount', '--make-private', dir]);
+    await writeFile(this.mountNamespace, '');
+    // slave: the machine's mounts show inside; the node's own stay inside.
+    await run(['unshare', `--mount=${this.mountNamespace}`, '--propagation', 'slave', 'true']);
+    for (const [setting, value] of KUBELET_KERNEL_SETTINGS) {
+      const file = join(dir, setting.replaceAll('/', '.'));
+      await writeFile(file, `${value}\n`);
+      await run(['nsenter', `--mount=${this.mountNamespace}`, '--', 'mount', '--bind', '-o', 'ro', file, `/proc/sys/${setting}`]);
+    }
+  }
+
   /** Kills the kubelet, kube-proxy, every container of this node (through its cgroups) and containerd. */
   async stop(): Promise<void> {
     const [containerd, ...others] = this.children;
     for (const child of others.reverse()) await this.cluster.terminate(child);
-    await this.killCgroupRoot();
+    await this.killCgroupRoot().catch((error: unknown) => this.cluster.say(`${this.name}: ${(error as Error).message}`));
     if (containerd !== undefined) await this.cluster.terminate(containerd);
     await this.unmountUnder(this.dir);
     await this.removeCgroupRoot();
@@ -180,6 +221,8 @@ export class WorkerNode {
       failSwapOn: false,
       clusterDomain: 'cluster.local',
       resolvConf: '/etc/resolv.conf',
+      // Per node: a kubelet removes the log directories of pods it does not know.
+      podLogsDir: join(this.dir, 'pod-logs'),
       rotateCertificates: false,
       serializeImagePulls: false,
       // A shared test machine: evict only when it is really short.
@@ -256,7 +299,7 @@ export class WorkerNode {
     }
   }
 
-  /** Unmounts what containerd and the kubelet mounted under `dir` (rootfs overlays, shm, volumes, netns), deepest first. */
+  /** Unmounts what is mounted under `dir` here (the node's mount namespace and its anchor), deepest first. */
   private async unmountUnder(dir: string): Promise<void> {
     const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
       .split('\n')
