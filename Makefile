@@ -2,7 +2,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := test
 
-DEBIAN_PACKAGES := frr bird2 gobgpd iproute2 iputils-arping iputils-ping ndisc6 tcpdump libpcap-dev python3 make g++ podman runc skopeo
+# The real cluster's nodes (make cluster, test/realcluster): containerd with runc, CNI plugins,
+# catatonit for the pause image, iptables/conntrack for kube-proxy, openssl for certificates.
+REALCLUSTER_PACKAGES := containerd runc catatonit containernetworking-plugins iptables conntrack openssl
+DEBIAN_PACKAGES := frr bird2 gobgpd iproute2 iputils-arping iputils-ping ndisc6 tcpdump libpcap-dev python3 make g++ podman skopeo $(REALCLUSTER_PACKAGES)
 NPM_STAMP := node_modules/.anchorlb-installed
 
 .PHONY: setup setup-debian setup-npm setup-kubectl setup-native gen gen-check lint typecheck test test-unit test-only build image
@@ -90,3 +93,13 @@ release: manifests gen-check
 .PHONY: demo
 demo: setup
 	node --import tsx scripts/demo.ts $(DEMO_ARGS)
+
+# A real Kubernetes cluster (Kubernetes' own components, built once from the Go modules pinned
+# in test/realcluster/go.mod and cached under /var/cache/anchorlb) in network namespaces, until
+# Ctrl-C. CLUSTER_ARGS=--nodes N (0..3, default 3); KEEP_LOGS=1 keeps the logs after Ctrl-C.
+.PHONY: cluster cluster-build
+cluster-build:
+	@bash scripts/build-realcluster.sh >/dev/null
+
+cluster: setup cluster-build
+	node --import tsx scripts/cluster.ts $(CLUSTER_ARGS)

@@ -70,10 +70,12 @@ export interface Host {
 }
 
 export interface TestbedOptions {
-  /** Number of node namespaces (1..89). */
+  /** Number of node namespaces (1..89; 0 with a control plane only). */
   nodes: number;
   /** Also create PREFIX-client (.2). */
   client?: boolean;
+  /** Also create PREFIX-cp (.3), for a control plane the nodes reach on the bridge. */
+  controlPlane?: boolean;
   /** ≤ 10 characters `[a-z][a-z0-9]*`; default: random, so parallel runs never collide. */
   prefix?: string;
   /** Default /run/anchorlb-testbed. */
@@ -138,6 +140,7 @@ export class Testbed {
   readonly stateDir: string;
   readonly router: Host;
   readonly client: Host | undefined;
+  readonly controlPlane: Host | undefined;
   readonly nodes: Host[];
   private readonly children = new Set<ChildProcess>();
   private readonly namespaces: string[];
@@ -150,19 +153,21 @@ export class Testbed {
     this.stateDir = join(options.stateRoot ?? '/run/anchorlb-testbed', prefix);
     this.router = { ns: `${prefix}-router`, ipv4: '192.0.2.1', ipv6: '2001:db8::1' };
     this.client = options.client === true ? { ns: `${prefix}-client`, ipv4: '192.0.2.2', ipv6: '2001:db8::2' } : undefined;
+    this.controlPlane = options.controlPlane === true ? { ns: `${prefix}-cp`, ipv4: '192.0.2.3', ipv6: '2001:db8::3' } : undefined;
     this.nodes = Array.from({ length: options.nodes }, (_, i) => ({
       ns: `${prefix}-node${i + 1}`,
       ipv4: `192.0.2.${11 + i}`,
       ipv6: `2001:db8::${11 + i}`,
     }));
-    this.namespaces = [`${prefix}-sw`, this.router.ns, ...(this.client ? [this.client.ns] : []), ...this.nodes.map((n) => n.ns)];
+    this.namespaces = [`${prefix}-sw`, this.router.ns, ...[this.client, this.controlPlane].flatMap((host) => (host ? [host.ns] : [])), ...this.nodes.map((n) => n.ns)];
   }
 
   /** Builds the topology; on any failure tears down what was built and rethrows. */
   static async create(options: TestbedOptions): Promise<Testbed> {
     const prefix = options.prefix ?? `t${randomBytes(4).toString('hex').slice(0, 6)}`;
     if (!UNIQUE_PREFIX.test(prefix)) throw new Error(`testbed prefix '${prefix}' must match ${UNIQUE_PREFIX} (interface names are limited to 15 characters)`);
-    if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > 89) throw new Error(`testbed nodes must be 1..89, got ${options.nodes}`);
+    const fewest = options.controlPlane === true ? 0 : 1;
+    if (!Number.isInteger(options.nodes) || options.nodes < fewest || options.nodes > 89) throw new Error(`testbed nodes must be ${fewest}..89, got ${options.nodes}`);
     if (process.getuid?.() !== 0) throw new Error('testbed needs root (network namespaces)');
     const testbed = new Testbed(prefix, options);
     live.add(testbed);
@@ -182,7 +187,12 @@ export class Testbed {
     await this.addNamespace(sw);
     await run(['ip', '-n', sw, 'link', 'add', bridge, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0']);
     await run(['ip', '-n', sw, 'link', 'set', bridge, 'up']);
-    const leaves: Array<[Host, string]> = [[this.router, 'r'], ...(this.client ? [[this.client, 'c'] as [Host, string]] : []), ...this.nodes.map((n, i): [Host, string] => [n, `n${i + 1}`])];
+    const leaves: Array<[Host, string]> = [
+      [this.router, 'r'],
+      ...(this.client ? [[this.client, 'c'] as [Host, string]] : []),
+      ...(this.controlPlane ? [[this.controlPlane, 'cp'] as [Host, string]] : []),
+      ...this.nodes.map((n, i): [Host, string] => [n, `n${i + 1}`]),
+    ];
     for (const [host, port] of leaves) {
       const iface = this.iface;
       const portName = `${this.prefix}-${port}`;
