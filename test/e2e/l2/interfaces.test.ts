@@ -4,9 +4,11 @@
 // line, NoMatchingInterface Event on the Service) instead of staying silent; once the link is
 // created it answers ARP there, without a restart; when the link is deleted it lets the IP go
 // (no VIPStatus, reported again), and a link created again under the same name (another
-// ifindex) is announced on again.
+// ifindex) is announced on again, also when it is deleted and created in one go (the raw socket
+// on the old ifindex would hear nothing: it is reopened).
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { SPEAKER_NAMESPACE as NS, withSpeakerNodes } from '../../support/speaker-nodes.ts';
 import { type Testbed, waitFor } from '../../support/testbed.ts';
@@ -120,5 +122,17 @@ spec:
 
     await plugLink();
     await waitFor(`an ARP answer for ${VIP} on the new ${LINK}`, () => arpAnswered(), 30_000, 200);
+  });
+
+  it('the link deleted and created again at once (one batch, same name, another ifindex): the raw socket is reopened, still answered', async () => {
+    const nodeNs = bed().nodes[0]!.ns;
+    const batch = join(bed().stateDir, 'recreate.batch');
+    writeFileSync(batch, `link del ${LINK}\nlink add ${LINK} type veth peer name ${CLIENT_END} netns ${client().ns}\nlink set ${LINK} up\n`);
+    const from = log().length;
+    await bed().exec(nodeNs, ['ip', '-batch', batch]);
+    await bed().exec(client().ns, ['ip', 'addr', 'add', '198.51.100.2/24', 'dev', CLIENT_END]);
+    await bed().exec(client().ns, ['ip', 'link', 'set', CLIENT_END, 'up']);
+    await waitFor(`an ARP answer for ${VIP} on the re-created ${LINK}`, () => arpAnswered(), 30_000, 200);
+    expect(log().slice(from)).to.contain('interface re-created: raw socket reopened');
   });
 });
