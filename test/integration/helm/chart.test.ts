@@ -4,7 +4,7 @@
  * same running system as `kubectl apply -f dist/install.yaml` plus the sample AnchorLB.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -277,5 +277,15 @@ describe('helm install against the local API server', function () {
       120_000,
       250,
     );
+  });
+
+  it('uninstalls as its notes say: the AnchorLB first (the operator removes what it deployed), then the release; the CRDs stay', async () => {
+    const deleted = await byHelm.kubectl(['delete', 'anchorlbs', '--namespace', NS, '--all', '--wait', '--timeout=120s'], { timeoutMs: 150_000 });
+    expect(deleted.code, deleted.stderr).to.equal(0);
+    const uninstalled = await helmRunner(home)(['uninstall', 'anchorlb', '--namespace', NS, '--kubeconfig', byHelm.kubeconfigPath]);
+    expect(uninstalled.code, uninstalled.stderr).to.equal(0);
+    const left = Object.keys(await installedObjects(byHelm));
+    expect(left.filter((key) => !key.startsWith('CustomResourceDefinition '))).to.deep.equal([]);
+    expect(left).to.have.length((await readdir(join(REPO_ROOT, 'crds'))).length);
   });
 });
