@@ -16,7 +16,7 @@ import { createLogger } from '../../../src/common/log.ts';
 import { ServiceController } from '../../../src/reconcilers/services.ts';
 import { Speaker } from '../../../src/speaker/speaker.ts';
 import type { L2Announcement } from '../../../src/speaker/l2-desired.ts';
-import { REPO_ROOT, loadKubeConfig, statusCodeOf as statusCode, withLocalApiServer } from '../../support/apiserver.ts';
+import { REPO_ROOT, loadKubeConfig, withLocalApiServer } from '../../support/apiserver.ts';
 import { waitFor } from '../../support/testbed.ts';
 
 const NS = 'anchorlb-system';
@@ -52,6 +52,16 @@ async function exists(rest: KubeRest, path: string): Promise<boolean> {
     return true;
   } catch (error) {
     if (error instanceof KubeHttpError && error.statusCode === 404) return false;
+    throw error;
+  }
+}
+
+async function statusCode(request: Promise<unknown>): Promise<number> {
+  try {
+    await request;
+    return 200;
+  } catch (error) {
+    if (error instanceof KubeHttpError) return error.statusCode;
     throw error;
   }
 }
