@@ -7,13 +7,15 @@
  *     it('…', async () => { await cluster.kubectl(['get', 'services', '-A']); });
  *   });
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
+import { KubeHttpError } from '../../src/kube/rest.ts';
 import { startLocalApiServer, type LocalApiServer, type LocalApiServerOptions } from '../../src/localcluster/index.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -74,6 +76,30 @@ export async function createKubectl(kubeconfigPath: string): Promise<{ kubectl: 
     kubectl: new Kubectl(kubeconfigPath, cacheDir),
     dispose: () => rm(cacheDir, { recursive: true, force: true }),
   };
+}
+
+/** What `make manifests` writes to dist/install.yaml: the CRDs, the operator's RBAC and the operator (kustomize of config/default). */
+export async function renderInstallYaml(): Promise<string> {
+  const { stdout } = await promisify(execFile)(KUBECTL_PATH, ['kustomize', '--load-restrictor', 'LoadRestrictionsNone', join(REPO_ROOT, 'config/default')], { maxBuffer: 64 * 1024 * 1024 });
+  return stdout;
+}
+
+/** `kubectl apply --server-side -f dist/install.yaml` on a cluster; fails the test when kubectl does. */
+export async function applyInstallYaml(cluster: LocalApiServerContext): Promise<KubectlResult> {
+  const applied = await cluster.kubectl(['apply', '--server-side', '-f', '-'], { stdin: await renderInstallYaml() });
+  if (applied.code !== 0) throw new Error(`kubectl apply of install.yaml failed: ${applied.stderr}`);
+  return applied;
+}
+
+/** The HTTP status a KubeRest request ends with (200 for any success), e.g. to assert 403. */
+export async function statusCodeOf(request: Promise<unknown>): Promise<number> {
+  try {
+    await request;
+    return 200;
+  } catch (error) {
+    if (error instanceof KubeHttpError) return error.statusCode;
+    throw error;
+  }
 }
 
 export function loadKubeConfig(kubeconfigPath: string): KubeConfig {

@@ -4,7 +4,7 @@
  * same running system as `kubectl apply -f dist/install.yaml` plus the sample AnchorLB.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,7 +14,7 @@ import type { AnchorLB } from '../../../src/api/index.ts';
 import { KubeHttpError, KubeRest } from '../../../src/kube/rest.ts';
 import { render, type Manifest } from '../../../src/operator/render.ts';
 import { loadRbacTemplates } from '../../../src/operator/templates.ts';
-import { REPO_ROOT, type LocalApiServerContext, withLocalApiServer } from '../../support/apiserver.ts';
+import { REPO_ROOT, applyInstallYaml, renderInstallYaml, type LocalApiServerContext, withLocalApiServer } from '../../support/apiserver.ts';
 import { waitFor } from '../../support/testbed.ts';
 
 const HELM_PATH = join(REPO_ROOT, '.tools/bin/helm');
@@ -85,8 +85,7 @@ describe('Helm chart charts/anchorlb', function () {
   });
 
   it('renders with its defaults exactly the objects of dist/install.yaml and the sample AnchorLB (the namespace is the release\'s, not the chart\'s)', async () => {
-    const kustomize = await promisify(execFile)(join(REPO_ROOT, '.tools/bin/kubectl'), ['kustomize', '--load-restrictor', 'LoadRestrictionsNone', join(REPO_ROOT, 'config/default')], { maxBuffer: 64 * 1024 * 1024 });
-    const install = objectsOf(kustomize.stdout).filter((object) => object.kind !== 'Namespace');
+    const install = objectsOf(await renderInstallYaml()).filter((object) => object.kind !== 'Namespace');
     const chart = await template('--include-crds');
     expect(byKey(chart)).to.deep.equal(byKey([...install, await sample()]));
   });
@@ -247,10 +246,7 @@ describe('helm install against the local API server', function () {
   });
 
   it('ends in the same objects as kubectl apply -f dist/install.yaml and the sample AnchorLB, once the operator has reconciled', async () => {
-    const rendered = await byKubectl.kubectl(['kustomize', '--load-restrictor', 'LoadRestrictionsNone', join(REPO_ROOT, 'config/default')]);
-    expect(rendered.code, rendered.stderr).to.equal(0);
-    const applied = await byKubectl.kubectl(['apply', '--server-side', '-f', '-'], { stdin: rendered.stdout });
-    expect(applied.code, applied.stderr).to.equal(0);
+    await applyInstallYaml(byKubectl);
     const anchorlb = await byKubectl.kubectl(['apply', '--server-side', '-f', join(REPO_ROOT, 'config/samples/anchorlb.yaml')]);
     expect(anchorlb.code, anchorlb.stderr).to.equal(0);
 
@@ -281,5 +277,15 @@ describe('helm install against the local API server', function () {
       120_000,
       250,
     );
+  });
+
+  it('uninstalls as its notes say: the AnchorLB first (the operator removes what it deployed), then the release; the CRDs stay', async () => {
+    const deleted = await byHelm.kubectl(['delete', 'anchorlbs', '--namespace', NS, '--all', '--wait', '--timeout=120s'], { timeoutMs: 150_000 });
+    expect(deleted.code, deleted.stderr).to.equal(0);
+    const uninstalled = await helmRunner(home)(['uninstall', 'anchorlb', '--namespace', NS, '--kubeconfig', byHelm.kubeconfigPath]);
+    expect(uninstalled.code, uninstalled.stderr).to.equal(0);
+    const left = Object.keys(await installedObjects(byHelm));
+    expect(left.filter((key) => !key.startsWith('CustomResourceDefinition '))).to.deep.equal([]);
+    expect(left).to.have.length((await readdir(join(REPO_ROOT, 'crds'))).length);
   });
 });

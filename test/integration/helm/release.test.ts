@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { releaseProblems, type ReleaseInputs } from '../../../src/operator/release.ts';
-import { KUBECTL_PATH, REPO_ROOT } from '../../support/apiserver.ts';
+import { REPO_ROOT, renderInstallYaml } from '../../support/apiserver.ts';
 
 const run = promisify(execFile);
 
@@ -21,8 +21,7 @@ describe('make release', function () {
   before(async () => {
     out = await mkdtemp(join(tmpdir(), 'anchorlb-release-'));
     version = (JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-    const kustomize = await run(KUBECTL_PATH, ['kustomize', '--load-restrictor', 'LoadRestrictionsNone', join(REPO_ROOT, 'config/default')], { maxBuffer: 64 * 1024 * 1024 });
-    await writeFile(join(out, 'install.yaml'), kustomize.stdout);
+    await writeFile(join(out, 'install.yaml'), await renderInstallYaml());
   });
   after(() => rm(out, { recursive: true, force: true }));
 

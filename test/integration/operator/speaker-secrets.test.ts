@@ -10,11 +10,11 @@ import { expect } from 'chai';
 import { parse } from 'yaml';
 import { readFile } from 'node:fs/promises';
 import { createLogger } from '../../../src/common/log.ts';
-import { KubeHttpError, KubeRest } from '../../../src/kube/rest.ts';
+import { KubeRest } from '../../../src/kube/rest.ts';
 import { anchorlbPath, bgpPeersPath } from '../../../src/operator/reconcile.ts';
 import type { DesiredBgpState } from '../../../src/speaker/bgp/desired.ts';
 import { Speaker } from '../../../src/speaker/speaker.ts';
-import { REPO_ROOT, loadKubeConfig, withLocalApiServer } from '../../support/apiserver.ts';
+import { REPO_ROOT, applyInstallYaml, loadKubeConfig, statusCodeOf, withLocalApiServer } from '../../support/apiserver.ts';
 import { waitFor } from '../../support/testbed.ts';
 
 const NS = 'anchorlb-system';
@@ -35,16 +35,6 @@ function peer(name: string, secret: string) {
   };
 }
 
-async function statusOf(request: Promise<unknown>): Promise<number> {
-  try {
-    await request;
-    return 200;
-  } catch (error) {
-    if (error instanceof KubeHttpError) return error.statusCode;
-    throw error;
-  }
-}
-
 describe('speaker Secrets by name, under the Role the operator renders', function () {
   this.timeout(180_000);
   const cluster = withLocalApiServer({ crdFiles });
@@ -61,10 +51,7 @@ describe('speaker Secrets by name, under the Role the operator renders', functio
 
   before(async () => {
     admin = new KubeRest(cluster.kubeConfig);
-    const rendered = await cluster.kubectl(['kustomize', '--load-restrictor', 'LoadRestrictionsNone', join(REPO_ROOT, 'config/default')]);
-    expect(rendered.code, rendered.stderr).to.equal(0);
-    const applied = await cluster.kubectl(['apply', '--server-side', '-f', '-'], { stdin: rendered.stdout });
-    expect(applied.code, applied.stderr).to.equal(0);
+    await applyInstallYaml(cluster);
     await admin.create(SECRETS, passwordSecret('tor-md5', 's3cret'));
     await admin.create(SECRETS, passwordSecret('unrelated', 'not-yours'));
     await admin.create(bgpPeersPath(NS), peer('tor', 'tor-md5'));
@@ -90,10 +77,10 @@ describe('speaker Secrets by name, under the Role the operator renders', functio
     const names = await waitFor('the speaker Role', async () => (await admin.getJson(anchorlbPath(NS, 'anchorlb')).then(() => secretNamesOfRole()).catch(() => undefined)), 60_000, 250);
     expect(names).to.deep.equal(['anchorlb-liveness', 'tor-md5']);
     const asSpeaker = new KubeRest(loadKubeConfig(await cluster.server.createServiceAccountKubeconfig(NS, 'anchorlb-speaker')));
-    expect(await statusOf(asSpeaker.getJson(`${SECRETS}/tor-md5`))).to.equal(200);
-    expect(await statusOf(asSpeaker.getJson(SECRETS, { fieldSelector: 'metadata.name=tor-md5' }))).to.equal(200);
-    expect(await statusOf(asSpeaker.getJson(`${SECRETS}/unrelated`))).to.equal(403);
-    expect(await statusOf(asSpeaker.getJson(SECRETS))).to.equal(403);
+    expect(await statusCodeOf(asSpeaker.getJson(`${SECRETS}/tor-md5`))).to.equal(200);
+    expect(await statusCodeOf(asSpeaker.getJson(SECRETS, { fieldSelector: 'metadata.name=tor-md5' }))).to.equal(200);
+    expect(await statusCodeOf(asSpeaker.getJson(`${SECRETS}/unrelated`))).to.equal(403);
+    expect(await statusCodeOf(asSpeaker.getJson(SECRETS))).to.equal(403);
   });
 
   it('lets the real speaker, with the speaker\'s identity, resolve its peer\'s password', async () => {
