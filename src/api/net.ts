@@ -88,8 +88,22 @@ export function cidrToRange(cidr: Cidr): AddressRange {
   return { family: cidr.family, first: cidr.network, last: cidr.network | hostMask(cidr.family, cidr.prefixLength) };
 }
 
-/** A pool entry: a CIDR or `first-last` (spaces around the dash allowed, as MetalLB does). */
+const IPV4_MAPPED: AddressRange = { family: 6, first: 0xffff00000000n, last: 0xffffffffffffn };
+
+/**
+ * A pool entry: a CIDR or `first-last` (spaces around the dash allowed, as MetalLB does).
+ * IPv4-mapped IPv6 addresses (::ffff:0:0/96) are IPv4 in disguise and never assignable.
+ */
 export function parseAddressRange(text: string): AddressRange | ParseError {
+  const range = parseRangeText(text);
+  if (isParseError(range) || !rangesOverlap(range, IPV4_MAPPED)) return range;
+  const mask = IPV4_MAPPED.first;
+  const first = formatIP(4, (range.first > mask ? range.first : mask) - mask);
+  const last = formatIP(4, (range.last < IPV4_MAPPED.last ? range.last : IPV4_MAPPED.last) - mask);
+  return { error: `is IPv4-mapped (::ffff:0:0/96): write the IPv4 range ${first}-${last} instead` };
+}
+
+function parseRangeText(text: string): AddressRange | ParseError {
   if (text.includes('/')) {
     const cidr = parseCIDR(text);
     return isParseError(cidr) ? cidr : cidrToRange(cidr);

@@ -45,6 +45,23 @@ function stringItems(fields: Fields, field: string, base: string): { path: strin
 }
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+
+/** Why `key` is not a label key (an optional DNS-subdomain prefix and "/", then a name of at most 63 characters), or undefined. */
+export function labelKeyError(key: string): string | undefined {
+  const slash = key.indexOf('/');
+  const prefix = slash < 0 ? undefined : key.slice(0, slash);
+  const name = slash < 0 ? key : key.slice(slash + 1);
+  if (prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix))) return 'the prefix before "/" must be a DNS subdomain (lower-case letters, digits, "-" and ".")';
+  if (name.length > 63 || !QUALIFIED_NAME.test(name)) return 'must be at most 63 letters, digits, "-", "_" or "." (after an optional prefix/), starting and ending with a letter or digit';
+  return undefined;
+}
+
+/** Why `name` is not a namespace name (a DNS label), or undefined. */
+export function namespaceNameError(name: string): string | undefined {
+  return name.length <= 63 && DNS_LABEL.test(name) ? undefined : 'must be a namespace name: at most 63 lower-case letters, digits and "-", starting and ending with a letter or digit';
+}
 
 function checkMetadata(object: unknown): Problem[] {
   const metadata = fieldsOf(fieldsOf(object)?.metadata);
@@ -71,13 +88,20 @@ function checkDuplicates(fields: Fields, field: string, base: string): Problem[]
 }
 
 function checkSelector(selector: unknown, path: string): Problem[] {
+  const labels = fieldsOf(fieldsOf(selector)?.matchLabels) ?? {};
+  const problems: Problem[] = Object.keys(labels).flatMap((key) => {
+    const error = labelKeyError(key);
+    return error ? [{ path: fieldPath(fieldPath(path, 'matchLabels'), key), value: key, message: error }] : [];
+  });
   const expressions = fieldsOf(selector)?.matchExpressions;
-  if (!Array.isArray(expressions)) return [];
-  return expressions.flatMap((expression, index) => {
+  if (!Array.isArray(expressions)) return problems;
+  return problems.concat(expressions.flatMap((expression, index) => {
     const fields = fieldsOf(expression);
     const values = fields?.values;
     const count = Array.isArray(values) ? values.length : 0;
     const where = fieldPath(fieldPath(path, 'matchExpressions'), index);
+    const keyError = typeof fields?.key === 'string' ? labelKeyError(fields.key) : undefined;
+    if (keyError) return [{ path: fieldPath(where, 'key'), value: fields?.key, message: keyError }];
     if ((fields?.operator === 'In' || fields?.operator === 'NotIn') && count === 0) {
       return [{ path: fieldPath(where, 'values'), value: values, message: `operator ${fields.operator} needs at least one value` }];
     }
@@ -85,7 +109,7 @@ function checkSelector(selector: unknown, path: string): Problem[] {
       return [{ path: fieldPath(where, 'values'), value: values, message: `operator ${fields.operator} takes no values` }];
     }
     return [];
-  });
+  }));
 }
 
 function checkSelectorList(fields: Fields, field: string, base: string): Problem[] {
@@ -153,6 +177,10 @@ export function validateIPAddressPool(pool: unknown, context: ValidationContext 
   if (allocation) {
     const base = 'spec.serviceAllocation';
     problems.push(...checkDuplicates(allocation, 'namespaces', base));
+    for (const { path, text } of stringItems(allocation, 'namespaces', base)) {
+      const error = namespaceNameError(text);
+      if (error) problems.push({ path, value: text, message: error });
+    }
     problems.push(...checkSelectorList(allocation, 'namespaceSelectors', base));
     problems.push(...checkSelectorList(allocation, 'serviceSelectors', base));
   }
@@ -333,6 +361,26 @@ export function validateVIPStatus(vip: unknown): Problem[] {
   return problems;
 }
 
+/** Kubernetes' toleration rules (a DaemonSet carrying a bad one is refused, and no speaker runs). */
+function checkToleration(toleration: unknown, base: string): Problem[] {
+  const fields = fieldsOf(toleration) ?? {};
+  const problems: Problem[] = [];
+  const operator = fields.operator ?? 'Equal';
+  if (typeof fields.key === 'string' && fields.key !== '') {
+    const error = labelKeyError(fields.key);
+    if (error) problems.push({ path: `${base}.key`, value: fields.key, message: error });
+  } else if (operator !== 'Exists') {
+    problems.push({ path: `${base}.operator`, value: operator, message: 'must be Exists when key is empty' });
+  }
+  if (operator === 'Exists' && typeof fields.value === 'string' && fields.value !== '') {
+    problems.push({ path: `${base}.value`, value: fields.value, message: 'must be empty when operator is Exists' });
+  }
+  if (fields.tolerationSeconds !== undefined && fields.effect !== 'NoExecute') {
+    problems.push({ path: `${base}.tolerationSeconds`, value: fields.tolerationSeconds, message: `applies only to effect NoExecute, not ${JSON.stringify(fields.effect ?? '')}` });
+  }
+  return problems;
+}
+
 export function validateAnchorLB(installation: unknown): Problem[] {
   const spec = specOf(installation);
   const problems = checkMetadata(installation);
@@ -343,5 +391,7 @@ export function validateAnchorLB(installation: unknown): Problem[] {
     const interval = durationField(liveness, 'heartbeatInterval', 'spec.liveness', problems);
     if (interval === 0) problems.push({ path: 'spec.liveness.heartbeatInterval', value: liveness.heartbeatInterval, message: 'must be more than 0s' });
   }
+  const tolerations = fieldsOf(spec.speaker)?.tolerations;
+  if (Array.isArray(tolerations)) tolerations.forEach((toleration, index) => problems.push(...checkToleration(toleration, `spec.speaker.tolerations[${index}]`)));
   return problems;
 }

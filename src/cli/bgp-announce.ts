@@ -50,7 +50,7 @@ export interface AnnounceSetup {
   prefixes: Prefix[];
 }
 
-function integer(field: string, text: string | undefined, min: number, max: number): number | undefined {
+export function integer(field: string, text: string | undefined, min: number, max: number): number | undefined {
   if (text === undefined) return undefined;
   if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new Error(`${field}: "${text}" is not an integer in ${min}..${max}`);
   return Number(text);
@@ -154,7 +154,8 @@ function* routesOf(prefixes: readonly Prefix[], toRoute: (prefix: Prefix) => Rou
   for (const prefix of prefixes) yield toRoute(prefix);
 }
 
-function emit(event: Record<string, unknown>): void {
+/** One JSON event line on stdout, timestamped. */
+export function emit(event: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ ...event, time: Date.now() })}\n`);
 }
 

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createLogger } from '../common/log.ts';
 import { startHealthServer } from '../common/health-server.ts';
-import { loadKubeConfig } from '../common/kubeconfig.ts';
+import { loadKubeConnection } from '../kube/connection.ts';
 import { ServiceController } from '../reconcilers/services.ts';
 import { parsePort } from './options.ts';
 
@@ -20,7 +20,7 @@ export function registerControllerCommand(program: Command): void {
       const registry = new Registry();
       collectDefaultMetrics({ register: registry });
       const controller = new ServiceController({
-        kubeConfig: loadKubeConfig(options.kubeconfig),
+        kubeConfig: await loadKubeConnection(options.kubeconfig),
         poolNamespace: options.poolNamespace,
         loadBalancerClass: options.loadBalancerClass,
         logger,

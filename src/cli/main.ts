@@ -1,30 +1,50 @@
 import { Command } from 'commander';
-import { registerConvertCommand } from './convert.ts';
-import { registerBgpAnnounceCommand } from './bgp-announce.ts';
-import { registerLocalApiServerCommand } from './local-apiserver.ts';
-import { registerControllerCommand } from './controller.ts';
-import { registerSpeakerCommand } from './speaker.ts';
-import { registerOperatorCommand } from './operator.ts';
-import { registerDoctorCommand } from './doctor.ts';
+import { VERSION } from '../common/version.ts';
+
+type Register = (program: Command) => void;
 
 /**
- * The `anchorlb` command. Each part registers its own subcommand here, so the
- * binary's help lists everything the project can run.
+ * Every subcommand, loaded only when asked for: a speaker process does not load the
+ * operator's library or the local API server (resident memory and start-up time; see
+ * `npm run bench:footprint`). `--help` and unknown commands load them all.
  */
-export function buildProgram(): Command {
-  const program = new Command('anchorlb')
-    .description('Bare-metal load balancer for Kubernetes')
-    .version(process.env.npm_package_version ?? '0.1.0');
-  registerConvertCommand(program);
-  registerBgpAnnounceCommand(program);
-  registerLocalApiServerCommand(program);
-  registerControllerCommand(program);
-  registerSpeakerCommand(program);
-  registerOperatorCommand(program);
-  registerDoctorCommand(program);
+const SUBCOMMANDS: Record<string, () => Promise<Register>> = {
+  convert: async () => (await import('./convert.ts')).registerConvertCommand,
+  'bgp-announce': async () => (await import('./bgp-announce.ts')).registerBgpAnnounceCommand,
+  bfd: async () => (await import('./bfd.ts')).registerBfdCommand,
+  'local-apiserver': async () => (await import('./local-apiserver.ts')).registerLocalApiServerCommand,
+  controller: async () => (await import('./controller.ts')).registerControllerCommand,
+  speaker: async () => (await import('./speaker.ts')).registerSpeakerCommand,
+  operator: async () => (await import('./operator.ts')).registerOperatorCommand,
+  doctor: async () => (await import('./doctor.ts')).registerDoctorCommand,
+};
+
+/** The subcommand argv names, if it is one of ours (options come after it). */
+function requestedSubcommand(argv: readonly string[]): string | undefined {
+  const first = argv.slice(2).find((arg) => !arg.startsWith('-'));
+  return first !== undefined && Object.hasOwn(SUBCOMMANDS, first) ? first : undefined;
+}
+
+/** Subcommands to load for `argv`: the one it names; none for `--version`; all for help and errors. */
+function subcommandsFor(argv: readonly string[]): string[] {
+  const requested = requestedSubcommand(argv);
+  if (requested !== undefined) return [requested];
+  if (argv.includes('--version') || argv.includes('-V')) return [];
+  return Object.keys(SUBCOMMANDS);
+}
+
+/**
+ * The `anchorlb` command with the subcommand `argv` asks for, or with all of them (for help
+ * and errors). Each part registers its own subcommand, so the help lists everything.
+ */
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
+  const program = new Command('anchorlb').description('Bare-metal load balancer for Kubernetes').version(VERSION);
+  const names = subcommandsFor(argv);
+  const registers = await Promise.all(names.map((name) => (SUBCOMMANDS[name] as () => Promise<Register>)()));
+  for (const register of registers) register(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
-  await buildProgram().parseAsync(argv);
+  await (await buildProgram(argv)).parseAsync(argv);
 }

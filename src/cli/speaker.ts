@@ -5,7 +5,7 @@ import { isParseError } from '../api/net.ts';
 import { parseDuration } from '../api/duration.ts';
 import { createLogger } from '../common/log.ts';
 import { startHealthServer } from '../common/health-server.ts';
-import { loadKubeConfig } from '../common/kubeconfig.ts';
+import { loadKubeConnection, type KubeConnection } from '../kube/connection.ts';
 import { KubeRest } from '../kube/rest.ts';
 import { NodeSpeaker } from '../speaker/node-speaker.ts';
 import { RawAccessError } from '../speaker/l2/announcer.ts';
@@ -70,9 +70,9 @@ export function registerSpeakerCommand(program: Command): void {
       if (livenessPort === 0) usage(`--liveness-port: "${flags.livenessPort}": the other speakers must know it; 0 is not a port they can reach`);
       const metricsPort = port('--metrics-port', flags.metricsPort);
 
-      let kubeConfig: ReturnType<typeof loadKubeConfig>;
+      let kubeConfig: KubeConnection;
       try {
-        kubeConfig = loadKubeConfig(flags.kubeconfig);
+        kubeConfig = await loadKubeConnection(flags.kubeconfig);
       } catch (error) {
         usage(`--kubeconfig: "${flags.kubeconfig ?? '(default)'}": ${error instanceof Error ? error.message : String(error)}`);
       }

@@ -8,7 +8,7 @@ import { formatRange, isParseError, parseAddressRange, parseIP, rangeContains, r
 import type { BGPAdvertisement, BGPPeer, IPAddressPool, L2Advertisement } from '../api/index.ts';
 import { matchesAnySelector, type LabelSelector } from '../common/labels.ts';
 
-export type CheckName = 'rival-load-balancer' | 'overlapping-ranges' | 'ipvs-strict-arp' | 'status-conflict' | 'peer-without-node' | 'unadvertised-pool';
+export type CheckName = 'rival-load-balancer' | 'overlapping-ranges' | 'ipvs-strict-arp' | 'status-conflict' | 'peer-without-node' | 'unadvertised-pool' | 'refused-object';
 
 export interface Finding {
   check: CheckName;
@@ -365,6 +365,42 @@ function checkUnadvertisedPools(snapshot: DoctorSnapshot): Finding[] {
     }));
 }
 
+interface Conditioned {
+  metadata: Meta;
+  status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+}
+
+/** Conditions that say an object's spec is not (or not wholly) in force. */
+const REFUSING = new Set(['Refused', 'Stale']);
+
+/** What the controller and speakers wrote on our objects: refused or stale specs. */
+function checkRefusedObjects(snapshot: DoctorSnapshot): Finding[] {
+  const kinds: Array<[string, readonly Conditioned[]]> = [
+    ['IPAddressPool', snapshot.pools],
+    ['L2Advertisement', snapshot.l2Advertisements],
+    ['BGPAdvertisement', snapshot.bgpAdvertisements],
+    ['BGPPeer', snapshot.bgpPeers],
+  ];
+  return kinds.flatMap(([kind, objects]) =>
+    objects.flatMap((object) => {
+      const conditions = object.status?.conditions ?? [];
+      const stale = conditions.find((c) => c.type === 'Stale' && c.status === 'True');
+      const refused = conditions.find((c) => REFUSING.has(c.type) && c.status === 'True');
+      const shown = stale ?? refused;
+      if (!shown) return [];
+      return [
+        {
+          check: 'refused-object' as const,
+          severity: stale ? ('warning' as const) : ('error' as const),
+          object: ref(kind, object.metadata),
+          problem: `${shown.type} (${shown.reason ?? 'no reason'}): ${shown.message ?? ''}`,
+          fix: stale ? 'correct the field named (the last accepted spec serves until then)' : 'correct the field named; until then this object is not in force',
+        },
+      ];
+    }),
+  );
+}
+
 export function diagnose(snapshot: DoctorSnapshot): Finding[] {
   return [
     ...checkRivals(snapshot),
@@ -373,6 +409,7 @@ export function diagnose(snapshot: DoctorSnapshot): Finding[] {
     ...checkStatusConflicts(snapshot),
     ...checkPeers(snapshot),
     ...checkUnadvertisedPools(snapshot),
+    ...checkRefusedObjects(snapshot),
   ];
 }
 

@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConnection } from './connection.ts';
 import type { Logger } from '../common/log.ts';
 import { Backoff } from './backoff.ts';
 import { KubeRest, KubeHttpError, type WatchEvent } from './rest.ts';
@@ -58,7 +58,7 @@ export class Informer<T extends KubeObject> {
   private loop: Promise<void> | undefined;
 
   constructor(
-    kubeConfig: KubeConfig,
+    kubeConfig: KubeConnection,
     private readonly options: InformerOptions,
   ) {
     this.rest = new KubeRest(kubeConfig);
@@ -233,10 +233,15 @@ function describeError(error: unknown): string {
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const onAbort = () => {
       clearTimeout(timer);
       resolve();
-    }, { once: true });
+    };
+    // The listener goes with the timer: an informer refused for a long time (e.g. until its RBAC is granted) retries without piling them up.
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }

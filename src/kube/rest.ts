@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { createInterface } from 'node:readline';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConnection } from './connection.ts';
 
 /** An HTTP error from the API server, with its status code and `Status` body when it sent one. */
 export class KubeHttpError extends Error {
@@ -36,7 +36,7 @@ export interface WatchEvent {
  * watch ERROR events (410 Gone) and bookmarks reach the caller untouched.
  */
 export class KubeRest {
-  constructor(private readonly kubeConfig: KubeConfig) {}
+  constructor(private readonly kubeConfig: KubeConnection) {}
 
   getJson<T>(path: string, query: Query = {}): Promise<T> {
     return this.requestJson<T>('GET', path, { query });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ApiError, alreadyExists, badRequest, conflict, fieldInvalid, fieldRequired, forbidden, invalid, notFound, type StatusCause } from './errors.ts';
 import { ResourceRegistry, ageOf, apiVersionOf, builtinResources, storageKey, type PrinterColumn, type ResourceType } from './registry.ts';
 import { SchemaCompiler, applyDefaults, pruneUnknownFields, type SchemaValidator } from './schema.ts';
+import { ruleProblems, validateRules } from './cel.ts';
 import { DEFAULT_SERVICE_NETWORK, admitService, allocationsOf, type Allocations } from './services.ts';
 import { ObjectStore } from './store.ts';
 import { structuralSchemaCauses } from './structural.ts';
@@ -437,7 +438,7 @@ export class ApiCore {
     } else if (key === 'apiextensions.k8s.io/customresourcedefinitions') {
       causes.push(...this.admitCrd(object, old));
     } else if (resource.crdName) {
-      causes.push(...this.admitCustom(resource, object, options));
+      causes.push(...this.admitCustom(resource, object, old, options));
     }
     if (causes.length > 0) throw invalid(resource, name, causes);
     options.beforeStore?.(resource, object, old);
@@ -489,12 +490,14 @@ export class ApiCore {
     return used;
   }
 
-  private admitCustom(resource: ResourceType, object: KubeObject, options: WriteOptions): StatusCause[] {
+  private admitCustom(resource: ResourceType, object: KubeObject, old: KubeObject | undefined, options: WriteOptions): StatusCause[] {
     const custom = this.customVersions.get(`${resource.group}/${resource.version}/${resource.plural}`);
     if (!custom?.schema || !custom.validate) return [];
     this.reportUnknownFields(resource, pruneUnknownFields(object, custom.schema), options);
     applyDefaults(object, custom.schema);
-    return custom.validate(object);
+    const causes = custom.validate(object);
+    // As kube-apiserver: validation rules run only on an object the schema accepts.
+    return causes.length > 0 ? causes : validateRules(custom.schema, object, old);
   }
 
   /** Unknown fields were dropped; `Strict` refuses the request instead, `Warn` (the default) says so. */
@@ -541,6 +544,7 @@ export class ApiCore {
             causes.push(fieldInvalid(`spec.versions[${i}].schema.openAPIV3Schema`, '...', (error as Error).message));
           }
         }
+        for (const problem of ruleProblems(schema)) causes.push(fieldInvalid(`spec.versions[${i}].schema.openAPIV3Schema.${problem.split(': ')[0]}`, '...', problem.slice(problem.indexOf(': ') + 2)));
       }
       for (const [j, column] of (Array.isArray(version.additionalPrinterColumns) ? version.additionalPrinterColumns : []).entries()) {
         const path = isJsonObject(column) ? column.jsonPath : undefined;

@@ -6,6 +6,10 @@
  * namespace listens on 127.0.0.1:PORT there and connects to that socket.
  *
  * Run inside a namespace as: `node --import tsx netns-relay.ts HOST PORT SOCKET`.
+ *
+ * The other way round (a server inside a namespace, reached from this one, as the test
+ * suite's real cluster is): `netns-relay.ts --socket-to-tcp SOCKET HOST PORT` inside the
+ * server's namespace accepts on SOCKET and connects to HOST:PORT there.
  */
 import { rmSync } from 'node:fs';
 import net from 'node:net';
@@ -58,15 +62,17 @@ export async function startTcpToUnixRelay(host: string, port: number, socketPath
 export const RELAY_READY = 'relay listening';
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [host, port, socketPath] = process.argv.slice(2);
+  const toTcp = process.argv[2] === '--socket-to-tcp';
+  const [first, second, third] = process.argv.slice(toTcp ? 3 : 2);
+  const [host, port, socketPath] = toTcp ? [second, third, first] : [first, second, third];
   if (host === undefined || socketPath === undefined || !/^\d+$/.test(port ?? '')) {
-    process.stderr.write(`usage: netns-relay.ts HOST PORT SOCKET (got ${JSON.stringify(process.argv.slice(2))})\n`);
+    process.stderr.write(`usage: netns-relay.ts HOST PORT SOCKET | --socket-to-tcp SOCKET HOST PORT (got ${JSON.stringify(process.argv.slice(2))})\n`);
     process.exit(2);
   }
-  startTcpToUnixRelay(host, Number(port), socketPath).then(
+  (toTcp ? startUnixToTcpRelay(socketPath, host, Number(port)) : startTcpToUnixRelay(host, Number(port), socketPath)).then(
     () => process.stdout.write(`${RELAY_READY}\n`),
     (error: unknown) => {
-      process.stderr.write(`relay ${host}:${port} → ${socketPath}: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.stderr.write(`relay ${toTcp ? `${socketPath} → ${host}:${port}` : `${host}:${port} → ${socketPath}`}: ${error instanceof Error ? error.message : String(error)}\n`);
       process.exit(1);
     },
   );

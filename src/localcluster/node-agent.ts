@@ -58,6 +58,8 @@ export interface NodeAgentOptions {
   relayApiServer?: boolean;
   /** Argv of the `anchorlb` image entrypoint (default: this checkout's bin/anchorlb.js). */
   anchorlbArgv?: string[];
+  /** false: only Nodes and the API relay, no pods (something else runs them, e.g. the image tests' containers). Default true. */
+  runPods?: boolean;
   /** Restart back-off of a container that exited (default 1 s doubling to 30 s, like a shorter CrashLoopBackOff). */
   restartBackoffMs?: { base: number; max: number };
   /** How often desired and running pods are compared, besides on every change (default 1 s). */
@@ -434,6 +436,7 @@ export class NodeAgent {
   }
 
   private async reconcile(): Promise<void> {
+    if (this.options.runPods === false) return;
     const workloads = this.workloads();
     const nodeInfos = this.nodeInfos();
     const slots = placePods(workloads, nodeInfos);

@@ -9,14 +9,14 @@
  * - it drops handler errors and has one global queue: the handler only enqueues
  *   into our WorkQueue, which retries each key with its own back-off.
  */
-import operatorLibrary, { ResourceMetaImpl, type ResourceEvent } from '@dot-i/k8s-operator';
+import operatorLibrary, { ResourceEventType, ResourceMetaImpl, type ResourceEvent } from '@dot-i/k8s-operator';
 import type { RequestOptions } from 'node:https';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURALS, VERSION, type AnchorLB, type AnchorLBStatus } from '../api/index.ts';
 import type { Logger } from '../common/log.ts';
 import { Informer, type KubeObject } from '../kube/informer.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
-import { InstallationReconciler } from './reconcile.ts';
+import { InstallationReconciler, bgpPeersPath } from './reconcile.ts';
 import { LABELS, MANAGED_BY, type Manifest } from './render.ts';
 
 const OperatorBase = operatorLibrary.default;
@@ -37,6 +37,10 @@ interface OwnedObject extends KubeObject {
 export class AnchorLBOperator extends OperatorBase {
   private readonly queue: WorkQueue;
   private readonly workloads: Informer<OwnedObject>[];
+  /** BGPPeers: their passwordSecret names are rendered into the speaker's Role. */
+  private readonly peers: Informer<KubeObject>;
+  /** The AnchorLBs of the namespace, by key: a BGPPeer change re-derives each. */
+  private readonly installations = new Set<string>();
   private readonly namespace: string;
   private readonly log: Logger;
 
@@ -75,6 +79,11 @@ export class AnchorLBOperator extends OperatorBase {
       informer.on({ add: enqueueOwner, update: (_old, object) => enqueueOwner(object), delete: enqueueOwner });
       return informer;
     });
+    this.peers = new Informer<KubeObject>(options.kubeConfig, { path: bgpPeersPath(options.namespace), logger: options.logger });
+    const enqueueAll = () => {
+      for (const key of this.installations) this.queue.add(key);
+    };
+    this.peers.on({ add: enqueueAll, update: enqueueAll, delete: enqueueAll });
   }
 
   /** client-node 1.x has no `basePath`: the URL comes from the current cluster. */
@@ -100,13 +109,16 @@ export class AnchorLBOperator extends OperatorBase {
   }
 
   protected async init(): Promise<void> {
-    for (const informer of this.workloads) await informer.start();
+    for (const informer of [...this.workloads, this.peers]) await informer.start();
     await this.watchResource(
       GROUP,
       VERSION,
       PLURALS.AnchorLB,
       (event: ResourceEvent) => {
-        this.queue.add(`${event.meta.namespace ?? ''}/${event.meta.name}`);
+        const key = `${event.meta.namespace ?? ''}/${event.meta.name}`;
+        if (event.type === ResourceEventType.Deleted) this.installations.delete(key);
+        else this.installations.add(key);
+        this.queue.add(key);
         return Promise.resolve();
       },
       this.namespace,
@@ -116,7 +128,7 @@ export class AnchorLBOperator extends OperatorBase {
   async shutdown(): Promise<void> {
     this.stop();
     this.queue.stop();
-    for (const informer of this.workloads) await informer.stop();
+    for (const informer of [...this.workloads, this.peers]) await informer.stop();
   }
 
   /** Through the library's status call; it reports failure as null, which we turn back into an error to retry. */

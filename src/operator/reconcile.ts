@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { GROUP, PLURALS, VERSION, type AnchorLB, type AnchorLBStatus } from '../api/index.ts';
+import { GROUP, PLURALS, VERSION, formatProblem, validateAnchorLB, type AnchorLB, type AnchorLBStatus, type BGPPeer } from '../api/index.ts';
 import type { Logger } from '../common/log.ts';
 import { diagnose } from '../doctor/checks.ts';
 import { collectSnapshot } from '../doctor/collect.ts';
@@ -21,8 +21,9 @@ import {
   render,
   type Manifest,
 } from './render.ts';
+import { passwordSecretNames } from '../speaker/cluster-state.ts';
 import { holdsAll } from './drift.ts';
-import { computeStatus, type WorkloadState } from './status.ts';
+import { computeStatus, notServedStatus, type WorkloadState } from './status.ts';
 
 export const FINALIZER = 'anchorlb.io/operator';
 
@@ -55,9 +56,27 @@ function objectPath(manifest: Manifest): string {
   return `${collectionPath(manifest.kind, manifest.metadata.namespace)}/${encodeURIComponent(manifest.metadata.name)}`;
 }
 
-export function anchorlbPath(namespace: string, name: string): string {
-  return `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${PLURALS.AnchorLB}/${encodeURIComponent(name)}`;
+/** The BGPPeers of an installation's namespace: their passwordSecret names are what the speaker may read. */
+export function bgpPeersPath(namespace: string): string {
+  return `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${PLURALS.BGPPeer}`;
 }
+
+function anchorlbCollection(namespace: string): string {
+  return `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${PLURALS.AnchorLB}`;
+}
+
+export function anchorlbPath(namespace: string, name: string): string {
+  return `${anchorlbCollection(namespace)}/${encodeURIComponent(name)}`;
+}
+
+/** The AnchorLB served in a namespace: the oldest (creationTimestamp, then name). */
+export function servedAnchorLB(items: readonly AnchorLB[]): AnchorLB | undefined {
+  const key = (item: AnchorLB) => `${String(item.metadata.creationTimestamp ?? '')}\u0000${item.metadata.name ?? ''}`;
+  return [...items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))[0];
+}
+
+/** How often an AnchorLB that is not served looks again (the served one may have gone). */
+const NOT_SERVED_RECHECK_MS = 15_000;
 
 async function orUndefined<T>(request: Promise<T>): Promise<T | undefined> {
   try {
@@ -85,6 +104,8 @@ export interface InstallationReconcilerOptions {
 
 export class InstallationReconciler {
   private readonly rest: KubeRest;
+  /** Per AnchorLB, the last version that passed validation: what keeps running while an edit is invalid. */
+  private readonly lastGood = new Map<string, AnchorLB>();
 
   constructor(private readonly options: InstallationReconcilerOptions) {
     this.rest = new KubeRest(options.kubeConfig);
@@ -95,35 +116,59 @@ export class InstallationReconciler {
     const [namespace = '', name = ''] = key.split('/');
     const anchorlb = await orUndefined(this.rest.getJson<AnchorLB>(anchorlbPath(namespace, name)));
     if (!anchorlb) {
+      this.lastGood.delete(key);
       // Gone without our finalizer running (e.g. it was removed by hand): clean up what is left.
       return (await this.removeInstallation(namespace, `${namespace}.${name}`)) ? {} : { requeueAfterMs: TEARDOWN_POLL_MS };
     }
     const finalizers = anchorlb.metadata.finalizers ?? [];
     if (anchorlb.metadata.deletionTimestamp) {
+      this.lastGood.delete(key);
       if (!finalizers.includes(FINALIZER)) return {};
       if (!(await this.removeInstallation(namespace, ownerLabelValue(anchorlb)))) return { requeueAfterMs: TEARDOWN_POLL_MS };
       await this.setFinalizers(anchorlb, finalizers.filter((finalizer) => finalizer !== FINALIZER));
       this.options.logger.info({ anchorlb: key }, 'installation removed');
       return {};
     }
+    // One installation per namespace: the others are told so and never write (no fight over the objects).
+    const served = servedAnchorLB((await this.rest.getJson<{ items?: AnchorLB[] }>(anchorlbCollection(namespace))).items ?? []);
+    if (served && served.metadata.name !== name) {
+      const status = notServedStatus(anchorlb.metadata.generation ?? 0, anchorlb.status, `${namespace}/${served.metadata.name ?? ''}`, new Date().toISOString());
+      if (JSON.stringify(status.conditions?.map(({ lastTransitionTime: _, ...rest }) => rest)) !== JSON.stringify(anchorlb.status?.conditions?.map(({ lastTransitionTime: _, ...rest }) => rest))) {
+        await this.options.writeStatus(anchorlb, status);
+      }
+      return { requeueAfterMs: NOT_SERVED_RECHECK_MS };
+    }
     if (!finalizers.includes(FINALIZER)) await this.setFinalizers(anchorlb, [...finalizers, FINALIZER]);
 
+    // An invalid spec is never rendered: the last good one keeps running, and the status says why.
+    const problems = validateAnchorLB(anchorlb);
+    let invalid: string | undefined;
+    if (problems.length === 0) this.lastGood.set(key, anchorlb);
+    const inForce = this.lastGood.get(key);
+    if (problems.length > 0) {
+      const kept = inForce
+        ? `the rendering of generation ${inForce.metadata.generation ?? 0} keeps running`
+        : 'nothing is rendered until it is corrected; what runs is left as it is';
+      invalid = `${problems.map(formatProblem).join('; ')} (${kept})`;
+    }
     let applyError: string | undefined;
     try {
-      await this.applyAll(anchorlb, namespace);
+      if (inForce) await this.applyAll(inForce, namespace);
     } catch (error) {
       applyError = error instanceof Error ? error.message : String(error);
     }
-    await this.reportStatus(anchorlb, namespace, applyError);
+    await this.reportStatus(anchorlb, namespace, applyError, invalid);
     if (applyError !== undefined) throw new Error(`AnchorLB ${key}: ${applyError}`);
     return { requeueAfterMs: this.options.resyncMs ?? 300_000 };
   }
 
   private async applyAll(anchorlb: AnchorLB, namespace: string): Promise<void> {
     const livenessSecret = await orUndefined(this.rest.getJson(collectionPath('Secret', namespace) + `/${LIVENESS_SECRET_NAME}`));
+    const peers = await this.rest.getJson<{ items?: BGPPeer[] }>(bgpPeersPath(namespace));
     const desired = render({
       anchorlb,
       rbacTemplates: this.options.rbacTemplates,
+      speakerSecretNames: passwordSecretNames(peers.items ?? [], namespace),
       livenessSecretExists: livenessSecret !== undefined,
       generateLivenessKey: this.options.generateLivenessKey ?? (() => randomBytes(32)),
     });
@@ -199,7 +244,7 @@ export class InstallationReconciler {
     });
   }
 
-  private async reportStatus(anchorlb: AnchorLB, namespace: string, applyError: string | undefined): Promise<void> {
+  private async reportStatus(anchorlb: AnchorLB, namespace: string, applyError: string | undefined, invalid: string | undefined): Promise<void> {
     const workload = (kind: string, name: string) => orUndefined(this.rest.getJson<WorkloadState>(`${collectionPath(kind, namespace)}/${name}`));
     const { snapshot, unreadable } = await collectSnapshot(this.options.kubeConfig, namespace);
     const status = computeStatus({
@@ -208,6 +253,7 @@ export class InstallationReconciler {
       controller: await workload('Deployment', CONTROLLER_NAME),
       speaker: await workload('DaemonSet', SPEAKER_NAME),
       applyError,
+      ...(invalid !== undefined ? { invalid } : {}),
       doctor: { findings: diagnose(snapshot), unreadable },
       now: new Date().toISOString(),
     });

@@ -5,6 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { API_VERSION, KIND_ANCHOR_LB, type AnchorLB } from '../api/index.ts';
+import { IMAGE } from '../common/version.ts';
+import { BIND_STATE_DIR } from '../speaker/bind.ts';
 
 /** A Kubernetes object as the operator writes it. */
 export interface Manifest {
@@ -33,13 +35,16 @@ interface OwnerReference {
   blockOwnerDeletion: boolean;
 }
 
-const DEFAULT_IMAGE = 'anchorlb/anchorlb:0.1.0';
+/** The image of this version (`make image`), unless the AnchorLB names another. */
+export const DEFAULT_IMAGE = IMAGE;
 export const LIVENESS_SECRET_NAME = 'anchorlb-liveness';
 const LIVENESS_SECRET_KEY = 'key';
 export const CONTROLLER_NAME = 'anchorlb-controller';
 export const SPEAKER_NAME = 'anchorlb-speaker';
-const CONTROLLER_METRICS_PORT = 7472;
-const SPEAKER_METRICS_PORT = 7473;
+const DEFAULT_CONTROLLER_METRICS_PORT = 7472;
+const DEFAULT_SPEAKER_METRICS_PORT = 7473;
+const DEFAULT_RESOURCES = { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } };
+const SPEAKER_DEFAULT_RESOURCES = { requests: { cpu: '50m', memory: '256Mi' }, limits: { memory: '512Mi' } };
 const DEFAULT_LIVENESS_PORT = 7947;
 
 export const LABELS = {
@@ -57,6 +62,8 @@ export interface RenderInput {
   anchorlb: AnchorLB;
   /** The controller's and speaker's RBAC objects as in config/rbac (namespaces there are replaced). */
   rbacTemplates: readonly Manifest[];
+  /** The Secrets the BGPPeers name as passwordSecret in the AnchorLB's namespace: the speaker may read those and the liveness key, no other. */
+  speakerSecretNames: readonly string[];
   /** Whether the liveness Secret exists already: it is generated once and never rewritten. */
   livenessSecretExists: boolean;
   /** A new random liveness key, called only when the Secret is missing. */
@@ -83,7 +90,7 @@ function isClusterScoped(manifest: Manifest): boolean {
 export function render(input: RenderInput): Manifest[] {
   const { anchorlb } = input;
   const namespace = namespaceOf(anchorlb);
-  const objects: Manifest[] = input.rbacTemplates.map((template) => placeRbac(template, namespace));
+  const objects: Manifest[] = input.rbacTemplates.map((template) => withSpeakerSecrets(placeRbac(template, namespace), input.speakerSecretNames));
   if (!input.livenessSecretExists) objects.push(livenessSecret(namespace, input.generateLivenessKey()));
   objects.push(controllerDeployment(anchorlb, namespace), speakerDaemonSet(anchorlb, namespace));
   return objects.map((object) => finish(object, anchorlb));
@@ -99,6 +106,23 @@ function placeRbac(template: Manifest, namespace: string): Manifest {
     );
   }
   return placed;
+}
+
+interface PolicyRule {
+  resources?: string[];
+  resourceNames?: string[];
+}
+
+/**
+ * The speaker's Role reads Secrets by name only: the liveness key and the BGPPeers' passwords
+ * (resourceNames is never left empty, which would mean every Secret).
+ */
+function withSpeakerSecrets(object: Manifest, names: readonly string[]): Manifest {
+  if (object.kind !== 'Role' || object.metadata.name !== SPEAKER_NAME || !Array.isArray(object.rules)) return object;
+  const rules = (object.rules as PolicyRule[]).map((rule) =>
+    rule.resources?.includes('secrets') ? { ...rule, resourceNames: [...new Set([...(rule.resourceNames ?? []), LIVENESS_SECRET_NAME, ...names])].sort() } : rule,
+  );
+  return { ...object, rules };
 }
 
 function componentOf(object: Manifest): string {
@@ -154,6 +178,13 @@ function probes(port: number): { livenessProbe: object; readinessProbe: object; 
 /** The root filesystem is read-only; the TypeScript loader and Node still want a writable /tmp. */
 const SCRATCH_VOLUME = { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } };
 const SCRATCH_MOUNT = { name: 'tmp', mountPath: '/tmp' };
+/**
+ * The speaker's record of the addresses it bound (bindToInterface), at the same path on the host:
+ * it must outlive the pod, so that a restarted speaker removes what a killed one left, and go with
+ * a reboot, as the addresses do (the host's /run is tmpfs).
+ */
+const BIND_RECORDS_VOLUME = { name: 'bind-records', hostPath: { path: BIND_STATE_DIR, type: 'DirectoryOrCreate' } };
+const BIND_RECORDS_MOUNT = { name: 'bind-records', mountPath: BIND_STATE_DIR };
 
 function logLevelOf(anchorlb: AnchorLB): string {
   return anchorlb.spec?.logLevel ?? 'info';
@@ -163,11 +194,21 @@ function selectorLabels(component: string): Record<string, string> {
   return { [LABELS.name]: 'anchorlb', [LABELS.component]: component };
 }
 
+/** Pod fields set only when the AnchorLB sets them. */
+function optionalPodFields(fields: { priorityClassName?: string; affinity?: object }): object {
+  return {
+    ...(fields.priorityClassName ? { priorityClassName: fields.priorityClassName } : {}),
+    ...(fields.affinity && Object.keys(fields.affinity).length > 0 ? { affinity: fields.affinity } : {}),
+  };
+}
+
 function controllerDeployment(anchorlb: AnchorLB, namespace: string): Manifest {
+  const controller = anchorlb.spec?.controller;
   const loadBalancerClass = anchorlb.spec?.loadBalancerClass;
-  const args = ['controller', '--pool-namespace', namespace, '--metrics-port', String(CONTROLLER_METRICS_PORT)];
+  const metricsPort = controller?.metricsPort ?? DEFAULT_CONTROLLER_METRICS_PORT;
+  const args = ['controller', '--pool-namespace', namespace, '--metrics-port', String(metricsPort)];
   if (loadBalancerClass) args.push('--load-balancer-class', loadBalancerClass);
-  const { ports, ...probeFields } = probes(CONTROLLER_METRICS_PORT);
+  const { ports, ...probeFields } = probes(metricsPort);
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -181,18 +222,19 @@ function controllerDeployment(anchorlb: AnchorLB, namespace: string): Manifest {
         metadata: { labels: selectorLabels('controller') },
         spec: {
           serviceAccountName: CONTROLLER_NAME,
+          ...optionalPodFields({ priorityClassName: controller?.priorityClassName }),
           securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: 'RuntimeDefault' } },
           volumes: [SCRATCH_VOLUME],
           containers: [
             {
               name: 'controller',
-              image: anchorlb.spec?.controller?.image ?? DEFAULT_IMAGE,
+              image: controller?.image ?? DEFAULT_IMAGE,
               args,
               env: [{ name: 'ANCHORLB_LOG_LEVEL', value: logLevelOf(anchorlb) }, POD_NAMESPACE_ENV],
               ports,
               ...probeFields,
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-              resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+              resources: controller?.resources ?? DEFAULT_RESOURCES,
               volumeMounts: [SCRATCH_MOUNT],
             },
           ],
@@ -211,7 +253,8 @@ function speakerDaemonSet(anchorlb: AnchorLB, namespace: string): Manifest {
   const speaker = anchorlb.spec?.speaker;
   const liveness = anchorlb.spec?.liveness;
   const livenessPort = liveness?.port ?? DEFAULT_LIVENESS_PORT;
-  const { ports, ...probeFields } = probes(SPEAKER_METRICS_PORT);
+  const metricsPort = speaker?.metricsPort ?? DEFAULT_SPEAKER_METRICS_PORT;
+  const { ports, ...probeFields } = probes(metricsPort);
   const env = [
     POD_NAMESPACE_ENV,
     NODE_NAME_ENV,
@@ -220,7 +263,7 @@ function speakerDaemonSet(anchorlb: AnchorLB, namespace: string): Manifest {
     { name: 'ANCHORLB_HEARTBEAT_INTERVAL', value: liveness?.heartbeatInterval ?? '100ms' },
     { name: 'ANCHORLB_MISSED_HEARTBEATS', value: String(liveness?.missedHeartbeats ?? 5) },
   ];
-  const args = ['speaker', '--liveness-secret', LIVENESS_SECRET_NAME, '--metrics-port', String(SPEAKER_METRICS_PORT), '--modes', modesOf(anchorlb), '--log-level', logLevelOf(anchorlb)];
+  const args = ['speaker', '--liveness-secret', LIVENESS_SECRET_NAME, '--metrics-port', String(metricsPort), '--modes', modesOf(anchorlb), '--log-level', logLevelOf(anchorlb)];
   if (anchorlb.spec?.loadBalancerClass) args.push('--load-balancer-class', anchorlb.spec.loadBalancerClass);
   const nodeSelector = Object.fromEntries(Object.entries(speaker?.nodeSelector ?? {}).filter((entry): entry is [string, string] => entry[1] !== undefined));
   return {
@@ -241,8 +284,9 @@ function speakerDaemonSet(anchorlb: AnchorLB, namespace: string): Manifest {
           terminationGracePeriodSeconds: 30,
           nodeSelector,
           tolerations: speaker?.tolerations ?? [],
+          ...optionalPodFields({ priorityClassName: speaker?.priorityClassName, affinity: speaker?.affinity }),
           securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
-          volumes: [SCRATCH_VOLUME],
+          volumes: [SCRATCH_VOLUME, BIND_RECORDS_VOLUME],
           containers: [
             {
               name: 'speaker',
@@ -258,8 +302,9 @@ function speakerDaemonSet(anchorlb: AnchorLB, namespace: string): Manifest {
                 readOnlyRootFilesystem: true,
                 capabilities: { drop: ['ALL'], add: ['NET_RAW', 'NET_ADMIN'] },
               },
-              resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
-              volumeMounts: [SCRATCH_MOUNT],
+              // Measured (issue 11, L2, one node): 210 MiB RSS idle, 272 MiB at peak taking 1,000 Services, above the former 256Mi limit.
+              resources: speaker?.resources ?? SPEAKER_DEFAULT_RESOURCES,
+              volumeMounts: [SCRATCH_MOUNT, BIND_RECORDS_MOUNT],
             },
           ],
         },

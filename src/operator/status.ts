@@ -66,10 +66,10 @@ function mergeConditions(previous: readonly Condition[] | undefined, next: Condi
   });
 }
 
-function conditionsOf(verdicts: Verdict[], generation: number, applyError: string | undefined): Condition[] {
+function conditionsOf(verdicts: Verdict[], generation: number, applyError: string | undefined, invalid: string | undefined): Condition[] {
   const available = verdicts.every((verdict) => verdict.available);
   const progressing = verdicts.some((verdict) => verdict.progressing);
-  const degraded = applyError !== undefined || (!available && !progressing);
+  const degraded = invalid !== undefined || applyError !== undefined || (!available && !progressing);
   const summary = verdicts.map((verdict) => verdict.message).join('; ');
   const status = (value: boolean) => (value ? 'True' : 'False') as Condition['status'];
   return [
@@ -79,8 +79,8 @@ function conditionsOf(verdicts: Verdict[], generation: number, applyError: strin
       type: 'Degraded',
       status: status(degraded),
       observedGeneration: generation,
-      reason: applyError !== undefined ? 'ApplyFailed' : degraded ? 'NotReady' : 'AsExpected',
-      message: applyError ?? summary,
+      reason: invalid !== undefined ? 'InvalidSpec' : applyError !== undefined ? 'ApplyFailed' : degraded ? 'NotReady' : 'AsExpected',
+      message: invalid ?? applyError ?? summary,
     },
   ];
 }
@@ -101,6 +101,8 @@ export interface StatusInput {
   speaker: WorkloadState | undefined;
   /** Why the last apply failed, if it did (reported as Degraded). */
   applyError?: string;
+  /** The spec's problems, each naming the field and value, when it is not rendered (Degraded, reason InvalidSpec). */
+  invalid?: string;
   /** What `anchorlb doctor` finds in the cluster, reported as the Conflict condition. */
   doctor?: { findings: readonly Finding[]; unreadable: readonly string[] };
   now: string;
@@ -140,10 +142,24 @@ export function computeStatus(input: StatusInput): AnchorLBStatus {
     observedGeneration: input.generation,
     conditions: mergeConditions(
       input.previous?.conditions,
-      [...conditionsOf([controller.verdict, speaker.verdict], input.generation, input.applyError), ...(input.doctor ? [conflictCondition(input.doctor, input.generation)] : [])],
+      [...conditionsOf([controller.verdict, speaker.verdict], input.generation, input.applyError, input.invalid), ...(input.doctor ? [conflictCondition(input.doctor, input.generation)] : [])],
       input.now,
     ),
     controller: componentStatus(controller.verdict, controller.counts, input.generation, input.previous?.controller, input.now),
     speaker: componentStatus(speaker.verdict, speaker.counts, input.generation, input.previous?.speaker, input.now),
   };
+}
+
+/**
+ * The status of an AnchorLB that is not served because an older one in the same
+ * namespace is: Degraded, reason NotServed, naming the one served. Nothing else is
+ * reported (the workloads are the other's).
+ */
+export function notServedStatus(generation: number, previous: AnchorLBStatus | undefined, served: string, now: string): AnchorLBStatus {
+  const message = `AnchorLB ${served} is the oldest in this namespace and is the one served; this one is ignored (one installation per namespace): delete it, or delete ${served} to have this one served`;
+  const conditions: Condition[] = [
+    { type: 'Available', status: 'False', observedGeneration: generation, reason: 'NotServed', message },
+    { type: 'Degraded', status: 'True', observedGeneration: generation, reason: 'NotServed', message },
+  ];
+  return { observedGeneration: generation, conditions: mergeConditions(previous?.conditions, conditions, now) };
 }

@@ -4,7 +4,7 @@
  */
 import type { V1Service } from '@kubernetes/client-node';
 import { SERVICE_ANNOTATIONS } from '../api/annotations.ts';
-import type { IPAddressPool } from '../api/index.ts';
+import { formatProblem, validateIPAddressPool, type IPAddressPool } from '../api/index.ts';
 import type { PoolSpec } from '../allocator/pool.ts';
 import type { ServiceRequest } from '../allocator/request.ts';
 import type { Family } from '../allocator/ip.ts';
@@ -84,6 +84,9 @@ export function poolToSpec(pool: IPAddressPool): PoolSpec {
   if (allocation?.namespaces) result.namespaces = allocation.namespaces;
   if (allocation?.namespaceSelectors) result.namespaceSelectors = allocation.namespaceSelectors.map((s) => predicate(s as LabelSelector));
   if (allocation?.serviceSelectors) result.serviceSelectors = allocation.serviceSelectors.map((s) => predicate(s as LabelSelector));
+  // The single-object rules (selectors, namespaces, addresses); overlaps between pools are the allocator's.
+  const problems = validateIPAddressPool(pool);
+  if (problems.length > 0) result.invalid = `pool ${result.name}: ${problems.map(formatProblem).join('; ')}`;
   return result;
 }
 

@@ -4,7 +4,8 @@
  * the caches, so a missed event heals on the next resync. On start it adopts
  * every assignment already written before it hands out anything new.
  */
-import type { KubeConfig, V1Namespace, V1Service } from '@kubernetes/client-node';
+import type { V1Namespace, V1Service } from '@kubernetes/client-node';
+import type { KubeConnection } from '../kube/connection.ts';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { SERVICE_ANNOTATIONS } from '../api/annotations.ts';
 import { GROUP, VERSION, PLURALS, type IPAddressPool } from '../api/index.ts';
@@ -19,7 +20,7 @@ import { currentIngressIPs, isLoadBalancer, isOurs, poolsInPrecedence, poolToSpe
 import { poolStatusPatch } from './pool-status.ts';
 
 export interface ServiceControllerOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConnection;
   /** Namespace holding the IPAddressPools (as MetalLB reads its own namespace). */
   poolNamespace: string;
   /** Handle only Services of this class; unset = only Services without a class. */
@@ -56,6 +57,10 @@ export class ServiceController {
   private readonly written = new Map<string, string>();
   private readonly rivals = new Map<string, Rival>();
   private readonly lastFailure = new Map<string, string>();
+  /** Per pool in force, the generation whose spec serves (a refused edit leaves an older one). */
+  private readonly servingGeneration = new Map<string, number>();
+  /** The refusal each pool's last Event told, so that it is told once. */
+  private readonly saidRefusal = new Map<string, string>();
   private readonly metrics;
 
   constructor(private readonly options: ServiceControllerOptions) {
@@ -301,7 +306,7 @@ export class ServiceController {
 
   private async writePoolStatuses(): Promise<void> {
     const stats = this.allocator.poolStats();
-    const refusals = new Map(this.allocator.refusedPools().map((refusal) => [refusal.pool, refusal.message]));
+    const refusals = new Map(this.allocator.refusedPools().map((refusal) => [refusal.pool, refusal]));
     for (const pool of this.pools.list()) {
       const name = pool.metadata?.name ?? '';
       const counts = stats.get(name);
@@ -309,9 +314,23 @@ export class ServiceController {
         this.metrics.total.set({ pool: name, family }, Number(counts?.[family].total ?? 0n));
         this.metrics.inUse.set({ pool: name, family }, Number(counts?.[family].inUse ?? 0n));
       }
-      const patch = poolStatusPatch(pool, counts, refusals.get(name), new Date().toISOString());
+      const refusal = refusals.get(name);
+      if (refusal === undefined && counts !== undefined) this.servingGeneration.set(name, pool.metadata?.generation ?? 0);
+      const patch = poolStatusPatch(pool, counts, refusal, new Date().toISOString(), this.servingGeneration.get(name));
       if (patch) await this.rest.patch(`/apis/${GROUP}/${VERSION}/namespaces/${pool.metadata?.namespace}/${PLURALS.IPAddressPool}/${name}/status`, patch);
+      // One Event per new refusal, never one per sync.
+      const said = this.saidRefusal.get(name);
+      if (refusal === undefined) this.saidRefusal.delete(name);
+      else if (said !== refusal.message) {
+        this.saidRefusal.set(name, refusal.message);
+        const target = { apiVersion: `${GROUP}/${VERSION}`, kind: 'IPAddressPool', name, namespace: pool.metadata?.namespace, uid: pool.metadata?.uid };
+        const message = refusal.stale ? `edit refused, the last accepted spec stays in force: ${refusal.message}` : refusal.message;
+        await this.events.record(target, 'Warning', refusal.reason, message);
+      }
     }
+    const present = new Set(this.pools.list().map((pool) => pool.metadata?.name ?? ''));
+    for (const name of this.servingGeneration.keys()) if (!stats.has(name)) this.servingGeneration.delete(name);
+    for (const name of this.saidRefusal.keys()) if (!present.has(name)) this.saidRefusal.delete(name);
   }
 
   private target(service: V1Service) {

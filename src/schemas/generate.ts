@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { compile, type JSONSchema } from 'json-schema-to-typescript';
 import { stringify } from 'yaml';
@@ -223,27 +223,35 @@ export async function renderOutputs(schemaDir: string): Promise<Map<string, stri
   return outputs;
 }
 
-export function writeOutputs(rootDir: string, outputs: Map<string, string>): void {
+/** Writes every output, and removes the files of `ownedDirs` that no output is any more. */
+export function writeOutputs(rootDir: string, outputs: Map<string, string>, ownedDirs: readonly string[] = [CRD_DIR]): void {
+  for (const path of unproducedFiles(rootDir, outputs, ownedDirs)) rmSync(join(rootDir, path));
   for (const [path, content] of outputs) {
     mkdirSync(dirname(join(rootDir, path)), { recursive: true });
     writeFileSync(join(rootDir, path), content);
   }
 }
 
-/** Generated files that are missing or differ on disk, and CRD files no schema produces any more. */
-export function findDrift(rootDir: string, outputs: Map<string, string>): string[] {
+/** YAML files of the generated directories that no output produces. */
+function unproducedFiles(rootDir: string, outputs: Map<string, string>, ownedDirs: readonly string[]): string[] {
+  return ownedDirs.flatMap((dir) =>
+    existsSync(join(rootDir, dir))
+      ? readdirSync(join(rootDir, dir))
+          .sort()
+          .map((file) => `${dir}/${file}`)
+          .filter((path) => path.endsWith('.yaml') && !outputs.has(path))
+      : [],
+  );
+}
+
+/** Generated files that are missing or differ on disk, and files of the generated directories nothing produces any more. */
+export function findDrift(rootDir: string, outputs: Map<string, string>, ownedDirs: readonly string[] = [CRD_DIR]): string[] {
   const stale: string[] = [];
   for (const [path, content] of outputs) {
     const file = join(rootDir, path);
     if (!existsSync(file)) stale.push(`${path} (missing)`);
     else if (readFileSync(file, 'utf8') !== content) stale.push(`${path} (differs)`);
   }
-  const crdDir = join(rootDir, CRD_DIR);
-  if (existsSync(crdDir)) {
-    for (const file of readdirSync(crdDir).sort()) {
-      const path = `${CRD_DIR}/${file}`;
-      if (file.endsWith('.yaml') && !outputs.has(path)) stale.push(`${path} (no schema produces it)`);
-    }
-  }
+  for (const path of unproducedFiles(rootDir, outputs, ownedDirs)) stale.push(`${path} (nothing generates it)`);
   return stale;
 }

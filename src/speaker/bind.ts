@@ -5,13 +5,16 @@
  * announcers: one reference count per (address, interface) in the process, so one announcer
  * releasing an address never removes it from under the other.
  *
- * What this process added is recorded in a state file (`defaultBindStateFile`, under /run:
- * tmpfs, so a reboot forgets it along with the addresses). A speaker killed without
- * cleaning up leaves its addresses on the node; the next start reads the record and removes
- * those the desired state no longer wants (`releaseLeftovers`). Only recorded addresses are
- * ever removed: one the admin put on the interface is not ours, even when an announcer also
- * asks for it. The record is written before an address is added and after it is removed, so
- * a crash in between leaves at most a recorded address that is not there, never the reverse.
+ * What this process added is recorded in a state file (`defaultBindStateFile`, under
+ * BIND_STATE_DIR, /run/anchorlb: tmpfs, so a reboot forgets it along with the addresses; the
+ * speaker DaemonSet mounts the host's directory there, so the record outlives the pod). A speaker
+ * killed without cleaning up leaves its addresses on the node; the next start reads the record
+ * and removes those the desired state no longer wants (`releaseLeftovers`). Only recorded
+ * addresses are ever removed: one the admin put on the interface is not ours, even when an
+ * announcer also asks for it. The record is written before an address is added and after it is
+ * removed, so a crash in between leaves at most a recorded address that is not there, never the
+ * reverse: an address whose record cannot be written is not added (`bind` rejects, naming the
+ * file and the error).
  */
 import { execFile } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
@@ -31,13 +34,16 @@ export interface Binding {
   iface: string;
 }
 
+/** Where the records are kept: the speaker DaemonSet mounts the host's /run/anchorlb here (src/operator/render.ts). */
+export const BIND_STATE_DIR = '/run/anchorlb';
+
 /**
  * `/run/anchorlb/bound-<node>-net<inode>.json`: addresses belong to a network namespace, so two
  * speakers of the same node name in different namespaces (test clusters on one host) never read
  * each other's record. The host's namespace keeps its inode until reboot, when /run is emptied.
  */
 export function defaultBindStateFile(nodeName: string, netns = currentNetworkNamespace()): string {
-  return `/run/anchorlb/bound-${encodeURIComponent(nodeName)}${netns === undefined ? '' : `-net${netns}`}.json`;
+  return `${BIND_STATE_DIR}/bound-${encodeURIComponent(nodeName)}${netns === undefined ? '' : `-net${netns}`}.json`;
 }
 
 function currentNetworkNamespace(): string | undefined {
@@ -250,7 +256,8 @@ export class Bindings {
       this.ledger = new BindLedger(leftovers);
       this.record = { file: stateFile, nodeName, logger };
       if (leftovers.length > 0) logger.info({ stateFile, leftovers }, 'bindToInterface: addresses a previous run bound, removed unless still wanted');
-      await this.save();
+      // Not writable: reported here, and every address to add is refused until it is.
+      await this.save().catch((error: unknown) => this.reportUnrecorded(error));
       return leftovers;
     });
   }
@@ -261,12 +268,18 @@ export class Bindings {
     return this.serially(async () => {
       // Sharing, adopting a leftover or leaving the admin's address: the record does not change.
       if (!this.ledger.acquire(binding, addressesOn(iface).has(binding.address)).add) return;
-      await this.save();
+      try {
+        await this.save();
+      } catch (error) {
+        // Unrecorded, a killed speaker's address could never be cleaned up: not added at all.
+        this.ledger.abandon(binding);
+        throw new Error(`bindToInterface: ${binding.address} not added to ${iface}: ${errorText(error)}`, { cause: error });
+      }
       try {
         await addToInterface(binding);
       } catch (error) {
         this.ledger.abandon(binding);
-        await this.save();
+        await this.save().catch((saveError: unknown) => this.reportUnrecorded(saveError));
         throw error;
       }
     });
@@ -283,7 +296,8 @@ export class Bindings {
         this.ledger.keepAsLeftover(binding);
         throw error;
       } finally {
-        await this.save();
+        // Removed but still recorded at worst: a later run finds it gone, which is harmless.
+        await this.save().catch((error: unknown) => this.reportUnrecorded(error));
       }
     });
   }
@@ -303,15 +317,16 @@ export class Bindings {
           failures.push(error instanceof Error ? error.message : String(error));
         }
       }
-      if (removed.length > 0) await this.save();
+      if (removed.length > 0) await this.save().catch((error: unknown) => this.reportUnrecorded(error));
       if (failures.length > 0) throw new Error(failures.join('; '));
       return removed;
     });
   }
 
+  /** Writes the record; throws naming the file and the error when it cannot. */
   private async save(): Promise<void> {
     if (!this.record) return;
-    const { file, nodeName, logger } = this.record;
+    const { file, nodeName } = this.record;
     try {
       const recorded = this.ledger.recorded();
       // Nothing bound, nothing to record: a cleanly stopped speaker leaves no file behind.
@@ -322,9 +337,12 @@ export class Bindings {
       await writeFile(partial, formatBindState(nodeName, recorded));
       await rename(partial, file);
     } catch (error) {
-      // Binding goes on (the VIP matters more); only a crash before the next good write would leak.
-      logger.error({ stateFile: file, err: error instanceof Error ? error.message : String(error) }, 'bindToInterface: cannot record the bound addresses');
+      throw new Error(`cannot record the bound addresses in ${file}: ${errorText(error)}`, { cause: error });
     }
+  }
+
+  private reportUnrecorded(error: unknown): void {
+    this.record?.logger.error({ stateFile: this.record.file, err: errorText(error) }, 'bindToInterface: cannot record the bound addresses');
   }
 
   private serially<T>(step: () => Promise<T>): Promise<T> {
@@ -332,6 +350,10 @@ export class Bindings {
     this.queue = result.catch(() => undefined);
     return result;
   }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** The process's one set of bindings, shared by the announcers. */

@@ -8,10 +8,10 @@ import type { V1EndpointSlice, V1Node, V1Secret, V1Service } from '@kubernetes/c
 import { SERVICE_ANNOTATIONS } from '../api/annotations.ts';
 import { isParseError, parseAddressRange, parseIP, rangeContains } from '../api/net.ts';
 import { parseDuration } from '../api/duration.ts';
-import type { BGPAdvertisement, BGPPeer, Community, IPAddressPool, L2Advertisement, L2Failover } from '../api/index.ts';
+import type { BFDProfile, BGPAdvertisement, BGPPeer, Community, IPAddressPool, L2Advertisement, L2Failover } from '../api/index.ts';
 import type { LabelSelector } from '../common/labels.ts';
 import { EXCLUDE_FROM_LB_LABEL, type NodeView } from './election.ts';
-import type { BgpAdvertisementView, BgpPeerView, ClusterBgpState, LocalNodeView, ServiceView } from './bgp/desired.ts';
+import type { BfdProfileView, BgpAdvertisementView, BgpPeerView, ClusterBgpState, LocalNodeView, ServiceView } from './bgp/desired.ts';
 import type { ClusterL2State, L2AdvertisementSpecView, L2ServiceView, TakeoverTiming } from './l2-desired.ts';
 
 export interface ClusterSnapshot {
@@ -23,6 +23,8 @@ export interface ClusterSnapshot {
   bgpAdvertisements: BGPAdvertisement[];
   bgpPeers: BGPPeer[];
   communities: Community[];
+  /** BFD profiles the peers' bfdProfile may name. */
+  bfdProfiles: BFDProfile[];
   /** Secrets the peers' passwordSecret may name (the speaker's namespace). */
   secrets: V1Secret[];
 }
@@ -32,6 +34,8 @@ export interface SnapshotProblem {
   path: string;
   value: unknown;
   message: string;
+  /** True when the object keeps its last usable version in force (its session stays up as it was). */
+  stale?: boolean;
 }
 
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
@@ -146,12 +150,25 @@ function takeoverTiming(failover: L2Failover | undefined): Partial<TakeoverTimin
   return takeover;
 }
 
-export function toBgpState(snapshot: ClusterSnapshot, loadBalancerClass: string | undefined): { state: ClusterBgpState; problems: SnapshotProblem[] } {
+/**
+ * `inForce` holds the peers of the previous state: a peer whose edit is not usable
+ * keeps that version (its session is not dropped for a typo) and its problem says
+ * it is stale; a new peer that is not usable is left out.
+ */
+export function toBgpState(
+  snapshot: ClusterSnapshot,
+  loadBalancerClass: string | undefined,
+  inForce: readonly BgpPeerView[] = [],
+): { state: ClusterBgpState; problems: SnapshotProblem[] } {
   const problems: SnapshotProblem[] = [];
   const peers: BgpPeerView[] = [];
   for (const peer of snapshot.bgpPeers) {
-    const view = peerView(peer, snapshot.secrets, problems);
-    if (view) peers.push(view);
+    const found: SnapshotProblem[] = [];
+    const view = peerView(peer, snapshot.secrets, snapshot.bfdProfiles, found);
+    const previous = view ? undefined : inForce.find((p) => p.name === (peer.metadata?.name ?? ''));
+    problems.push(...found.map((problem) => (previous ? { ...problem, stale: true } : problem)));
+    const used = view ?? previous;
+    if (used) peers.push(used);
   }
   const advertisements: BgpAdvertisementView[] = snapshot.bgpAdvertisements.map((advert) => ({ name: advert.metadata?.name ?? '', ...(advert.spec ?? {}) }) as BgpAdvertisementView);
   const communityAliases = new Map<string, string>();
@@ -160,7 +177,34 @@ export function toBgpState(snapshot: ClusterSnapshot, loadBalancerClass: string 
   return { state: { peers, advertisements, pools: poolViews(snapshot.pools), services, communityAliases }, problems };
 }
 
-function peerView(peer: BGPPeer, secrets: readonly V1Secret[], problems: SnapshotProblem[]): BgpPeerView | undefined {
+/**
+ * The Secrets the BGPPeers of `namespace` name in spec.passwordSecret there, sorted: what the
+ * speaker reads (by name) and what the operator grants it (resourceNames). A passwordSecret in
+ * another namespace is never readable (its peer reports the Secret as not found).
+ */
+export function passwordSecretNames(peers: readonly BGPPeer[], namespace: string): string[] {
+  const names = peers.flatMap((peer) => {
+    const reference = peer.spec?.passwordSecret;
+    const secretNamespace = reference?.namespace ?? peer.metadata?.namespace;
+    return reference?.name && secretNamespace === namespace ? [reference.name] : [];
+  });
+  return [...new Set(names)].sort();
+}
+
+/** A BFDProfile with MetalLB's defaults (300 ms, 300 ms, × 3, minimum TTL 254). */
+export function bfdProfileView(profile: BFDProfile): BfdProfileView {
+  const spec = profile.spec ?? {};
+  return {
+    receiveIntervalMs: spec.receiveInterval ?? 300,
+    transmitIntervalMs: spec.transmitInterval ?? 300,
+    detectMultiplier: spec.detectMultiplier ?? 3,
+    passive: spec.passiveMode ?? false,
+    minimumTtl: spec.minimumTtl ?? 254,
+    echoMode: spec.echoMode ?? false,
+  };
+}
+
+function peerView(peer: BGPPeer, secrets: readonly V1Secret[], bfdProfiles: readonly BFDProfile[], problems: SnapshotProblem[]): BgpPeerView | undefined {
   const name = peer.metadata?.name ?? '';
   const object = `BGPPeer/${name}`;
   const spec = peer.spec;
@@ -218,7 +262,10 @@ function peerView(peer: BGPPeer, secrets: readonly V1Secret[], problems: Snapsho
     disableMP: spec.disableMP,
     passive: spec.passive,
     vrf: spec.vrf,
+    bfdProfile: spec.bfdProfile,
   };
+  const profile = spec.bfdProfile === undefined ? undefined : bfdProfiles.find((p) => p.metadata?.name === spec.bfdProfile);
+  if (profile) optional.bfd = bfdProfileView(profile);
   for (const [field, value] of Object.entries(optional)) if (value !== undefined) (view as unknown as Record<string, unknown>)[field] = value;
   return view;
 }

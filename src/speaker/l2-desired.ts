@@ -5,7 +5,7 @@
  */
 import { matchesAnySelector, type Labels } from '../common/labels.ts';
 import { advertisementSelectsPool, advertisementSelectsService, type AdvertisementSelection } from './selection.ts';
-import { electL2Owner, type L2AdvertisementView, type NodeView, type ServiceView as ElectionServiceView } from './election.ts';
+import { electL2Owner, l2Eligibility, type L2AdvertisementView, type NodeView, type ServiceView as ElectionServiceView } from './election.ts';
 import { DEFAULT_CLAIM_TIMING, type ClaimTiming } from './l2/claim.ts';
 
 /** The gratuitous ARPs / unsolicited NAs a node sends when it takes an IP over (spec.failover). */
@@ -52,6 +52,11 @@ export interface L2Desired {
   owners: Map<string, string | undefined>;
   /** When a failbackDelay ends for a node it deferred: elect again then (the outcome may change). */
   reconsiderAt?: number;
+  /**
+   * IPs this node is selected for but cannot answer for because it has none of the interfaces
+   * the selecting advertisements name → those names (sorted): to report, silently not announced otherwise.
+   */
+  noMatchingInterface: Map<string, string[]>;
 }
 
 /** For failbackDelay: the time now and when each live node (re)started (Membership.joinTimes), on this node's clock. */
@@ -73,6 +78,8 @@ export function desiredL2State(state: ClusterL2State, self: string, live: Readon
 
   const announcements = new Map<string, L2Announcement>();
   const owners = new Map<string, string | undefined>();
+  const noMatchingInterface = new Map<string, string[]>();
+  const selfNode = state.nodes.find((node) => node.name === self);
   let reconsiderAt: number | undefined;
   for (const [ip, services] of byIp) {
     const advertisements = state.advertisements.filter((advert) =>
@@ -90,8 +97,11 @@ export function desiredL2State(state: ClusterL2State, self: string, live: Readon
       }
     }
     owners.set(ip, owner);
+    if (selfNode && owner !== self && l2Eligibility(selfNode, live, { ip, advertisements, services }).reason === 'NoMatchingInterface') {
+      const named = advertisements.filter((advert) => matchesAnySelector(advert.nodeSelectors, selfNode.labels)).flatMap((advert) => advert.interfaces ?? []);
+      noMatchingInterface.set(ip, unique(named));
+    }
     if (owner !== self) continue;
-    const selfNode = state.nodes.find((node) => node.name === self);
     const mine = advertisements.filter((advert) => matchesAnySelector(advert.nodeSelectors, selfNode?.labels));
     const everyInterface = mine.some((advert) => !advert.interfaces || advert.interfaces.length === 0);
     announcements.set(ip, {
@@ -102,7 +112,7 @@ export function desiredL2State(state: ClusterL2State, self: string, live: Readon
       ...takeoverOf(mine),
     });
   }
-  return { announcements, owners, ...(reconsiderAt === undefined ? {} : { reconsiderAt }) };
+  return { announcements, owners, noMatchingInterface, ...(reconsiderAt === undefined ? {} : { reconsiderAt }) };
 }
 
 /**

@@ -3,29 +3,29 @@
  * desired state) wired to the L2 and BGP announcers, the BGPPeer status writer and
  * VIPStatus, which report what the announcers actually do, never what was intended.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConnection } from '../kube/connection.ts';
 import type { Logger } from '../common/log.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { KubeRest } from '../kube/rest.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
-import { BgpAnnouncer } from './bgp/announcer.ts';
-import { aggregatePrefix } from './bgp/desired.ts';
+import { BgpAnnouncer, type BindFailure } from './bgp/announcer.ts';
+import { peersCarrying } from './bgp/carried.ts';
 import { BgpPeerStatusWriter } from './bgp/peer-status.ts';
 import { bindings, defaultBindStateFile, wantedBindings } from './bind.ts';
 import { L2Announcer, type L2AnnouncerEvent } from './l2/announcer.ts';
-import { discoverInterfaces } from './l2/interfaces.ts';
+import { LinkWatcher, readLinkState, type LinkChange, type LinkState } from './l2/links.ts';
 import { Speaker } from './speaker.ts';
 import { VipStatusWriter, type AnnouncedVip, type ServiceRef } from './vipstatus.ts';
 
 export interface NodeSpeakerOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConnection;
   nodeName: string;
   namespace: string;
   loadBalancerClass?: string;
   modes: { l2: boolean; bgp: boolean };
   logger: Logger;
   liveness: { key: Buffer; port: number; intervalMs: number; missedHeartbeats: number; bindAddress?: string };
-  /** Interfaces to announce from when an L2Advertisement names none (default: discovered). */
+  /** Interfaces to announce from when an L2Advertisement names none (default: discovered); those present count. */
   interfaces?: string[];
   /** The node's own addresses (router ID, default BGP source). */
   nodeAddresses: string[];
@@ -54,6 +54,11 @@ export class NodeSpeaker {
   private readonly bgpSince = new Map<string, string>();
   /** Status writes are debounced through one key each, retried with back-off on failure. */
   private readonly writes: WorkQueue;
+  /** The links read at construction; watched from start() on. */
+  private readonly initialLinks: LinkState;
+  private links: LinkWatcher | undefined;
+  /** IP → what was last reported about this node having none of its advertisements' interfaces. */
+  private readonly noInterfaceReported = new Map<string, string>();
 
   constructor(private readonly options: NodeSpeakerOptions) {
     const { logger, nodeName } = options;
@@ -66,6 +71,7 @@ export class NodeSpeaker {
       this.peerStatus = new BgpPeerStatusWriter({ rest: this.rest, namespace: options.namespace, nodeName, log: logger });
     }
     this.vipStatus = new VipStatusWriter(this.rest, nodeName, logger);
+    this.initialLinks = readLinkState();
     const l2 = this.l2;
     const bgp = this.bgp;
     this.speaker = new Speaker({
@@ -75,7 +81,7 @@ export class NodeSpeaker {
       loadBalancerClass: options.loadBalancerClass,
       logger,
       // The election checks advertisement interfaces against what each node has: tell the others ours.
-      liveness: { ...options.liveness, interfaces: options.interfaces ?? discoverInterfaces() },
+      liveness: { ...options.liveness, interfaces: this.interfacesFrom(this.initialLinks) },
       ...(l2 ? { l2: { apply: (a) => l2.apply(a), handOver: () => l2.handOver(), stop: () => l2.stop() } } : {}),
       ...(bgp ? { bgp: { apply: (d) => bgp.apply(d), gracefulStop: () => bgp.gracefulStop() } } : {}),
     });
@@ -88,14 +94,21 @@ export class NodeSpeaker {
     this.speaker.liveness.onEvent((event) => {
       if (event.type === 'joined') this.l2?.reannounce();
     });
+    this.bgp?.on('bindFailed', (failure: BindFailure) => void this.reportBindFailure(failure, 'BGP'));
     this.bgp?.on('status', () => {
       this.writes.add('peers');
       this.writes.add('vips');
     });
-    this.speaker.onSync(() => {
+    this.speaker.onSync((view) => {
       this.writes.add('peers');
       this.writes.add('vips');
+      void this.reportNoMatchingInterface(view.l2?.noMatchingInterface ?? new Map());
     });
+  }
+
+  /** The interfaces this node announces from when an advertisement names none: the listed ones present, else the announceable ones. */
+  private interfacesFrom(links: LinkState): string[] {
+    return this.options.interfaces ? this.options.interfaces.filter((name) => links.indexes.has(name)) : links.announceable;
   }
 
   async start(): Promise<void> {
@@ -104,6 +117,36 @@ export class NodeSpeaker {
     // Level-triggered: a leftover of a killed run goes once a desired state does not want it.
     this.speaker.onSync((view) => void bindings.releaseLeftovers(wantedBindings(view)).catch((error: unknown) => logger.error({ err: String(error) }, 'bindToInterface: cannot remove a leftover address')));
     await this.speaker.start();
+    // Interfaces that come or go from now on (a change since the constructor is seen at once).
+    this.links = new LinkWatcher({ logger, initial: this.initialLinks, onChange: (links, change) => this.onLinksChanged(links, change) });
+    this.links.start();
+  }
+
+  private onLinksChanged(links: LinkState, change: LinkChange): void {
+    // Sockets on links gone or re-created are closed first; the election then runs with the new list.
+    this.l2?.linksChanged(links.indexes);
+    const interfaces = this.interfacesFrom(links);
+    // A link this node does not announce from (e.g. a pod's veth when the interfaces are listed) changes nothing else.
+    const elected = this.speaker.setInterfaces(interfaces);
+    this.options.logger[elected ? 'info' : 'debug']({ added: change.added, removed: change.removed, recreated: change.recreated, interfaces }, 'network interfaces changed');
+  }
+
+  /** Once per change: a log line and a Warning Event on the Services, so an IP is never silently not announced. */
+  private async reportNoMatchingInterface(unmatched: ReadonlyMap<string, string[]>): Promise<void> {
+    const { logger, nodeName } = this.options;
+    const has = [...this.speaker.interfaces];
+    for (const [ip, wanted] of unmatched) {
+      const report = `${nodeName} has none of the interfaces its L2Advertisements name for ${ip} (${wanted.join(', ')}; it has ${has.length > 0 ? has.join(', ') : 'none'}): not announced from this node`;
+      if (this.noInterfaceReported.get(ip) === report) continue;
+      this.noInterfaceReported.set(ip, report);
+      logger.warn({ ip, wanted, interfaces: has }, 'no matching interface on this node');
+      for (const service of this.servicesOn(ip)) await this.events.record({ apiVersion: 'v1', kind: 'Service', ...service }, 'Warning', 'NoMatchingInterface', report);
+    }
+    for (const ip of [...this.noInterfaceReported.keys()]) {
+      if (unmatched.has(ip)) continue;
+      this.noInterfaceReported.delete(ip);
+      logger.info({ ip, interfaces: has }, 'a matching interface is on this node now (or the IP no longer asks for one)');
+    }
   }
 
   /**
@@ -111,6 +154,7 @@ export class NodeSpeaker {
    * VIPStatus: it announces nothing any more, and no one else removes a node's objects.
    */
   async shutdown(): Promise<void> {
+    this.links?.stop();
     await this.speaker.shutdown();
     this.writes.stop();
     // A write still running could recreate what the final one deletes.
@@ -138,6 +182,8 @@ export class NodeSpeaker {
       }
     } else if (event.type === 'withdrawn') {
       this.l2Held.delete(event.ip);
+    } else if (event.type === 'bindFailed') {
+      await this.reportBindFailure(event, 'L2');
     } else if (event.type === 'conflict') {
       logger.warn(event, 'another host answers for this IP: not announcing it');
       for (const service of this.servicesOn(event.ip)) {
@@ -145,6 +191,18 @@ export class NodeSpeaker {
       }
     }
     this.writes.add('vips');
+  }
+
+  /** Where the user looks: `kubectl describe service` (the announcer has logged it with the record's path). */
+  private async reportBindFailure(failure: BindFailure, mode: 'L2' | 'BGP'): Promise<void> {
+    for (const service of this.servicesOn(failure.ip)) {
+      await this.events.record(
+        { apiVersion: 'v1', kind: 'Service', ...service },
+        'Warning',
+        'BindFailed',
+        `${failure.ip} is announced by ${mode} from ${this.options.nodeName} but not held on ${failure.interface} (bindToInterface): ${failure.error}`,
+      );
+    }
   }
 
   private servicesOn(ip: string): ServiceRef[] {
@@ -166,17 +224,9 @@ export class NodeSpeaker {
     }
     if (this.bgp) {
       const bgp = this.bgp;
-      const carried = bgp.status().map((status) => ({ peer: status.peer, prefixes: [...bgp.announcedPrefixes(status.peer)] }));
-      const byIp = new Map<string, Array<{ name: string; state: 'Established'; advertised: boolean }>>();
-      for (const ip of this.speaker.view.servicesByIp.keys()) {
-        // Only routes an Established session really carries (a drained, withdrawn route is not announced).
-        for (const { peer, prefixes } of carried) {
-          if (!prefixes.some((prefix) => prefixHolds(prefix, ip))) continue;
-          const peers = byIp.get(ip) ?? [];
-          if (!peers.some((p) => p.name === peer)) peers.push({ name: peer, state: 'Established', advertised: true });
-          byIp.set(ip, peers);
-        }
-      }
+      // Only routes an Established session really carries (a drained, withdrawn route is not announced).
+      const carried = bgp.status().map((status) => ({ peer: status.peer, prefixes: bgp.announcedPrefixes(status.peer) }));
+      const byIp = new Map([...peersCarrying(this.speaker.view.servicesByIp.keys(), carried)].map(([ip, peers]) => [ip, peers.map((name) => ({ name, state: 'Established' as const, advertised: true }))]));
       for (const ip of this.bgpSince.keys()) if (!byIp.has(ip)) this.bgpSince.delete(ip);
       for (const [ip, peers] of byIp) {
         const since = this.bgpSince.get(ip) ?? new Date().toISOString();
@@ -186,10 +236,4 @@ export class NodeSpeaker {
     }
     await this.vipStatus.write(announced);
   }
-}
-
-/** Whether a route (a host route or an aggregate such as 192.0.2.0/24) covers an address. */
-function prefixHolds(prefix: string, ip: string): boolean {
-  const length = Number(prefix.split('/')[1]);
-  return aggregatePrefix(ip, { aggregationLength: length, aggregationLengthV6: length }) === prefix;
 }

@@ -4,15 +4,17 @@
  * announce (pure functions) and hands it to the L2 and BGP appliers (I/O).
  * Level-triggered: one 'sync' recomputes everything, so a missed event heals.
  */
-import type { KubeConfig, V1EndpointSlice, V1Node, V1Secret, V1Service } from '@kubernetes/client-node';
-import { GROUP, PLURALS, VERSION, type BGPAdvertisement, type BGPPeer, type Community, type IPAddressPool, type L2Advertisement } from '../api/index.ts';
+import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node';
+import type { KubeConnection } from '../kube/connection.ts';
+import { GROUP, PLURALS, VERSION, type BFDProfile, type BGPAdvertisement, type BGPPeer, type Community, type IPAddressPool, type L2Advertisement } from '../api/index.ts';
 import type { Logger } from '../common/log.ts';
 import { Informer, type KubeObject } from '../kube/informer.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
-import { clusterPeerConflicts, desiredBgpState, type DesiredBgpState, type RefusedPeer } from './bgp/desired.ts';
-import { localNodeView, toBgpState, toL2State, type ClusterSnapshot, type SnapshotProblem } from './cluster-state.ts';
+import { clusterPeerConflicts, desiredBgpState, type BgpPeerView, type DesiredBgpState, type RefusedPeer } from './bgp/desired.ts';
+import { localNodeView, passwordSecretNames, toBgpState, toL2State, type ClusterSnapshot, type SnapshotProblem } from './cluster-state.ts';
 import { desiredL2State, type L2Announcement, type L2Desired } from './l2-desired.ts';
 import { LivenessAgent } from './liveness/transport.ts';
+import { NamedSecrets } from './named-secrets.ts';
 import { TransitionTracker } from './transitions.ts';
 import type { ServiceRef } from './vipstatus.ts';
 
@@ -31,7 +33,7 @@ export interface BgpApplier {
 }
 
 export interface SpeakerOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConnection;
   nodeName: string;
   /** Namespace of the anchorlb objects (pools, advertisements, peers, the liveness Secret). */
   namespace: string;
@@ -61,13 +63,20 @@ export class Speaker {
   readonly liveness: LivenessAgent;
   readonly transitions = new TransitionTracker();
   private readonly informers;
+  /** The BGPPeers' password Secrets, read by name (the speaker may read no other). */
+  private readonly secrets: NamedSecrets;
   private readonly queue: WorkQueue;
   private last: SpeakerView = { l2: undefined, bgp: undefined, problems: [], peers: [], peerConflicts: [], servicesByIp: new Map() };
   private readonly listeners: Array<(view: SpeakerView) => void> = [];
   private reconsiderTimer: NodeJS.Timeout | undefined;
+  /** This node's announceable interfaces (setInterfaces when they change). */
+  private localInterfaces: string[];
+  /** The BGPPeers in force: an unusable edit of one keeps its previous version. */
+  private peersInForce: BgpPeerView[] = [];
 
   constructor(private readonly options: SpeakerOptions) {
     const { kubeConfig, logger, namespace } = options;
+    this.localInterfaces = options.liveness.interfaces;
     const crd = (kind: keyof typeof PLURALS) => `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURALS[kind]}`;
     const make = <T extends KubeObject>(path: string) => new Informer<T>(kubeConfig, { path, logger, resyncMs: 300_000 });
     this.informers = {
@@ -79,8 +88,9 @@ export class Speaker {
       bgpAdvertisements: make<BGPAdvertisement>(crd('BGPAdvertisement')),
       bgpPeers: make<BGPPeer>(crd('BGPPeer')),
       communities: make<Community>(crd('Community')),
-      secrets: make<V1Secret>(`/api/v1/namespaces/${namespace}/secrets`),
+      bfdProfiles: make<BFDProfile>(crd('BFDProfile')),
     };
+    this.secrets = new NamedSecrets({ kubeConfig, namespace, logger, resyncMs: 300_000, onChange: () => this.queue.add(SYNC) });
     this.queue = new WorkQueue(() => this.sync(), {
       onError: (_key, error, retryInMs) => logger.warn({ err: error instanceof Error ? error.message : String(error), retryInMs }, 'speaker sync failed'),
     });
@@ -99,6 +109,19 @@ export class Speaker {
   /** Called after every sync with what this node should announce. */
   onSync(listener: (view: SpeakerView) => void): void {
     this.listeners.push(listener);
+  }
+
+  get interfaces(): readonly string[] {
+    return this.localInterfaces;
+  }
+
+  /** This node's interfaces (a link appeared or went): when they differ, told to the others and elected again; returns whether they did. */
+  setInterfaces(interfaces: string[]): boolean {
+    if (interfaces.length === this.localInterfaces.length && interfaces.every((name, i) => this.localInterfaces[i] === name)) return false;
+    this.localInterfaces = interfaces;
+    this.liveness.setInterfaces(interfaces);
+    this.queue.add(SYNC);
+    return true;
   }
 
   get view(): SpeakerView {
@@ -145,7 +168,7 @@ export class Speaker {
     await Promise.race([handedOver, new Promise((resolve) => setTimeout(resolve, handOverMs).unref())]);
     await Promise.all([this.options.l2?.stop(), this.options.bgp?.gracefulStop()]);
     await this.liveness.stop();
-    await Promise.all(Object.values(this.informers).map((informer) => informer.stop()));
+    await Promise.all([...Object.values(this.informers).map((informer) => informer.stop()), this.secrets.stop()]);
   }
 
   snapshot(): ClusterSnapshot {
@@ -159,7 +182,8 @@ export class Speaker {
       bgpAdvertisements: i.bgpAdvertisements.list(),
       bgpPeers: i.bgpPeers.list(),
       communities: i.communities.list(),
-      secrets: i.secrets.list(),
+      bfdProfiles: i.bfdProfiles.list(),
+      secrets: this.secrets.list(),
     };
   }
 
@@ -175,18 +199,21 @@ export class Speaker {
   }
 
   private async sync(): Promise<void> {
+    await this.secrets.want(passwordSecretNames(this.informers.bgpPeers.list(), this.options.namespace));
     const snapshot = this.snapshot();
     const { nodeName, loadBalancerClass } = this.options;
     const membership = this.liveness.membership;
-    const l2State = this.options.l2 ? toL2State(snapshot, loadBalancerClass, (node) => (node === nodeName ? this.options.liveness.interfaces : membership.interfacesOf(node))) : undefined;
+    const l2State = this.options.l2 ? toL2State(snapshot, loadBalancerClass, (node) => (node === nodeName ? this.localInterfaces : membership.interfacesOf(node))) : undefined;
     const l2 = l2State ? desiredL2State(l2State, nodeName, membership.live(), { now: Date.now(), joinedAt: membership.joinTimes() }) : undefined;
     // A failbackDelay ends at a known time: elect again then, even if nothing else changes.
     clearTimeout(this.reconsiderTimer);
     if (l2?.reconsiderAt !== undefined) this.reconsiderTimer = setTimeout(() => this.queue.add(SYNC), Math.max(0, l2.reconsiderAt - Date.now()) + 1).unref();
-    const bgpInput = this.options.bgp ? toBgpState(snapshot, loadBalancerClass) : undefined;
+    const bgpInput = this.options.bgp ? toBgpState(snapshot, loadBalancerClass, this.peersInForce) : undefined;
+    if (bgpInput) this.peersInForce = bgpInput.state.peers;
     const bgp = bgpInput ? desiredBgpState(bgpInput.state, localNodeView(this.informers.nodes.get(nodeName), nodeName)) : undefined;
     if (l2) this.transitions.ownersChanged(this.last.l2?.owners ?? new Map(), l2.owners, membership.live());
     const nodes = snapshot.nodes.map((node) => ({ name: node.metadata?.name ?? '', labels: node.metadata?.labels ?? {} }));
+    const previousProblems = this.last.problems;
     this.last = {
       l2,
       bgp,
@@ -195,7 +222,9 @@ export class Speaker {
       peerConflicts: bgpInput ? clusterPeerConflicts(bgpInput.state.peers, nodes) : [],
       servicesByIp: servicesByIp(snapshot),
     };
-    for (const problem of this.last.problems) this.options.logger.warn(problem, 'object not usable');
+    // Each problem is logged once, when it appears, not on every sync.
+    const said = new Set(previousProblems.map((problem) => JSON.stringify(problem)));
+    for (const problem of this.last.problems) if (!said.has(JSON.stringify(problem))) this.options.logger.warn(problem, 'object not usable');
     if (l2) await this.options.l2?.apply(l2.announcements);
     if (bgp) await this.options.bgp?.apply(bgp);
     for (const listener of this.listeners) listener(this.last);

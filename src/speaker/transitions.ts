@@ -26,7 +26,7 @@ export class TransitionTracker {
   memberEvent(event: MemberEvent, now: number): void {
     if (event.type === 'failed') this.departures.set(event.node, { kind: 'failed', lastHeardAt: now - event.silentForMs });
     else if (event.type === 'left') this.departures.set(event.node, { kind: 'left', lastHeardAt: now });
-    else this.departures.delete(event.node);
+    else if (event.type === 'joined') this.departures.delete(event.node);
   }
 
   /** Called with every election result; remembers where each IP came from. */

@@ -72,17 +72,18 @@ export class SpeakerNodes {
     return join(this.options.workDir, `${name}.log`);
   }
 
-  /** Starts the L2 speaker of node `name` (as the admin unless given another identity's kubeconfig) and waits until it says it runs (its log is appended to). */
-  async startSpeaker(name: string, kubeconfig = this.options.cluster.kubeconfigPath): Promise<ChildProcess> {
+  /** Starts the speaker of node `name` (Layer 2 mode and the admin's kubeconfig unless told) and waits until it says it runs (its log is appended to). */
+  async startSpeaker(name: string, options: { modes?: string; kubeconfig?: string } = {}): Promise<ChildProcess> {
     const log = this.logOf(name);
     const from = existsSync(log) ? readFileSync(log).length : 0;
-    const argv = [process.execPath, join(REPO_ROOT, 'bin/anchorlb.js'), 'speaker', '--kubeconfig', kubeconfig, '--node-name', name, '--namespace', SPEAKER_NAMESPACE, '--liveness-secret', 'anchorlb-liveness', '--modes', 'l2', '--metrics-port', '0', '--metrics-host', '127.0.0.1'];
+    const argv = [process.execPath, join(REPO_ROOT, 'bin/anchorlb.js'), 'speaker', '--kubeconfig', options.kubeconfig ?? this.options.cluster.kubeconfigPath, '--node-name', name, '--namespace', SPEAKER_NAMESPACE, '--liveness-secret', 'anchorlb-liveness', '--modes', options.modes ?? 'l2', '--metrics-port', '0', '--metrics-host', '127.0.0.1'];
     const child = await this.testbed.spawn(this.nsOf(name), argv, { logFile: log });
     this.speakers.set(name, child);
     await waitFor(`the speaker on ${name} to run`, () => {
       if (child.exitCode !== null) throw new Error(`the speaker on ${name} exited (${child.exitCode}): ${readFileSync(log, 'utf8').slice(from)}`);
       return readFileSync(log).subarray(from).includes('"msg":"speaker running"');
-    }, 60_000, 100);
+      // Start-up (tsx compiling, list+watch) takes seconds alone and minutes on a loaded 2-core machine.
+    }, 180_000, 100);
     return child;
   }
 

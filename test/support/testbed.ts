@@ -70,10 +70,12 @@ export interface Host {
 }
 
 export interface TestbedOptions {
-  /** Number of node namespaces (1..89). */
+  /** Number of node namespaces (1..89; 0 with a control plane only). */
   nodes: number;
   /** Also create PREFIX-client (.2). */
   client?: boolean;
+  /** Also create PREFIX-cp (.3), for a control plane the nodes reach on the bridge. */
+  controlPlane?: boolean;
   /** ≤ 10 characters `[a-z][a-z0-9]*`; default: random, so parallel runs never collide. */
   prefix?: string;
   /** Default /run/anchorlb-testbed. */
@@ -88,6 +90,26 @@ export interface RouterNeighbor {
   password?: string;
   /** Only accept connections from this neighbor (FRR `passive`, BIRD `passive on`). */
   passive?: boolean;
+  /** BFD for this session (FRR `neighbor X bfd [profile P]`, BIRD `bfd on`). */
+  bfd?: { profile?: string; checkControlPlaneFailure?: boolean };
+  /** FRR `ebgp-multihop` (its BFD session is then multihop, UDP 4784). */
+  ebgpMultihop?: boolean;
+}
+
+/** A BFD peer or profile in the router's bfdd (FRR) / `protocol bfd` (BIRD) configuration. */
+export interface BfdTimersConfig {
+  receiveMs?: number;
+  transmitMs?: number;
+  multiplier?: number;
+  passive?: boolean;
+}
+
+export interface BfdPeerConfig extends BfdTimersConfig {
+  address: string;
+  localAddress: string;
+  multihop?: boolean;
+  /** Multihop only. */
+  minimumTtl?: number;
 }
 
 export interface RouterConfig {
@@ -98,6 +120,8 @@ export interface RouterConfig {
   gracefulRestartTime?: number;
   keepalive?: number;
   hold?: number;
+  /** FRR: run bfdd with these peers and profiles; BIRD: a `protocol bfd` with these peers. */
+  bfd?: { peers?: BfdPeerConfig[]; profiles?: Array<BfdTimersConfig & { name: string }> };
 }
 
 const UNIQUE_PREFIX = /^[a-z][a-z0-9]{0,9}$/;
@@ -116,6 +140,7 @@ export class Testbed {
   readonly stateDir: string;
   readonly router: Host;
   readonly client: Host | undefined;
+  readonly controlPlane: Host | undefined;
   readonly nodes: Host[];
   private readonly children = new Set<ChildProcess>();
   private readonly namespaces: string[];
@@ -128,19 +153,21 @@ export class Testbed {
     this.stateDir = join(options.stateRoot ?? '/run/anchorlb-testbed', prefix);
     this.router = { ns: `${prefix}-router`, ipv4: '192.0.2.1', ipv6: '2001:db8::1' };
     this.client = options.client === true ? { ns: `${prefix}-client`, ipv4: '192.0.2.2', ipv6: '2001:db8::2' } : undefined;
+    this.controlPlane = options.controlPlane === true ? { ns: `${prefix}-cp`, ipv4: '192.0.2.3', ipv6: '2001:db8::3' } : undefined;
     this.nodes = Array.from({ length: options.nodes }, (_, i) => ({
       ns: `${prefix}-node${i + 1}`,
       ipv4: `192.0.2.${11 + i}`,
       ipv6: `2001:db8::${11 + i}`,
     }));
-    this.namespaces = [`${prefix}-sw`, this.router.ns, ...(this.client ? [this.client.ns] : []), ...this.nodes.map((n) => n.ns)];
+    this.namespaces = [`${prefix}-sw`, this.router.ns, ...[this.client, this.controlPlane].flatMap((host) => (host ? [host.ns] : [])), ...this.nodes.map((n) => n.ns)];
   }
 
   /** Builds the topology; on any failure tears down what was built and rethrows. */
   static async create(options: TestbedOptions): Promise<Testbed> {
     const prefix = options.prefix ?? `t${randomBytes(4).toString('hex').slice(0, 6)}`;
     if (!UNIQUE_PREFIX.test(prefix)) throw new Error(`testbed prefix '${prefix}' must match ${UNIQUE_PREFIX} (interface names are limited to 15 characters)`);
-    if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > 89) throw new Error(`testbed nodes must be 1..89, got ${options.nodes}`);
+    const fewest = options.controlPlane === true ? 0 : 1;
+    if (!Number.isInteger(options.nodes) || options.nodes < fewest || options.nodes > 89) throw new Error(`testbed nodes must be ${fewest}..89, got ${options.nodes}`);
     if (process.getuid?.() !== 0) throw new Error('testbed needs root (network namespaces)');
     const testbed = new Testbed(prefix, options);
     live.add(testbed);
@@ -160,7 +187,12 @@ export class Testbed {
     await this.addNamespace(sw);
     await run(['ip', '-n', sw, 'link', 'add', bridge, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0']);
     await run(['ip', '-n', sw, 'link', 'set', bridge, 'up']);
-    const leaves: Array<[Host, string]> = [[this.router, 'r'], ...(this.client ? [[this.client, 'c'] as [Host, string]] : []), ...this.nodes.map((n, i): [Host, string] => [n, `n${i + 1}`])];
+    const leaves: Array<[Host, string]> = [
+      [this.router, 'r'],
+      ...(this.client ? [[this.client, 'c'] as [Host, string]] : []),
+      ...(this.controlPlane ? [[this.controlPlane, 'cp'] as [Host, string]] : []),
+      ...this.nodes.map((n, i): [Host, string] => [n, `n${i + 1}`]),
+    ];
     for (const [host, port] of leaves) {
       const iface = this.iface;
       const portName = `${this.prefix}-${port}`;
@@ -232,9 +264,16 @@ export class Testbed {
       zebra = await this.spawn(ns, ['/usr/lib/frr/zebra', ...common, '-f', join(dir, 'zebra.conf'), '-i', join(dir, 'zebra.pid')], { logFile: join(dir, 'zebra.out') });
       await waitFor('zebra socket', async () => (await run(['test', '-S', join(dir, 'zserv.api')], { allowFailure: true })).code === 0, 20_000, 20);
     }
+    let bfdd: ChildProcess | undefined;
+    if (config.bfd !== undefined) {
+      await writeFile(join(dir, 'bfdd.conf'), frrBfdConfig(ns, config.bfd, dir));
+      await run(['chown', 'frr:frr', join(dir, 'bfdd.conf')]);
+      bfdd = await this.spawn(ns, ['/usr/lib/frr/bfdd', ...common, '--bfdctl', join(dir, 'bfdd.sock'), '-f', join(dir, 'bfdd.conf'), '-i', join(dir, 'bfdd.pid')], { logFile: join(dir, 'bfdd.out') });
+    }
     const bgpd = await this.spawn(ns, ['/usr/lib/frr/bgpd', ...common, ...(zebra ? [] : ['-Z']), '-f', join(dir, 'bgpd.conf'), '-i', join(dir, 'bgpd.pid')], { logFile: join(dir, 'bgpd.out') });
-    const router = new FrrRouter(this, ns, dir, zebra, bgpd);
+    const router = new FrrRouter(this, ns, dir, zebra, bgpd, bfdd);
     await waitFor('bgpd to answer on vtysh', () => router.json('show bgp summary json'), 20_000, 50);
+    if (bfdd) await waitFor('bfdd to answer on vtysh', () => router.json('show bfd peers json'), 20_000, 50);
     return router;
   }
 
@@ -326,6 +365,12 @@ function frrConfig(ns: string, config: RouterConfig, dir: string): string {
     lines.push(` neighbor ${n.address} remote-as ${n.asn}`, ` neighbor ${n.address} timers connect 1`, ` neighbor ${n.address} advertisement-interval 0`);
     if (n.password !== undefined) lines.push(` neighbor ${n.address} password ${n.password}`);
     if (n.passive === true) lines.push(` neighbor ${n.address} passive`);
+    if (n.ebgpMultihop === true) lines.push(` neighbor ${n.address} ebgp-multihop 255`);
+    if (n.bfd !== undefined) {
+      lines.push(` neighbor ${n.address} bfd`);
+      if (n.bfd.profile !== undefined) lines.push(` neighbor ${n.address} bfd profile ${n.bfd.profile}`);
+      if (n.bfd.checkControlPlaneFailure === true) lines.push(` neighbor ${n.address} bfd check-control-plane-failure`);
+    }
   }
   for (const family of ['ipv4', 'ipv6'] as const) {
     lines.push(` address-family ${family} unicast`, '  maximum-paths 16', '  maximum-paths ibgp 16');
@@ -333,6 +378,26 @@ function frrConfig(ns: string, config: RouterConfig, dir: string): string {
       if ((n.families ?? [familyOf(n.address)]).includes(family)) lines.push(`  neighbor ${n.address} activate`);
     }
     lines.push(' exit-address-family');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function frrBfdTimers(t: BfdTimersConfig, indent: string): string[] {
+  return [
+    ...(t.receiveMs !== undefined ? [`${indent}receive-interval ${t.receiveMs}`] : []),
+    ...(t.transmitMs !== undefined ? [`${indent}transmit-interval ${t.transmitMs}`] : []),
+    ...(t.multiplier !== undefined ? [`${indent}detect-multiplier ${t.multiplier}`] : []),
+    ...(t.passive === true ? [`${indent}passive-mode`] : []),
+  ];
+}
+
+function frrBfdConfig(ns: string, bfd: NonNullable<RouterConfig['bfd']>, dir: string): string {
+  const lines = ['frr defaults traditional', `hostname ${ns}`, `log file ${dir}/bfdd.log`, 'bfd'];
+  for (const profile of bfd.profiles ?? []) lines.push(` profile ${profile.name}`, ...frrBfdTimers(profile, '  '), ' exit');
+  for (const peer of bfd.peers ?? []) {
+    lines.push(` peer ${peer.address}${peer.multihop === true ? ' multihop' : ''} local-address ${peer.localAddress}`, ...frrBfdTimers(peer, '  '));
+    if (peer.minimumTtl !== undefined) lines.push(`  minimum-ttl ${peer.minimumTtl}`);
+    lines.push(' exit');
   }
   return `${lines.join('\n')}\n`;
 }
@@ -358,6 +423,18 @@ function birdConfig(config: BirdConfig, dir: string): string {
   const static6 = statics.filter((p) => p.includes(':'));
   if (static4.length > 0) lines.push(`protocol static static4 { ipv4; ${static4.map((p) => `route ${p} blackhole;`).join(' ')} }`);
   if (static6.length > 0) lines.push(`protocol static static6 { ipv6; ${static6.map((p) => `route ${p} blackhole;`).join(' ')} }`);
+  if (config.bfd !== undefined) {
+    const t: BfdTimersConfig = config.bfd.profiles?.[0] ?? {};
+    const options = [
+      ...(t.receiveMs !== undefined ? [`min rx interval ${t.receiveMs} ms;`] : []),
+      ...(t.transmitMs !== undefined ? [`min tx interval ${t.transmitMs} ms;`] : []),
+      ...(t.multiplier !== undefined ? [`multiplier ${t.multiplier};`] : []),
+      ...(t.passive === true ? ['passive on;'] : []),
+    ].join(' ');
+    lines.push('protocol bfd {', `  interface "*" { ${options} };`, `  multihop { ${options} };`);
+    for (const peer of config.bfd.peers ?? []) lines.push(`  neighbor ${peer.address} local ${peer.localAddress}${peer.multihop === true ? ' multihop on' : ''};`);
+    lines.push('}');
+  }
   config.neighbors.forEach((n, i) => {
     const families = n.families ?? [familyOf(n.address)];
     lines.push(
@@ -368,6 +445,7 @@ function birdConfig(config: BirdConfig, dir: string): string {
       `  hold time ${config.hold ?? 9}; keepalive time ${config.keepalive ?? 3}; connect retry time 1;`,
       ...(n.password !== undefined ? [`  password "${n.password}";`] : []),
       ...(n.passive === true ? ['  passive on;'] : []),
+      ...(n.bfd !== undefined ? ['  bfd on;'] : []),
       // On a direct session BIRD adds a link-local IPv6 next hop, which FRR (peer known by IPv4
       // address, no interface) rejects: multihop sends the global next hop alone.
       ...(config.nextHop6 !== undefined && familyOf(n.address) === 'ipv4' && families.includes('ipv6') ? ['  multihop 1;'] : []),
@@ -425,6 +503,33 @@ export interface FrrPath {
   aspath?: { string: string; length?: number };
 }
 
+/** One session of FRR's `show bfd peers json` (the fields tests look at). */
+export interface FrrBfdPeer {
+  peer: string;
+  local?: string;
+  multihop: boolean;
+  status: 'up' | 'down' | 'init' | 'shutdown';
+  diagnostic?: string;
+  'remote-diagnostic'?: string;
+  id?: number;
+  'remote-id'?: number;
+  'passive-mode'?: boolean;
+  'receive-interval'?: number;
+  'transmit-interval'?: number;
+  'detect-multiplier'?: number;
+  'remote-receive-interval'?: number;
+  'remote-transmit-interval'?: number;
+  'remote-detect-multiplier'?: number;
+  counters?: FrrBfdCounters;
+}
+
+export interface FrrBfdCounters {
+  'control-packet-input': number;
+  'control-packet-output': number;
+  'session-up': number;
+  'session-down': number;
+}
+
 export interface FrrPeerSummary {
   state: string;
   pfxRcd?: number;
@@ -438,7 +543,20 @@ export class FrrRouter {
     readonly dir: string,
     readonly zebra: ChildProcess | undefined,
     readonly bgpd: ChildProcess,
+    readonly bfdd?: ChildProcess,
   ) {}
+
+  /** bfdd's sessions (`show bfd peers json`), with their counters (`show bfd peers counters json`). */
+  async bfdPeers(): Promise<FrrBfdPeer[]> {
+    const peers = (await this.json('show bfd peers json')) as FrrBfdPeer[];
+    const counters = (await this.json('show bfd peers counters json')) as Array<FrrBfdPeer & FrrBfdCounters>;
+    return peers.map((p) => ({ ...p, counters: counters.find((c) => c.peer === p.peer && c.local === p.local && c.multihop === p.multihop) }));
+  }
+
+  /** The bfdd session with `peer` (and, when given, over multihop or not). */
+  async bfdPeer(peer: string, multihop?: boolean): Promise<FrrBfdPeer | undefined> {
+    return (await this.bfdPeers()).find((p) => p.peer === peer && (multihop === undefined || p.multihop === multihop));
+  }
 
   async vtysh(command: string): Promise<string> {
     return (await run(['vtysh', '--vty_socket', this.dir, '-c', command])).stdout;
@@ -486,6 +604,7 @@ export class FrrRouter {
   }
 
   async stop(): Promise<void> {
+    if (this.bfdd) await this.testbed.kill(this.bfdd, 'SIGTERM');
     await this.testbed.kill(this.bgpd, 'SIGTERM');
     if (this.zebra) await this.testbed.kill(this.zebra, 'SIGTERM');
   }
@@ -497,9 +616,15 @@ export class BirdRouter {
     readonly bird: ChildProcess,
   ) {}
 
-  /** birdc talks to the control socket, so no namespace switch is needed. Its output even on "Network not found" (exit 1). */
+  /**
+   * birdc talks to the control socket, so no namespace switch is needed. Its output even on
+   * "Network not found" (exit 1); but when BIRD does not answer (dead, socket gone) it throws,
+   * so "a route is absent from the output" can never pass against a BIRD that is not there.
+   */
   async birdc(command: string): Promise<string> {
-    return (await run(['birdc', '-s', this.ctl, command], { allowFailure: true })).stdout;
+    const result = await run(['birdc', '-s', this.ctl, command], { allowFailure: true });
+    if (!/^BIRD [\w.-]+ ready\.$/m.test(result.stdout)) throw new Error(`birdc ${command}: BIRD did not answer (exit ${result.code}): ${(result.stderr || result.stdout).trim()}`);
+    return result.stdout;
   }
 
   /** Routes in a BIRD table, by prefix, with the `via` next hops (BIRD has no JSON output). */
@@ -518,6 +643,16 @@ export class BirdRouter {
       }
     }
     return routes;
+  }
+
+  /** `show bfd sessions`: state by neighbor address (Up, Down, Init, AdminDown). */
+  async bfdSessions(): Promise<Map<string, string>> {
+    const sessions = new Map<string, string>();
+    for (const line of (await this.birdc('show bfd sessions')).split('\n')) {
+      const match = /^(\S*[.:]\S*)\s+\S+\s+(Up|Down|Init|AdminDown)\s/.exec(line);
+      if (match?.[1] !== undefined && match[2] !== undefined) sessions.set(match[1], match[2]);
+    }
+    return sessions;
   }
 
   /** `show route count` → number of routes. */

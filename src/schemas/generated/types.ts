@@ -139,6 +139,38 @@ export interface ControllerSpec {
    * Controller container image.
    */
   image?: string;
+  /**
+   * Port of /metrics, /healthz and /readyz of the controller.
+   */
+  metricsPort?: number;
+  resources?: ResourceRequirements;
+  /**
+   * PriorityClass of the controller pod; empty: none.
+   */
+  priorityClassName?: string;
+}
+/**
+ * Compute resources of a container, as in a Pod spec.
+ */
+export interface ResourceRequirements {
+  /**
+   * Minimum amounts (cpu, memory) the scheduler reserves.
+   */
+  requests?: {
+    /**
+     * A Kubernetes quantity, e.g. 100m, 128Mi, 1.
+     */
+    [k: string]: number | string | undefined;
+  };
+  /**
+   * Maximum amounts (cpu, memory) the container may use.
+   */
+  limits?: {
+    /**
+     * A Kubernetes quantity, e.g. 100m, 128Mi, 1.
+     */
+    [k: string]: number | string | undefined;
+  };
 }
 /**
  * The speaker DaemonSet.
@@ -158,6 +190,19 @@ export interface SpeakerSpec {
    * Tolerations of the speaker pods.
    */
   tolerations?: Toleration[];
+  /**
+   * Port of /metrics, /healthz and /readyz of the speakers, on the nodes' addresses (host networking).
+   */
+  metricsPort?: number;
+  /**
+   * Affinity of the speaker pods, as in a Pod spec (nodeAffinity, podAffinity, podAntiAffinity).
+   */
+  affinity?: {[field: string]: unknown};
+  resources?: ResourceRequirements;
+  /**
+   * PriorityClass of the speaker pods; empty: none (system-node-critical is common).
+   */
+  priorityClassName?: string;
 }
 /**
  * A Kubernetes toleration.
@@ -602,6 +647,44 @@ export interface BGPPeerNodeStatus {
    * Last error or NOTIFICATION, if any.
    */
   lastError?: string;
+  bfd?: BGPPeerNodeBFDStatus;
+}
+/**
+ * The BFD session of this node with the peer (spec.bfdProfile).
+ */
+export interface BGPPeerNodeBFDStatus {
+  /**
+   * The BFDProfile in use.
+   */
+  profile: string;
+  /**
+   * BFD session state; Refused: the profile is missing or asks for echo mode (see error), and BGP runs without BFD.
+   */
+  state: 'AdminDown' | 'Down' | 'Init' | 'Up' | 'Refused';
+  /**
+   * Our diagnostic (RFC 5880): why the session last left Up, e.g. ControlDetectionTimeExpired.
+   */
+  diag?: string;
+  /**
+   * Negotiated transmit interval, milliseconds.
+   */
+  transmitIntervalMs?: number;
+  /**
+   * Negotiated detection time, milliseconds.
+   */
+  detectionTimeMs?: number;
+  /**
+   * When the session last went down from Up.
+   */
+  lastDownTime?: string;
+  /**
+   * Why: a diagnostic, or peer AdminDown (a planned stop on the router's side).
+   */
+  lastDownReason?: string;
+  /**
+   * Why BFD is not running for this peer.
+   */
+  error?: string;
 }
 /**
  * Named BGP community aliases that BGPAdvertisement.communities may use. Same fields as MetalLB's Community.

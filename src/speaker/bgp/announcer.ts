@@ -10,8 +10,10 @@ import type { Logger } from '../../common/log.ts';
 import type { Route, RouteAttributes as BgpRouteAttributes } from '../../bgp/adj-rib-out.ts';
 import { parsePrefix } from '../../bgp/codec/index.ts';
 import { BgpSession, type PeerConfig, type SessionState } from '../../bgp/session.ts';
+import { sessionKey, type SessionSpec as BfdSessionSpec, type SessionStatus as BfdSessionStatus, type StateChangeEvent } from '../../bfd/endpoint.ts';
+import { BfdService } from '../../bfd/service.ts';
 import { bindAddress, localAddresses, unbindAddress } from '../bind.ts';
-import { GRACEFUL_SHUTDOWN_COMMUNITY, type BgpPeerView, type DesiredBgpState, type DesiredSession, type RouteAttributes } from './desired.ts';
+import { GRACEFUL_SHUTDOWN_COMMUNITY, type BfdProfileView, type BgpPeerView, type DesiredBgpState, type DesiredSession, type RouteAttributes } from './desired.ts';
 
 export interface BgpAnnouncerOptions {
   nodeName: string;
@@ -28,6 +30,22 @@ export interface BgpAnnouncerOptions {
   restarted?: boolean;
   /** Graceful-restart time offered to peers, seconds (default 120). */
   restartTimeSec?: number;
+  /** Runs the BFD sessions of peers with a bfdProfile (default: a BfdService in a worker thread, made on first use). */
+  bfd?: () => BfdService;
+}
+
+/** BFD of one peer on this node, as BGPPeer.status.nodes[].bfd shows it. */
+export interface PeerBfdStatus {
+  profile: string;
+  /** 'Refused': the profile is missing or asks for what we do not do (`error` says which); BGP runs without BFD. */
+  state: 'AdminDown' | 'Down' | 'Init' | 'Up' | 'Refused';
+  /** Our diagnostic: why the session last left Up. */
+  diag?: string;
+  transmitIntervalMs?: number;
+  detectionTimeMs?: number;
+  lastDownTime?: string;
+  lastDownReason?: string;
+  error?: string;
 }
 
 export interface PeerSessionStatus {
@@ -39,11 +57,13 @@ export interface PeerSessionStatus {
   prefixesSent: number;
   prefixesReceived: number;
   lastError?: string;
+  bfd?: PeerBfdStatus;
 }
 
 interface HeldSession {
   readonly peer: string;
-  readonly view: BgpPeerView;
+  /** The peer as last applied (BFD settings may change without a restart: they are not in `identity`). */
+  view: BgpPeerView;
   readonly identity: string;
   readonly config: PeerConfig;
   /** The configuration cannot work (lastError says why): never started. */
@@ -58,6 +78,8 @@ interface HeldSession {
   drainingSince: Map<string, number>;
   /** The prefixes handed to the session now (after the graceful-shutdown withdraw and the family filter). */
   carried: Set<string>;
+  /** The local address its BFD session runs from: the source address, else the Established session's, kept across BGP restarts. */
+  bfdLocalAddress?: string;
 }
 
 interface Listener {
@@ -68,7 +90,14 @@ interface Listener {
   readonly keyed: Set<string>;
 }
 
-/** Emits 'status' whenever a session's state or error changes. */
+/** A bound address (bindToInterface) that could not be added; emitted as 'bindFailed'. */
+export interface BindFailure {
+  ip: string;
+  interface: string;
+  error: string;
+}
+
+/** Emits 'status' whenever a session's state or error changes, and 'bindFailed' (a BindFailure) when a bound address cannot be added. */
 export class BgpAnnouncer extends EventEmitter {
   private readonly held = new Map<string, HeldSession>();
   /** IP → interfaces we put it on. */
@@ -83,6 +112,11 @@ export class BgpAnnouncer extends EventEmitter {
   /** apply() calls run one after another. */
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
+  private bfd: BfdService | undefined;
+  /** BFD session key → the spec it was given (JSON), for the sessions we asked for. */
+  private readonly bfdSpecs = new Map<string, string>();
+  /** BFD session key → its last status from the BFD thread. */
+  private readonly bfdStatus = new Map<string, BfdSessionStatus>();
 
   constructor(private readonly options: BgpAnnouncerOptions) {
     super();
@@ -118,11 +152,13 @@ export class BgpAnnouncer extends EventEmitter {
     }
     for (const session of desired.sessions) {
       const held = this.held.get(session.peer) ?? this.open(session);
+      held.view = session.config;
       held.desired = session.prefixes;
     }
     this.refreshRoutes();
     this.watchAddresses();
     this.syncListener();
+    this.syncBfd();
     await this.syncBoundAddresses(desired.boundAddresses);
   }
 
@@ -149,6 +185,7 @@ export class BgpAnnouncer extends EventEmitter {
         prefixesSent: held.session?.advertisedCount ?? 0,
         prefixesReceived: stats?.prefixesReceived ?? 0,
         ...(lastError !== undefined ? { lastError } : {}),
+        ...this.bfdStatusOf(held),
       };
     });
   }
@@ -165,6 +202,10 @@ export class BgpAnnouncer extends EventEmitter {
   private async shutdown(options: { graceful?: boolean; communication?: string }): Promise<void> {
     const done = this.queue.then(async () => {
       this.stopped = true;
+      // AdminDown (Diag 7) before the BGP sessions end: routers see a planned stop, not a path failure.
+      const bfd = this.bfd;
+      this.bfd = undefined;
+      await bfd?.stop({ adminDown: true });
       clearTimeout(this.drainTimer);
       clearInterval(this.addressTimer);
       const sessions = [...this.held.values()];
@@ -184,7 +225,9 @@ export class BgpAnnouncer extends EventEmitter {
 
   /** What makes a session: any change restarts it. Without a sourceAddress, the node's addresses count too. */
   private identityOf(config: BgpPeerView): string {
-    return JSON.stringify([config, this.defaultRouterId() ?? null, config.sourceAddress ? null : [...this.nodeAddresses].sort()]);
+    // BFD settings are not part of it: a profile change goes to the BFD session by Poll, without touching BGP.
+    const bgpOnly = { ...config, bfd: undefined, bfdProfile: undefined };
+    return JSON.stringify([bgpOnly, this.defaultRouterId() ?? null, config.sourceAddress ? null : [...this.nodeAddresses].sort()]);
   }
 
   private open(desired: DesiredSession): HeldSession {
@@ -298,6 +341,7 @@ export class BgpAnnouncer extends EventEmitter {
       if (held.session !== session) return; // stopped and replaced
       held.state = state;
       held.since = new Date();
+      if (state === 'Established') this.syncBfd();
       this.emit('status');
     });
     session.on('failure', () => this.emit('status'));
@@ -308,6 +352,110 @@ export class BgpAnnouncer extends EventEmitter {
 
   private close(held: HeldSession, options: { graceful?: boolean; communication?: string }): void {
     held.session?.stop(options);
+  }
+
+  /**
+   * One BFD session per held peer with a usable bfdProfile, from the BGP session's local address
+   * (FRR matches BFD to its neighbour by addresses): the sourceAddress, else the address of the
+   * Established session, kept across BGP restarts. Changed timers go by Poll (no flap); a peer
+   * that no longer wants BFD gets AdminDown.
+   */
+  private syncBfd(): void {
+    if (this.stopped) return;
+    const wanted = new Map<string, BfdSessionSpec>();
+    for (const held of this.held.values()) {
+      const view = held.view;
+      if (held.refused || view.bfd === undefined || bfdProblem(view) !== undefined) continue;
+      held.bfdLocalAddress = held.config.sourceAddress ?? held.session?.localAddress ?? held.bfdLocalAddress;
+      if (held.bfdLocalAddress === undefined) continue;
+      const spec = bfdSpecOf(view, view.bfd, held.bfdLocalAddress);
+      wanted.set(sessionKey(spec), spec);
+    }
+    if (wanted.size === 0 && !this.bfd) return;
+    const bfd = this.bfdService();
+    for (const key of this.bfdSpecs.keys()) {
+      if (wanted.has(key)) continue;
+      this.bfdSpecs.delete(key);
+      this.bfdStatus.delete(key);
+      bfd.remove(key, { adminDown: true }).catch((error: unknown) => this.log.warn({ key, error: String(error) }, 'BFD session removal failed'));
+    }
+    for (const [key, spec] of wanted) {
+      const json = JSON.stringify(spec);
+      if (this.bfdSpecs.get(key) === json) continue;
+      this.bfdSpecs.set(key, json);
+      bfd.upsert(spec).then(
+        (status) => {
+          if (this.bfdSpecs.has(key)) this.bfdStatus.set(key, status);
+          this.emit('status');
+        },
+        (error: unknown) => {
+          this.bfdSpecs.delete(key);
+          this.log.error({ key, error: error instanceof Error ? error.message : String(error) }, 'BFD session not started');
+        },
+      );
+    }
+  }
+
+  private bfdService(): BfdService {
+    if (this.bfd) return this.bfd;
+    const bfd = this.options.bfd?.() ?? new BfdService();
+    bfd.on('stateChange', (event) => this.onBfdStateChange(event));
+    bfd.on('timers', (status) => {
+      if (!this.bfdSpecs.has(status.key)) return;
+      this.bfdStatus.set(status.key, status);
+      this.emit('status');
+    });
+    bfd.on('warning', (message) => this.log.debug({ message }, 'BFD'));
+    bfd.on('failed', (error) => {
+      this.log.error({ error: error.message }, 'BFD thread failed: BFD sessions are gone until the next apply');
+      this.bfd = undefined;
+      this.bfdSpecs.clear();
+      this.bfdStatus.clear();
+      this.emit('status');
+    });
+    this.bfd = bfd;
+    return bfd;
+  }
+
+  /** BFD Down from Up, not a planned stop of the peer (RFC 5882): the path is gone, so is the BGP session, at once. */
+  private onBfdStateChange(event: StateChangeEvent): void {
+    const { status } = event;
+    if (!this.bfdSpecs.has(status.key)) return;
+    this.bfdStatus.set(status.key, status);
+    this.log.info({ peer: status.peerAddress, from: event.from, to: status.state, diag: status.diag }, 'BFD session state');
+    if (event.from === 'Up' && status.state === 'Down' && !event.remoteAdminDown) {
+      for (const held of this.held.values()) {
+        if (held.bfdLocalAddress === undefined || held.view.bfd === undefined || sessionKey(bfdSpecOf(held.view, held.view.bfd, held.bfdLocalAddress)) !== status.key || !held.session) continue;
+        this.log.warn({ peer: held.peer, diag: status.diag }, 'BFD down: BGP session torn down');
+        this.close(held, { communication: `anchorlb: BFD down (${status.diag})` });
+        held.session = undefined;
+        held.state = 'Idle';
+        held.since = new Date();
+        this.start(held);
+        held.lastError = `BFD down (${status.diag}) at ${status.lastDown?.at ?? new Date().toISOString()}: session restarted`;
+      }
+    }
+    this.emit('status');
+  }
+
+  private bfdStatusOf(held: HeldSession): { bfd?: PeerBfdStatus } {
+    const profile = held.view.bfdProfile;
+    if (profile === undefined) return {};
+    const problem = bfdProblem(held.view);
+    if (problem !== undefined) return { bfd: { profile, state: 'Refused', error: problem } };
+    if (held.view.bfd === undefined || held.bfdLocalAddress === undefined) return { bfd: { profile, state: 'Down' } };
+    const status = this.bfdStatus.get(sessionKey(bfdSpecOf(held.view, held.view.bfd, held.bfdLocalAddress)));
+    if (!status) return { bfd: { profile, state: 'Down' } };
+    return {
+      bfd: {
+        profile,
+        state: status.state,
+        diag: status.diag,
+        transmitIntervalMs: status.transmitIntervalMs,
+        detectionTimeMs: status.detectionTimeMs,
+        ...(status.lastDown ? { lastDownTime: status.lastDown.at, lastDownReason: status.lastDown.remoteAdminDown ? 'peer AdminDown' : status.lastDown.diag } : {}),
+      },
+    };
   }
 
   /**
@@ -456,8 +604,10 @@ export class BgpAnnouncer extends EventEmitter {
       await action();
       return true;
     } catch (error) {
-      // Logged and tried again on the next apply (level-triggered); sessions are not affected.
-      this.log.error({ address, iface, error: error instanceof Error ? error.message : String(error) }, `cannot ${verb} a bound address`);
+      // Logged, reported and tried again on the next apply (level-triggered); sessions are not affected.
+      const message = error instanceof Error ? error.message : String(error);
+      this.log.error({ address, iface, error: message }, `cannot ${verb} a bound address`);
+      if (verb === 'add') this.emit('bindFailed', { ip: address, interface: iface, error: message } satisfies BindFailure);
       return false;
     }
   }
@@ -497,5 +647,26 @@ export function peerConfigOf(
     ...(peer.password !== undefined ? { password: peer.password } : {}),
     ...(peer.enableGracefulRestart === true ? { gracefulRestart: { restartTimeSec: node.restartTimeSec, restarted: node.restarted } } : {}),
     ...(peer.disableMP === true ? { families: [peerFamily] } : {}),
+  };
+}
+
+/** Why a peer's bfdProfile cannot run (reported on its status; BGP runs without BFD), or undefined. */
+export function bfdProblem(peer: BgpPeerView): string | undefined {
+  if (peer.bfdProfile === undefined) return undefined;
+  if (peer.bfd === undefined) return `spec.bfdProfile: BFDProfile "${peer.bfdProfile}" not found: BGP runs without BFD`;
+  if (peer.bfd.echoMode) return `BFDProfile ${peer.bfdProfile}: echoMode is not supported (asynchronous mode only): BGP runs without BFD`;
+  return undefined;
+}
+
+/** The BFD session of a peer: its profile's timers, multihop when ebgpMultiHop (as FRR does). */
+export function bfdSpecOf(peer: BgpPeerView, profile: BfdProfileView, localAddress: string): BfdSessionSpec {
+  const multihop = peer.ebgpMultiHop === true;
+  return {
+    peerAddress: peer.peerAddress,
+    localAddress,
+    multihop,
+    ...(multihop ? { minimumTtl: profile.minimumTtl } : {}),
+    passive: profile.passive,
+    timers: { desiredMinTxUs: profile.transmitIntervalMs * 1000, requiredMinRxUs: profile.receiveIntervalMs * 1000, detectMult: profile.detectMultiplier },
   };
 }

@@ -33,6 +33,22 @@ export interface BgpPeerView {
   disableMP?: boolean;
   passive?: boolean;
   vrf?: string;
+  /** spec.bfdProfile: the name, kept when the profile does not exist (reported, BGP runs without BFD). */
+  bfdProfile?: string;
+  /** The BFDProfile it names, with MetalLB's defaults filled in; absent when there is none. */
+  bfd?: BfdProfileView;
+}
+
+/** A BFDProfile's settings (MetalLB's fields and defaults), in milliseconds. */
+export interface BfdProfileView {
+  receiveIntervalMs: number;
+  transmitIntervalMs: number;
+  detectMultiplier: number;
+  passive: boolean;
+  /** Multihop only (ebgpMultiHop peers). */
+  minimumTtl: number;
+  /** Not supported: the speaker refuses it with a clear error instead of ignoring it. */
+  echoMode: boolean;
 }
 
 export interface BgpAdvertisementView extends AdvertisementSelection {

@@ -1,6 +1,6 @@
 /**
  * Writes what this node's speaker actually does into each BGPPeer's status: its own entry in
- * `status.nodes` (session state, since, prefixes, last error) and the `Conflict` condition of
+ * `status.nodes` (session state, since, prefixes, last error, BFD) and the `Conflict` condition of
  * peers refused for duplicating another's session. Every speaker writes the same objects, so
  * each write is a read-modify-write of the status subresource guarded by resourceVersion
  * (retried on 409): other nodes' entries are never clobbered. Nothing is sent when nothing
@@ -60,6 +60,7 @@ export function nodeEntry(session: PeerSessionStatus): BGPPeerNodeStatus {
     prefixesSent: session.prefixesSent,
     prefixesReceived: session.prefixesReceived,
     ...(session.lastError !== undefined ? { lastError: session.lastError } : {}),
+    ...(session.bfd !== undefined ? { bfd: session.bfd } : {}),
   };
 }
 

@@ -71,7 +71,9 @@ export type L2AnnouncerEvent =
   | { type: 'announced'; ip: string; interface: string }
   | { type: 'withdrawn'; ip: string; reason: 'takenOver' | 'timeout' | 'released' | 'stopped' }
   | { type: 'conflict'; ip: string; foreignMac: string; interface: string; retryInMs: number }
-  | { type: 'takenOver'; ip: string; byMac: string };
+  | { type: 'takenOver'; ip: string; byMac: string }
+  /** bindToInterface could not add the address (e.g. its record cannot be written): still answered for, retried on the next apply. */
+  | { type: 'bindFailed'; ip: string; interface: string; error: string };
 
 /** The process has no raw access (no addon, or no CAP_NET_RAW): Layer 2 mode cannot run. */
 export class RawAccessError extends Error {
@@ -116,6 +118,10 @@ export class L2Announcer {
   private readonly listeners: Array<(event: L2AnnouncerEvent) => void> = [];
   private idleWaiters: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
+  /** The node's links as last told (`linksChanged`); undefined: not watched, every name is tried. */
+  private links: ReadonlyMap<string, number> | undefined;
+  /** Interfaces whose socket was (re)opened since the last afterChange: IPs already announced are announced there too. */
+  private readonly freshSockets = new Set<string>();
   /** `ip addr` changes run one after another, in the order the state machine asked for them. */
   private addressQueue: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -190,6 +196,24 @@ export class L2Announcer {
     const now = performance.now();
     for (const record of this.claims.values()) {
       if (record.claim.phase === 'announced') this.perform(record, reclaim(record.claim, now, record.timing));
+    }
+    this.afterChange();
+  }
+
+  /**
+   * The node's links changed (links.ts): sockets on links gone or re-created (another ifindex,
+   * where the old socket hears nothing) are closed; sockets are opened on links that appeared,
+   * and the IPs already announced are announced again there. Which interfaces each IP uses
+   * comes with the next apply().
+   */
+  linksChanged(indexes: ReadonlyMap<string, number>): void {
+    if (this.stopped) return;
+    this.links = indexes;
+    for (const [name, entry] of this.sockets) {
+      if (indexes.get(name) === entry.socket.interface.index) continue;
+      this.logger.info({ interface: name }, indexes.has(name) ? 'interface re-created: raw socket reopened' : 'interface gone: raw socket closed');
+      entry.socket.close();
+      this.sockets.delete(name);
     }
     this.afterChange();
   }
@@ -307,7 +331,14 @@ export class L2Announcer {
       if (record.bound.has(device)) continue;
       record.bound.add(device);
       this.warnIfKernelAnswers(device, record);
-      this.queueAddress(() => bindAddress(record.ip, device), `add ${record.ip} to ${device}`, record.family === 6 ? record.ip : undefined);
+      this.queueAddress(() => bindAddress(record.ip, device), `add ${record.ip} to ${device}`, {
+        ...(record.family === 6 ? { ready: record.ip } : {}),
+        onFailure: (error) => {
+          // Not added: the next apply tries again.
+          record.bound.delete(device);
+          this.emit({ type: 'bindFailed', ip: record.ip, interface: device, error });
+        },
+      });
     }
     for (const device of [...record.bound]) {
       if (record.bindTo.includes(device)) continue;
@@ -316,13 +347,17 @@ export class L2Announcer {
     }
   }
 
-  private queueAddress(change: () => Promise<void>, description: string, ready?: string): void {
+  /** `ready`: an IPv6 address whose local route to wait for; `onFailure`: told the error message. */
+  private queueAddress(change: () => Promise<void>, description: string, options: { ready?: string; onFailure?: (error: string) => void } = {}): void {
+    const { ready, onFailure } = options;
     this.addressQueue = this.addressQueue.then(async () => {
       try {
         await change();
       } catch (error) {
         this.counters.bindErrors++;
-        this.logger.error({ change: description, err: error instanceof Error ? error.message : String(error) }, 'bindToInterface: changing the address failed');
+        const message = error instanceof Error ? error.message : String(error);
+        this.logger.error({ change: description, err: message }, 'bindToInterface: changing the address failed');
+        onFailure?.(message);
         return;
       }
       if (ready !== undefined) await this.untilLocal(ready);
@@ -391,6 +426,8 @@ export class L2Announcer {
       }
     }
     for (const [name, groups] of groupsWanted) {
+      // A link known to be absent is not tried (and not logged) on every change: linksChanged says when it comes.
+      if (!this.sockets.has(name) && this.links && !this.links.has(name)) continue;
       const entry = this.sockets.get(name) ?? this.open(name);
       if (!entry) continue;
       for (const group of groups) if (!entry.groups.has(group)) this.membership(entry, group, true);
@@ -425,6 +462,7 @@ export class L2Announcer {
       });
       const entry = { socket, groups: new Set<string>() };
       this.sockets.set(name, entry);
+      this.freshSockets.add(name);
       return entry;
     } catch (error) {
       this.counters.socketErrors++;
@@ -477,6 +515,14 @@ export class L2Announcer {
   /** Re-arms the single timer for the earliest deadline; wakes waiters when nothing is held. */
   private afterChange(): void {
     this.syncSockets();
+    if (this.freshSockets.size > 0) {
+      // A link that appeared (or came back) for an IP already announced: clients there learn it now.
+      const now = performance.now();
+      for (const record of this.claims.values()) {
+        if (record.claim.phase === 'announced' && record.interfaces.some((name) => this.freshSockets.has(name))) this.perform(record, reclaim(record.claim, now, record.timing));
+      }
+      this.freshSockets.clear();
+    }
     clearTimeout(this.timer);
     this.timer = undefined;
     let earliest: number | undefined;

@@ -8,6 +8,12 @@ export interface Heartbeat {
   incarnation: bigint;
   /** Strictly increasing within one incarnation. */
   sequence: bigint;
+  /**
+   * When it was sent, ms since the epoch on the sender's clock: receivers refuse a heartbeat
+   * outside their freshness window (membership.ts), so a recorded one replayed later, e.g. to a
+   * receiver that restarted and forgot the sequence numbers it had seen, revives nobody.
+   */
+  sentAt: bigint;
   /** The sender is shutting down (SIGTERM, drain): successors take over now instead of after a timeout. */
   leaving: boolean;
   /** Interfaces the sender can announce from (the L2 election checks advertisement interfaces against them). */
@@ -15,15 +21,17 @@ export interface Heartbeat {
 }
 
 const MAGIC = 0x414c4231; // "ALB1"
-const VERSION = 1;
+const VERSION = 2; // 2: sentAt after the sequence
 const MAC_LENGTH = 16; // HMAC-SHA256 truncated: ample against forgery within a heartbeat's lifetime
 const FLAG_LEAVING = 0x01;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 const MAX_NAME = 253; // a DNS name, as Kubernetes node names are
 const MAX_INTERFACES = 32;
 const MAX_INTERFACE_NAME = 15; // IFNAMSIZ - 1
+/** Magic, version, flags, incarnation, sequence, sentAt, name length. */
+const HEADER_BYTES = 4 + 1 + 1 + 8 + 8 + 8 + 1;
 /** Largest possible datagram, so receivers can size buffers and refuse anything longer. */
-export const MAX_HEARTBEAT_BYTES = 4 + 1 + 1 + 8 + 8 + 1 + MAX_NAME + 1 + MAX_INTERFACES * (1 + MAX_INTERFACE_NAME) + MAC_LENGTH;
+export const MAX_HEARTBEAT_BYTES = HEADER_BYTES + MAX_NAME + 1 + MAX_INTERFACES * (1 + MAX_INTERFACE_NAME) + MAC_LENGTH;
 
 export type HeartbeatDecode = { ok: true; heartbeat: Heartbeat } | { ok: false; reason: 'malformed' | 'unauthenticated' };
 
@@ -37,13 +45,14 @@ export function encodeHeartbeat(heartbeat: Heartbeat, key: Buffer): Buffer {
     if (bytes.length === 0 || bytes.length > MAX_INTERFACE_NAME) throw new RangeError(`heartbeat interface "${ifname}": must be 1-${MAX_INTERFACE_NAME} bytes`);
     return bytes;
   });
-  const header = Buffer.alloc(4 + 1 + 1 + 8 + 8 + 1);
+  const header = Buffer.alloc(HEADER_BYTES);
   header.writeUInt32BE(MAGIC, 0);
   header.writeUInt8(VERSION, 4);
   header.writeUInt8(heartbeat.leaving ? FLAG_LEAVING : 0, 5);
   header.writeBigUInt64BE(heartbeat.incarnation, 6);
   header.writeBigUInt64BE(heartbeat.sequence, 14);
-  header.writeUInt8(name.length, 22);
+  header.writeBigUInt64BE(heartbeat.sentAt, 22);
+  header.writeUInt8(name.length, 30);
   const parts = [header, name, Buffer.from([interfaces.length])];
   for (const bytes of interfaces) parts.push(Buffer.from([bytes.length]), bytes);
   const body = Buffer.concat(parts);
@@ -52,7 +61,7 @@ export function encodeHeartbeat(heartbeat: Heartbeat, key: Buffer): Buffer {
 
 /** Decodes a datagram from the network; never throws. The MAC is checked before any field is trusted. */
 export function decodeHeartbeat(datagram: Buffer, key: Buffer): HeartbeatDecode {
-  if (datagram.length < 23 + MAC_LENGTH || datagram.length > MAX_HEARTBEAT_BYTES) return { ok: false, reason: 'malformed' };
+  if (datagram.length < HEADER_BYTES + MAC_LENGTH || datagram.length > MAX_HEARTBEAT_BYTES) return { ok: false, reason: 'malformed' };
   const body = datagram.subarray(0, datagram.length - MAC_LENGTH);
   const received = datagram.subarray(datagram.length - MAC_LENGTH);
   if (!timingSafeEqual(received, mac(body, key))) return { ok: false, reason: 'unauthenticated' };
@@ -61,8 +70,9 @@ export function decodeHeartbeat(datagram: Buffer, key: Buffer): HeartbeatDecode 
   if ((flags & ~FLAG_LEAVING) !== 0) return { ok: false, reason: 'malformed' };
   const incarnation = body.readBigUInt64BE(6);
   const sequence = body.readBigUInt64BE(14);
-  const nameLength = body.readUInt8(22);
-  let offset = 23;
+  const sentAt = body.readBigUInt64BE(22);
+  const nameLength = body.readUInt8(30);
+  let offset = HEADER_BYTES;
   if (nameLength === 0 || offset + nameLength + 1 > body.length) return { ok: false, reason: 'malformed' };
   const node = utf8(body.subarray(offset, offset + nameLength));
   if (node === undefined) return { ok: false, reason: 'malformed' };
@@ -80,7 +90,7 @@ export function decodeHeartbeat(datagram: Buffer, key: Buffer): HeartbeatDecode 
     offset += length;
   }
   if (offset !== body.length) return { ok: false, reason: 'malformed' };
-  return { ok: true, heartbeat: { node, incarnation, sequence, leaving: (flags & FLAG_LEAVING) !== 0, interfaces } };
+  return { ok: true, heartbeat: { node, incarnation, sequence, sentAt, leaving: (flags & FLAG_LEAVING) !== 0, interfaces } };
 }
 
 function utf8(bytes: Buffer): string | undefined {

@@ -7,16 +7,25 @@ export interface MembershipOptions {
   intervalMs: number;
   /** A member silent for this many intervals is failed. Detection time = intervalMs × missedHeartbeats. */
   missedHeartbeats: number;
+  /**
+   * A heartbeat whose send time (sender's clock) is further than this from its arrival (our
+   * clock) is refused as stale: the bound on how long a recorded heartbeat can be replayed,
+   * e.g. to a receiver that restarted and forgot the sequence numbers it had seen. Node clocks
+   * must agree within it (NTP). Default DEFAULT_LIVENESS.freshnessMs.
+   */
+  freshnessMs?: number;
 }
 
-export const DEFAULT_LIVENESS = { intervalMs: 100, missedHeartbeats: 5 } as const;
+export const DEFAULT_LIVENESS = { intervalMs: 100, missedHeartbeats: 5, freshnessMs: 5000 } as const;
 
 export type MemberEvent =
   | { type: 'joined'; node: string }
   | { type: 'left'; node: string }
-  | { type: 'failed'; node: string; silentForMs: number };
+  | { type: 'failed'; node: string; silentForMs: number }
+  /** A live member's announceable interfaces changed (the L2 election depends on them). */
+  | { type: 'interfacesChanged'; node: string; interfaces: string[] };
 
-export type HeartbeatVerdict = 'accepted' | 'replayed' | 'self';
+export type HeartbeatVerdict = 'accepted' | 'replayed' | 'stale' | 'self';
 
 interface MemberRecord {
   incarnation: bigint;
@@ -32,24 +41,35 @@ interface MemberRecord {
  * Who is alive, from heartbeats alone; pure (the caller passes the time), so every
  * rule is tested without sockets. Replays — a datagram not newer than the last one
  * accepted from that node — are dropped, so an old packet can never revive a
- * failed or departed node.
+ * failed or departed node; and a datagram sent longer than `freshnessMs` ago is dropped
+ * even by a receiver that has no record of the node (it just restarted), so a recording
+ * is only good for that long.
  */
 export class Membership {
   private readonly members = new Map<string, MemberRecord>();
   private selfLeaving = false;
   /** The first time this membership was told the time: this speaker's start (transport.ts beats at once). */
   private selfStartedAt: number | undefined;
-  readonly counters = { accepted: 0, replayed: 0 };
+  readonly counters = { accepted: 0, replayed: 0, stale: 0 };
+  private readonly freshnessMs: number;
 
-  constructor(private readonly options: MembershipOptions) {}
+  constructor(private readonly options: MembershipOptions) {
+    this.freshnessMs = options.freshnessMs ?? DEFAULT_LIVENESS.freshnessMs;
+  }
 
   get detectionTimeMs(): number {
     return this.options.intervalMs * this.options.missedHeartbeats;
   }
 
-  receive(heartbeat: Heartbeat, now: number): { verdict: HeartbeatVerdict; events: MemberEvent[] } {
+  /** `skewMs` with a stale verdict: how far the send time is from `now` (positive: sent in our past). */
+  receive(heartbeat: Heartbeat, now: number): { verdict: HeartbeatVerdict; events: MemberEvent[]; skewMs?: number } {
     this.selfStartedAt ??= now;
     if (heartbeat.node === this.options.self) return { verdict: 'self', events: [] };
+    const skewMs = now - Number(heartbeat.sentAt);
+    if (Math.abs(skewMs) > this.freshnessMs) {
+      this.counters.stale++;
+      return { verdict: 'stale', events: [], skewMs };
+    }
     const known = this.members.get(heartbeat.node);
     if (known && !isNewer(heartbeat, known)) {
       this.counters.replayed++;
@@ -70,6 +90,7 @@ export class Membership {
     const events: MemberEvent[] = [];
     if (live && !wasLive) events.push({ type: 'joined', node: heartbeat.node });
     if (!live && wasLive) events.push({ type: 'left', node: heartbeat.node });
+    if (live && wasLive && !sameList(known?.interfaces ?? [], heartbeat.interfaces)) events.push({ type: 'interfacesChanged', node: heartbeat.node, interfaces: heartbeat.interfaces });
     return { verdict: 'accepted', events };
   }
 
@@ -116,6 +137,10 @@ export class Membership {
   interfacesOf(node: string): string[] | undefined {
     return this.members.get(node)?.interfaces;
   }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((value, index) => b[index] === value);
 }
 
 function isNewer(heartbeat: Heartbeat, known: MemberRecord): boolean {

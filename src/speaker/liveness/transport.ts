@@ -25,14 +25,17 @@ export class LivenessAgent {
   readonly counters = { sent: 0, unauthenticated: 0, malformed: 0 };
   private readonly socket: dgram.Socket;
   private peers: Array<{ address: string; port: number }> = [];
+  private interfaces: string[];
   private sequence = 0n;
   private readonly incarnation: bigint;
   private leaving = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly listeners: Array<(event: MemberEvent) => void> = [];
+  private readonly warnedStale = new Set<string>();
 
   constructor(private readonly options: LivenessOptions) {
     this.membership = new Membership(options);
+    this.interfaces = options.interfaces;
     this.incarnation = options.incarnation ?? BigInt(Date.now());
     this.socket = dgram.createSocket({ type: isIPv6(options.bindAddress) ? 'udp6' : 'udp4', reuseAddr: true });
     this.socket.on('message', (datagram) => this.onDatagram(datagram));
@@ -64,6 +67,11 @@ export class LivenessAgent {
     this.peers = peers;
   }
 
+  /** This node's announceable interfaces changed: the next heartbeat tells the others. */
+  setInterfaces(interfaces: string[]): void {
+    this.interfaces = interfaces;
+  }
+
   /**
    * Tells every peer this node is leaving, so successors take over at once; the
    * caller keeps answering until they have (a planned move loses nothing).
@@ -87,7 +95,7 @@ export class LivenessAgent {
   private async send(): Promise<void> {
     this.sequence++;
     const datagram = encodeHeartbeat(
-      { node: this.options.self, incarnation: this.incarnation, sequence: this.sequence, leaving: this.leaving, interfaces: this.options.interfaces },
+      { node: this.options.self, incarnation: this.incarnation, sequence: this.sequence, sentAt: BigInt(Date.now()), leaving: this.leaving, interfaces: this.interfaces },
       this.options.key,
     );
     await Promise.all(
@@ -113,7 +121,13 @@ export class LivenessAgent {
       this.counters[decoded.reason]++;
       return;
     }
-    for (const event of this.membership.receive(decoded.heartbeat, Date.now()).events) this.emit(event);
+    const { verdict, events, skewMs } = this.membership.receive(decoded.heartbeat, Date.now());
+    // Once per node: a stale heartbeat is a replay or a clock out of step, which splits the view of who is live.
+    if (verdict === 'stale' && !this.warnedStale.has(decoded.heartbeat.node)) {
+      this.warnedStale.add(decoded.heartbeat.node);
+      this.options.logger?.warn({ node: decoded.heartbeat.node, skewMs }, 'refusing stale heartbeats (a replay, or node clocks out of step by more than the freshness window)');
+    }
+    for (const event of events) this.emit(event);
   }
 
   private emit(event: MemberEvent): void {

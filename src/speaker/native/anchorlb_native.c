@@ -5,6 +5,9 @@
 //   - TCP socket options: TCP_MD5SIG (RFC 2385), IP_TTL / IPV6_UNICAST_HOPS,
 //     IP_MINTTL / IPV6_MINHOPCOUNT (GTSM, RFC 5082), and creating an unconnected TCP
 //     socket so a key can be set before Node sends the SYN.
+//   - UDP sockets that report each datagram's received TTL / hop limit and destination
+//     address (IP_RECVTTL / IPV6_RECVHOPLIMIT, IP_PKTINFO / IPV6_RECVPKTINFO, via recvmsg),
+//     for BFD (RFC 5881 §5: TTL 255 sent and checked; RFC 5883: minimum TTL).
 // Plain node_api.h (no node-addon-api): the surface is small and this keeps the build
 // free of dependencies. Every failure becomes a JS Error with `code` set to the errno name.
 #define _GNU_SOURCE
@@ -238,17 +241,21 @@ static int build_filter(unsigned mode, struct sock_filter *prog) {
   return n;
 }
 
-static void call_js(packet_socket *sock, napi_ref callback_ref, size_t argc, napi_value *argv) {
-  napi_env env = sock->env;
+// Calls a JS callback from a libuv callback; an exception it throws is reported as uncaught.
+static void invoke_js(napi_env env, napi_async_context async_context, napi_ref self_ref, napi_ref callback_ref,
+                      size_t argc, napi_value *argv) {
   napi_value callback, self, ignored;
   napi_get_reference_value(env, callback_ref, &callback);
-  napi_get_reference_value(env, sock->self, &self);
-  if (napi_make_callback(env, sock->async_context, self, callback, argc, argv, &ignored) ==
-      napi_pending_exception) {
+  napi_get_reference_value(env, self_ref, &self);
+  if (napi_make_callback(env, async_context, self, callback, argc, argv, &ignored) == napi_pending_exception) {
     napi_value exception;
     napi_get_and_clear_last_exception(env, &exception);
     napi_fatal_exception(env, exception);
   }
+}
+
+static void call_js(packet_socket *sock, napi_ref callback_ref, size_t argc, napi_value *argv) {
+  invoke_js(sock->env, sock->async_context, sock->self, callback_ref, argc, argv);
 }
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
@@ -649,6 +656,277 @@ static napi_value set_ip_min_ttl(napi_env env, napi_callback_info info) {
 }
 
 // ---------------------------------------------------------------------------------------
+// UDP with the received TTL (BFD)
+
+#define UDP_BUFFER_SIZE 2048
+#define MAX_DATAGRAMS_PER_WAKEUP 64
+
+typedef struct udp_socket {
+  uv_poll_t poll;  // first member: the uv handle pointer is the struct pointer
+  napi_env env;
+  int fd;
+  int family;
+  napi_ref self;       // strong while open
+  napi_ref on_packet;  // (payload: Buffer, source: string, sourcePort: number, ttl: number, destination: string) => void
+  napi_ref on_error;   // (error: Error) => void
+  napi_async_context async_context;
+  unsigned char buffer[UDP_BUFFER_SIZE];
+} udp_socket;
+
+static bool parse_socket_address(napi_env env, int family, const char *address, int port, struct sockaddr_storage *out,
+                                 socklen_t *length) {
+  memset(out, 0, sizeof *out);
+  if (family == AF_INET) {
+    struct sockaddr_in *sin = (struct sockaddr_in *)out;
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons((uint16_t)port);
+    if (address[0] != '\0' && inet_pton(AF_INET, address, &sin->sin_addr) != 1) {
+      throw_error(env, EINVAL, "%s is not an IPv4 address", address);
+      return false;
+    }
+    *length = sizeof *sin;
+  } else {
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons((uint16_t)port);
+    if (address[0] != '\0' && inet_pton(AF_INET6, address, &sin6->sin6_addr) != 1) {
+      throw_error(env, EINVAL, "%s is not an IPv6 address", address);
+      return false;
+    }
+    *length = sizeof *sin6;
+  }
+  return true;
+}
+
+static void udp_on_readable(uv_poll_t *handle, int status, int events) {
+  udp_socket *sock = (udp_socket *)handle;
+  napi_env env = sock->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  (void)events;
+  if (status < 0) {
+    // ICMP errors (port unreachable after a send) surface as a pending socket error: not fatal.
+    int err = 0;
+    socklen_t length = sizeof err;
+    getsockopt(sock->fd, SOL_SOCKET, SO_ERROR, &err, &length);
+    if (status == UV_EBADF) uv_poll_start(&sock->poll, UV_READABLE, udp_on_readable);
+    napi_close_handle_scope(env, scope);
+    return;
+  }
+  for (int i = 0; i < MAX_DATAGRAMS_PER_WAKEUP && sock->fd >= 0; i++) {
+    struct sockaddr_storage from;
+    union {
+      struct cmsghdr align;
+      unsigned char bytes[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct in6_pktinfo)) + 64];
+    } control;
+    struct iovec iov = {.iov_base = sock->buffer, .iov_len = sizeof sock->buffer};
+    struct msghdr msg = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1,
+                         .msg_control = control.bytes, .msg_controllen = sizeof control.bytes};
+    ssize_t n = recvmsg(sock->fd, &msg, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      // ECONNREFUSED & co: an ICMP error for an earlier send, reported once; keep receiving.
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH || errno == ENETDOWN) continue;
+      napi_value error = make_error(env, errno, "receiving a UDP datagram failed: %s", strerror(errno));
+      invoke_js(env, sock->async_context, sock->self, sock->on_error, 1, &error);
+      break;
+    }
+    int ttl = -1;
+    char source[INET6_ADDRSTRLEN] = "", destination[INET6_ADDRSTRLEN] = "";
+    int source_port = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
+      else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
+      else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+        struct in_pktinfo info;
+        memcpy(&info, CMSG_DATA(c), sizeof info);
+        inet_ntop(AF_INET, &info.ipi_addr, destination, sizeof destination);
+      } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+        struct in6_pktinfo info;
+        memcpy(&info, CMSG_DATA(c), sizeof info);
+        inet_ntop(AF_INET6, &info.ipi6_addr, destination, sizeof destination);
+      }
+    }
+    if (from.ss_family == AF_INET) {
+      struct sockaddr_in *sin = (struct sockaddr_in *)&from;
+      inet_ntop(AF_INET, &sin->sin_addr, source, sizeof source);
+      source_port = ntohs(sin->sin_port);
+    } else if (from.ss_family == AF_INET6) {
+      struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&from;
+      inet_ntop(AF_INET6, &sin6->sin6_addr, source, sizeof source);
+      source_port = ntohs(sin6->sin6_port);
+    }
+    size_t length = (size_t)n > sizeof sock->buffer ? sizeof sock->buffer : (size_t)n;
+    napi_value argv[5];
+    void *data;
+    napi_create_buffer_copy(env, length, sock->buffer, &data, &argv[0]);
+    napi_create_string_utf8(env, source, NAPI_AUTO_LENGTH, &argv[1]);
+    napi_create_int32(env, source_port, &argv[2]);
+    napi_create_int32(env, ttl, &argv[3]);
+    napi_create_string_utf8(env, destination, NAPI_AUTO_LENGTH, &argv[4]);
+    invoke_js(env, sock->async_context, sock->self, sock->on_packet, 5, argv);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void udp_stop_and_close(udp_socket *sock) {
+  uv_poll_stop(&sock->poll);
+  if (sock->fd >= 0) close(sock->fd);
+  sock->fd = -1;
+  uv_close((uv_handle_t *)&sock->poll, on_poll_closed);
+}
+
+static void udp_close_at_teardown(void *sock) { udp_stop_and_close(sock); }
+
+// openUdpSocket(family 4 | 6, localAddress ('' = any), port, ttl (0 = default), onPacket, onError) -> handle
+static napi_value open_udp_socket(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!get_args(env, info, 6, argv, NULL)) return NULL;
+  int32_t version, port, ttl;
+  char address[INET6_ADDRSTRLEN + 1];
+  if (!get_int(env, argv[0], &version, "family") || !get_string(env, argv[1], address, sizeof address, "local address") ||
+      !get_int(env, argv[2], &port, "port") || !get_int(env, argv[3], &ttl, "TTL"))
+    return NULL;
+  if (version != 4 && version != 6) {
+    throw_error(env, EINVAL, "family %d is not 4 or 6", version);
+    return NULL;
+  }
+  if (port < 0 || port > 65535 || ttl < 0 || ttl > 255) {
+    throw_error(env, EINVAL, "port %d or TTL %d is out of range", port, ttl);
+    return NULL;
+  }
+  napi_valuetype t1, t2;
+  napi_typeof(env, argv[4], &t1);
+  napi_typeof(env, argv[5], &t2);
+  if (t1 != napi_function || t2 != napi_function) {
+    throw_type_error(env, "onPacket and onError must be functions");
+    return NULL;
+  }
+  int family = version == 4 ? AF_INET : AF_INET6;
+  struct sockaddr_storage local;
+  socklen_t local_length;
+  if (!parse_socket_address(env, family, address, port, &local, &local_length)) return NULL;
+  int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    throw_error(env, errno, "cannot create an IPv%d UDP socket: %s", version, strerror(errno));
+    return NULL;
+  }
+  int one = 1;
+  int rc;
+  if (family == AF_INET) {
+    rc = setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &one, sizeof one);
+    if (rc == 0) rc = setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+    if (rc == 0 && ttl > 0) rc = setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
+  } else {
+    rc = setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (rc == 0) rc = setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof one);
+    if (rc == 0) rc = setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+    if (rc == 0 && ttl > 0) rc = setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl);
+  }
+  if (rc < 0) {
+    int err = errno;
+    close(fd);
+    throw_error(env, err, "cannot set the IPv%d UDP socket options: %s", version, strerror(err));
+    return NULL;
+  }
+  if (bind(fd, (struct sockaddr *)&local, local_length) < 0) {
+    int err = errno;
+    close(fd);
+    throw_error(env, err, "cannot bind UDP %s port %d: %s", address[0] ? address : (version == 4 ? "0.0.0.0" : "::"), port,
+                strerror(err));
+    return NULL;
+  }
+  udp_socket *sock = calloc(1, sizeof *sock);
+  if (!sock) {
+    close(fd);
+    throw_error(env, ENOMEM, "out of memory");
+    return NULL;
+  }
+  sock->env = env;
+  sock->fd = fd;
+  sock->family = family;
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  rc = uv_poll_init(loop, &sock->poll, fd);
+  if (rc < 0) {
+    close(fd);
+    free(sock);
+    throw_error(env, -rc, "cannot watch the UDP socket: %s", uv_strerror(rc));
+    return NULL;
+  }
+  napi_value handle, resource_name;
+  napi_create_object(env, &handle);
+  napi_wrap(env, handle, sock, NULL, NULL, NULL);
+  napi_create_reference(env, handle, 1, &sock->self);
+  napi_create_reference(env, argv[4], 1, &sock->on_packet);
+  napi_create_reference(env, argv[5], 1, &sock->on_error);
+  napi_create_string_utf8(env, "anchorlb:UdpSocket", NAPI_AUTO_LENGTH, &resource_name);
+  napi_async_init(env, handle, resource_name, &sock->async_context);
+  napi_add_env_cleanup_hook(env, udp_close_at_teardown, sock);
+  uv_poll_start(&sock->poll, UV_READABLE, udp_on_readable);
+  return handle;
+}
+
+static udp_socket *udp_unwrap(napi_env env, napi_value handle) {
+  void *pointer = NULL;
+  if (napi_unwrap(env, handle, &pointer) != napi_ok || !pointer) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    throw_error(env, EBADF, "UDP socket is closed");
+    return NULL;
+  }
+  return pointer;
+}
+
+// udpSend(handle, payload, address, port)
+static napi_value udp_send(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv, NULL)) return NULL;
+  udp_socket *sock = udp_unwrap(env, argv[0]);
+  if (!sock) return NULL;
+  void *data;
+  size_t length;
+  char address[INET6_ADDRSTRLEN + 1];
+  int32_t port;
+  if (!get_buffer(env, argv[1], &data, &length, "payload") || !get_string(env, argv[2], address, sizeof address, "address") ||
+      !get_int(env, argv[3], &port, "port"))
+    return NULL;
+  if (address[0] == '\0' || port <= 0 || port > 65535) {
+    throw_error(env, EINVAL, "destination %s port %d is not valid", address, port);
+    return NULL;
+  }
+  struct sockaddr_storage to;
+  socklen_t to_length;
+  if (!parse_socket_address(env, sock->family, address, port, &to, &to_length)) return NULL;
+  ssize_t sent;
+  do sent = sendto(sock->fd, data, length, 0, (struct sockaddr *)&to, to_length);
+  while (sent < 0 && errno == EINTR);
+  if (sent < 0) throw_error(env, errno, "sending to %s port %d failed: %s", address, port, strerror(errno));
+  return NULL;
+}
+
+// udpClose(handle): idempotent
+static napi_value udp_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv, NULL)) return NULL;
+  void *pointer = NULL;
+  if (napi_remove_wrap(env, argv[0], &pointer) != napi_ok || !pointer) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    return NULL;
+  }
+  udp_socket *sock = pointer;
+  napi_remove_env_cleanup_hook(env, udp_close_at_teardown, sock);
+  napi_async_destroy(env, sock->async_context);
+  napi_delete_reference(env, sock->on_packet);
+  napi_delete_reference(env, sock->on_error);
+  napi_delete_reference(env, sock->self);
+  udp_stop_and_close(sock);
+  return NULL;
+}
+
+// ---------------------------------------------------------------------------------------
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
@@ -661,6 +939,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setTcpMd5Key", NULL, set_tcp_md5_key, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setIpTtl", NULL, set_ip_ttl, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setIpMinTtl", NULL, set_ip_min_ttl, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openUdpSocket", NULL, open_udp_socket, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"udpSend", NULL, udp_send, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"udpClose", NULL, udp_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

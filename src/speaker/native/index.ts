@@ -1,5 +1,6 @@
-// Typed wrapper over the native addon (anchorlb_native.c): raw Ethernet frames on AF_PACKET
-// and TCP socket options Node lacks (TCP-MD5, TTL, minimum TTL).
+// Typed wrapper over the native addon (anchorlb_native.c): raw Ethernet frames on AF_PACKET,
+// TCP socket options Node lacks (TCP-MD5, TTL, minimum TTL), and UDP sockets that report the
+// TTL / hop limit and destination address of each datagram (BFD).
 //
 // The addon is loaded lazily on first use. When it is missing or cannot be loaded, every
 // function throws NativeUnavailableError with the reason, and availability() reports the same
@@ -48,6 +49,16 @@ interface NativeAddon {
   setTcpMd5Key(fd: number, peerAddress: string, key: Buffer): void;
   setIpTtl(fd: number, ttl: number): void;
   setIpMinTtl(fd: number, ttl: number): void;
+  openUdpSocket(
+    family: 4 | 6,
+    localAddress: string,
+    port: number,
+    ttl: number,
+    onPacket: (payload: Buffer, source: string, sourcePort: number, ttl: number, destination: string) => void,
+    onError: (error: Error) => void,
+  ): object;
+  udpSend(handle: object, payload: Buffer, address: string, port: number): void;
+  udpClose(handle: object): void;
 }
 
 export type Availability = { available: true } | { available: false; reason: string };
@@ -318,4 +329,72 @@ export function connectTcpWithMd5(options: Md5ConnectOptions): Promise<net.Socke
       resolve(socket);
     });
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// UDP with the received TTL (BFD)
+
+export interface Datagram {
+  payload: Buffer;
+  source: string;
+  sourcePort: number;
+  /** TTL (IPv4) or hop limit (IPv6) the datagram arrived with; -1 if the kernel did not say. */
+  ttl: number;
+  /** The address it was sent to (one of ours). */
+  destination: string;
+}
+
+export interface UdpSocketOptions {
+  family: 4 | 6;
+  /** Absent: every address of the family. */
+  localAddress?: string;
+  /** 0: any free port. */
+  port: number;
+  /** TTL / hop limit of sent datagrams; absent: the system default. */
+  ttl?: number;
+  onDatagram: (datagram: Datagram) => void;
+  /** Receiving failed for good; the socket should be closed. */
+  onError: (error: Error) => void;
+}
+
+/**
+ * A UDP socket read with recvmsg, so each datagram comes with its TTL and destination address,
+ * which Node's dgram does not expose. Works in worker threads (the addon is per environment).
+ * Keeps its event loop alive until closed. Errors carry `code` (EADDRINUSE, EACCES…).
+ */
+export class UdpSocket {
+  private handle: object | undefined;
+
+  private constructor(
+    readonly family: 4 | 6,
+    handle: object,
+  ) {
+    this.handle = handle;
+  }
+
+  static open(options: UdpSocketOptions): UdpSocket {
+    if (options.localAddress !== undefined && ipFamily(options.localAddress, 'localAddress') !== options.family) {
+      throw new TypeError(`localAddress: ${options.localAddress} is not an IPv${options.family} address`);
+    }
+    const handle = addon().openUdpSocket(options.family, options.localAddress ?? '', options.port, options.ttl ?? 0, (payload, source, sourcePort, ttl, destination) =>
+      options.onDatagram({ payload, source, sourcePort, ttl, destination }),
+    options.onError);
+    return new UdpSocket(options.family, handle);
+  }
+
+  get closed(): boolean {
+    return this.handle === undefined;
+  }
+
+  send(payload: Uint8Array, address: string, port: number): void {
+    if (this.handle === undefined) throw new Error(`UDP socket is closed (sending to ${address} port ${port})`);
+    addon().udpSend(this.handle, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), address, port);
+  }
+
+  /** Idempotent. */
+  close(): void {
+    if (this.handle === undefined) return;
+    addon().udpClose(this.handle);
+    this.handle = undefined;
+  }
 }

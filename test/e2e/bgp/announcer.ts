@@ -45,8 +45,16 @@ export class Announcer {
    * address (the IPv6 next hop is left to the speaker: the global address on that interface). `entry`: another script taking the same arguments (tsx-loaded, like bin/anchorlb.js).
    */
   static async start(testbed: Testbed, host: Host, args: string[], entry?: string): Promise<Announcer> {
-    const argv = entry === undefined ? [BIN, 'bgp-announce'] : ['--import', 'tsx', entry, 'bgp-announce'];
-    const child = await testbed.spawn(host.ns, [process.execPath, ...argv, '--source', host.ipv4, ...args], { pipe: true });
+    if (entry !== undefined) {
+      const child = await testbed.spawn(host.ns, [process.execPath, '--import', 'tsx', entry, 'bgp-announce', '--source', host.ipv4, ...args], { pipe: true });
+      return new Announcer(testbed, child);
+    }
+    return Announcer.command(testbed, host, ['bgp-announce', '--source', host.ipv4, ...args]);
+  }
+
+  /** Any `anchorlb` command with the same JSON-events-on-stdout, commands-on-stdin shape (e.g. `bfd`). */
+  static async command(testbed: Testbed, host: Host, argv: string[]): Promise<Announcer> {
+    const child = await testbed.spawn(host.ns, [process.execPath, BIN, ...argv], { pipe: true });
     return new Announcer(testbed, child);
   }
 
@@ -57,7 +65,7 @@ export class Announcer {
       () => {
         const found = this.events.find(match);
         if (found) return found;
-        if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`bgp-announce exited (${this.child.exitCode ?? this.child.signalCode}): ${this.stderr}`);
+        if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`anchorlb ${this.child.spawnargs.slice(6, 7).join(' ')} exited (${this.child.exitCode ?? this.child.signalCode}): ${this.stderr}`);
         return undefined;
       },
       timeoutMs,
@@ -65,7 +73,7 @@ export class Announcer {
     );
   }
 
-  established(timeoutMs = 30_000): Promise<AnnouncerEvent> {
+  established(timeoutMs = 150_000): Promise<AnnouncerEvent> {
     return this.waitForEvent('session established', (e) => e.event === 'established', timeoutMs);
   }
 

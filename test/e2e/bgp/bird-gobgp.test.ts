@@ -6,11 +6,12 @@
 import { expect } from 'chai';
 import { Testbed, waitFor, type BirdRouter, type GobgpRouter } from '../../support/testbed.ts';
 import { Announcer } from './announcer.ts';
+import { requireRoot } from '../../support/preconditions.ts';
 
 const ROUTER_AS = 64512;
 
 describe('BGP interop: our speaker → BIRD 2 and GoBGP', function () {
-  this.timeout(90_000);
+  this.timeout(300_000);
   let tb: Testbed;
   let speakers: Announcer[] = [];
 
@@ -38,7 +39,7 @@ describe('BGP interop: our speaker → BIRD 2 and GoBGP', function () {
   };
 
   before(async function () {
-    if (process.getuid?.() !== 0) this.skip();
+    requireRoot(this);
     tb = await Testbed.create({ nodes: 2 });
   });
   after(async () => {
@@ -102,9 +103,14 @@ describe('BGP interop: our speaker → BIRD 2 and GoBGP', function () {
       expect(await bird.birdc('show route for 203.0.113.10/32')).to.contain('203.0.113.10/32');
     });
 
-    it('withdraw reaches BIRD', async () => {
+    it('withdraw reaches BIRD, which still holds the other node\'s route', async () => {
+      // Announced first, so the route's absence afterwards is the withdraw's doing.
+      await waitFor('our route in BIRD', async () => (await bird.birdc('show route for 203.0.113.10/32')).includes('203.0.113.10/32'));
       speakers[0]!.send('withdraw 203.0.113.10/32');
+      // birdc throws when BIRD does not answer, so a dead BIRD cannot pass for a withdrawn route.
       await waitFor('withdrawn from BIRD', async () => !(await bird.birdc('show route for 203.0.113.10/32')).includes('203.0.113.10/32'));
+      expect(await bird.birdc('show route for 203.0.113.20/32')).to.contain('203.0.113.20/32');
+      expect(bird.bird.exitCode).to.equal(null);
     });
   });
 
@@ -132,6 +138,34 @@ describe('BGP interop: our speaker → BIRD 2 and GoBGP', function () {
     it('iBGP: GoBGP has our LOCAL_PREF', async () => {
       const path = await waitFor('iBGP route in GoBGP', async () => (await gobgp.rib('ipv4')).get('203.0.113.20/32'));
       expect(JSON.stringify(path)).to.match(/"type":5,"value":250/);
+    });
+
+    it('graceful restart: after SIGKILL GoBGP keeps our route as stale; the restarted speaker refreshes it', async () => {
+      const node1 = tb.nodes[0]!.ipv4;
+      await speakers[0]!.kill();
+      const stale = await waitFor('our route stale in GoBGP', async () => {
+        const paths = (await gobgp.rib('ipv4')).get('203.0.113.10/32');
+        return paths?.some((path) => path.stale === true) === true && paths;
+      });
+      expect(JSON.stringify(stale)).to.contain(`"nexthop":"${node1}"`);
+      expect((await gobgp.neighbors()).get(node1)).to.not.match(/established|^6$/i);
+      const restarted = await Announcer.start(tb, tb.nodes[0]!, ['--peer', tb.router.ipv4, '--peer-as', String(ROUTER_AS), ...node1Args, '--restarted']);
+      speakers[0] = restarted;
+      await restarted.established();
+      await waitFor('our route fresh again in GoBGP', async () => {
+        const paths = (await gobgp.rib('ipv4')).get('203.0.113.10/32');
+        return paths !== undefined && paths.length > 0 && paths.every((path) => path.stale !== true);
+      });
+    });
+
+    it('withdraw reaches GoBGP, which still holds the other node\'s route', async () => {
+      // Announced first, so the route's absence afterwards is the withdraw's doing.
+      await waitFor('our route in GoBGP', async () => (await gobgp.rib('ipv4')).has('203.0.113.10/32'));
+      speakers[0]!.send('withdraw 203.0.113.10/32');
+      await waitFor('withdrawn from GoBGP', async () => !(await gobgp.rib('ipv4')).has('203.0.113.10/32'));
+      // gobgp() throws when gobgpd does not answer: the table read is a real one.
+      expect((await gobgp.rib('ipv4')).has('203.0.113.20/32')).to.equal(true);
+      expect(gobgp.gobgpd.exitCode).to.equal(null);
     });
   });
 });

@@ -11,6 +11,7 @@
 import { expect } from 'chai';
 import { Testbed, waitFor, type FrrPath, type FrrRouter } from '../../support/testbed.ts';
 import { Announcer } from './announcer.ts';
+import { requireRoot } from '../../support/preconditions.ts';
 
 const ROUTER_AS = 64512;
 const VIP = '203.0.113.10/32';
@@ -35,7 +36,7 @@ describe('BGP interop: our speaker → FRR', function () {
     (await frr.paths(prefix)).filter((p) => p.nexthops?.some((n) => n.ip === nexthop) || p.peerId === nexthop);
 
   before(async function () {
-    if (process.getuid?.() !== 0) this.skip();
+    requireRoot(this);
     tb = await Testbed.create({ nodes: 4 });
     const [n1, n2, n3, n4] = tb.nodes as [typeof tb.router, typeof tb.router, typeof tb.router, typeof tb.router];
     frr = await tb.startFrr(tb.router.ns, {

@@ -17,6 +17,7 @@ import { Testbed, waitFor, type FrrRouter, type Host } from '../../support/testb
 import type { BgpPeerView } from '../../../src/speaker/bgp/desired.ts';
 import { NodeDriver } from '../speaker-bgp/node-driver.ts';
 import { Announcer } from './announcer.ts';
+import { requireRoot } from '../../support/preconditions.ts';
 
 const ROUTER_AS = 64512;
 const PEERING = '198.51.100.1';
@@ -39,7 +40,7 @@ describe('BGP interop: TTL 1 for single-hop eBGP, 255 for iBGP, across a forward
   const multihopPeer: BgpPeerView = { name: 'router', createdAt: '2026-01-01T00:00:00Z', myASN: 65003, dynamicASN: 'external', peerAddress: PEERING, ebgpMultiHop: true, holdTimeSec: 6, keepaliveTimeSec: 1 };
 
   before(async function () {
-    if (process.getuid?.() !== 0) this.skip();
+    requireRoot(this);
     tb = await Testbed.create({ nodes: 3, client: true });
     const client = tb.client as Host;
     const [n1, n2, n3] = tb.nodes as [Host, Host, Host];

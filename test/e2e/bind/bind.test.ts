@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -126,6 +126,30 @@ describe('speaker/bind e2e: a restarted speaker removes what its killed predeces
     const inside = await speaker.step({ op: 'defaultStateFile', nodeName: 'node1' });
     expect(inside).to.be.a('string').and.not.equal(defaultBindStateFile('node1'));
     await testbed!.kill(speaker.child);
+  });
+
+  it('a record that cannot be written: the address is not added, the error names the record; added once it can be written', async () => {
+    // A directory where the file should be: not writable, even for root.
+    const blocked = join(testbed!.stateDir, 'anchorlb', 'blocked-node1.json');
+    await mkdir(blocked, { recursive: true });
+    const speaker = await start();
+    try {
+      await speaker.step({ op: 'init', stateFile: blocked, nodeName: 'node1' });
+      let refused: Error | undefined;
+      await bind(speaker, '192.0.2.210').catch((error: Error) => (refused = error));
+      expect(refused?.message).to.contain('192.0.2.210 not added to lo').and.contain(`cannot record the bound addresses in ${blocked}`);
+      expect(await addresses('lo')).to.not.include('192.0.2.210');
+
+      await rm(blocked, { recursive: true });
+      await bind(speaker, '192.0.2.210');
+      expect(await addresses('lo')).to.include('192.0.2.210');
+      expect(await readFile(blocked, 'utf8')).to.contain('192.0.2.210');
+      await unbind(speaker, '192.0.2.210');
+      expect(await addresses('lo')).to.not.include('192.0.2.210');
+    } finally {
+      await testbed!.kill(speaker.child);
+      await rm(blocked, { recursive: true, force: true });
+    }
   });
 
   it('L2 and BGP holding the same address: one releasing it leaves it for the other', async () => {

@@ -2,11 +2,14 @@
 // namespaces, against the project's API server (relayed by the node agent): the owner's speaker
 // is SIGKILLed, the other node takes the VIP over, and when the killed speaker starts again it
 // removes the VIP its predecessor left on lo (before, the node kept answering for an address
-// another node owns), and leaves the address the admin put on lo alone.
+// another node owns), and leaves the address the admin put on lo alone. A node whose record
+// cannot be written does not add the VIP (a killed speaker's address could never be cleaned up)
+// and says so in its log and in a BindFailed Event on the Service.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { defaultBindStateFile } from '../../../src/speaker/bind.ts';
 import { SPEAKER_NAMESPACE as NS, withSpeakerNodes } from '../../support/speaker-nodes.ts';
 import { waitFor } from '../../support/testbed.ts';
 
@@ -14,7 +17,7 @@ const VIP = '192.0.2.200';
 const ADMINS = '198.51.100.77';
 const NODE_NAMES = ['node1', 'node2'];
 
-describe('anchorlb speaker processes: a restarted speaker removes the bindToInterface VIP its killed predecessor left', function () {
+describe('anchorlb speaker processes: a restarted speaker removes the bindToInterface VIP its killed predecessor left; no VIP on lo without its record', function () {
   this.timeout(180_000);
   const suite = withSpeakerNodes('anchorlb-bind-restart-');
   const { workDir } = suite;
@@ -89,5 +92,32 @@ spec:
     expect(await holders()).to.deep.equal([other]);
     expect(await onLo(owner), 'the admin\'s address stays').to.include(ADMINS);
     expect(readFileSync(join(workDir, `${owner}.log`), 'utf8')).to.contain('addresses a previous run bound, removed unless still wanted');
+  });
+
+  it('a node whose record cannot be written does not put the VIP on lo and says so (log, Service Event); it does once the record can be written', async () => {
+    const held = await holders();
+    const target = NODE_NAMES.find((name) => !held.includes(name)) as string;
+    // A directory where the node's record should be: not writable, even for root.
+    const record = defaultBindStateFile(target, String(statSync(`/run/netns/${nsOf(target)}`).ino));
+    mkdirSync(record, { recursive: true });
+    try {
+      await kubectl(['apply', '-f', '-'], advertisement([target]));
+      const event = await waitFor('a BindFailed Event on the Service', async () => {
+        const events = JSON.parse(await kubectl(['get', 'events', '-n', 'shop', '-o', 'json'])) as { items: Array<{ reason?: string; message?: string; involvedObject?: { name?: string } }> };
+        return events.items.find((item) => item.reason === 'BindFailed' && item.involvedObject?.name === 'web');
+      }, 30_000, 200);
+      expect(event.message).to.contain(`${VIP} is announced by L2 from ${target} but not held on lo`).and.contain(`cannot record the bound addresses in ${record}`);
+      expect(await onLo(target), 'not added without its record').to.not.include(VIP);
+      const log = readFileSync(join(workDir, `${target}.log`), 'utf8');
+      expect(log).to.contain(`${VIP} not added to lo`).and.contain(record);
+
+      rmSync(record, { recursive: true });
+      // Any change makes the speaker apply again: the address is added now that it can be recorded.
+      await kubectl(['label', 'service', 'web', '-n', 'shop', 'touched=yes', '--overwrite']);
+      await waitFor(`${VIP} on lo of ${target}`, async () => (await onLo(target)).includes(VIP), 30_000, 200);
+      expect(readFileSync(record, 'utf8')).to.contain(VIP);
+    } finally {
+      if (existsSync(record) && statSync(record).isDirectory()) rmSync(record, { recursive: true });
+    }
   });
 });

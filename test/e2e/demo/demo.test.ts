@@ -1,7 +1,8 @@
-// `make demo` as a test: scripts/demo.ts runs to the end, and what it shows is what a user
-// should see: one node answering ARP for the Service IP, the router holding one BGP path per
-// node in its FIB, VIPStatus objects, another node taking over after the owner's speaker is
-// killed, and nothing of the run left behind.
+// `make demo` as a test: scripts/demo.ts runs to the end and exits 0, which it does only when
+// what it showed happened (it checks each step itself and exits 1 otherwise); and what it
+// shows is what a user should see: one node answering ARP for the Service IP, the router
+// holding one BGP path per node in its FIB, VIPStatus objects, another node taking over after
+// the owner node fails (a real outage, then a recovery), and nothing of the run left behind.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,12 +43,19 @@ describe('make demo', function () {
     expect(output).to.match(/web-192\.0\.2\.2\d\d-(node\d)-l2 /);
   });
 
-  it('shows another node taking over after the owner speaker is killed, and the agent restarting it', () => {
-    const killed = /SIGKILL to the speaker of (node\d)/.exec(output)?.[1];
+  it('shows another node taking over after the owner node fails, a real outage and recovery, and the agent restarting the speaker', () => {
+    const killed = /failover: (node\d) fails: SIGKILL to its speaker/.exec(output)?.[1];
     const successor = /failover: (node\d) took over/.exec(output)?.[1];
     expect(killed).to.be.a('string');
     expect(successor).to.be.a('string').and.not.equal(killed);
+    // The figure measures a failover: the client lost pings (the old owner stopped answering), then was answered again.
+    const [, takeoverMs, gapMs, lost] = /took over \S+ (\d+) ms after the failure .*longest gap (\d+) ms, (\d+) of \d+ lost/.exec(output) ?? [];
+    expect(Number(takeoverMs), 'takeover').to.be.below(3_000);
+    expect(Number(gapMs), 'longest gap').to.be.at.least(300);
+    expect(Number(lost), 'pings lost').to.be.above(0);
     expect(output).to.include(`restarted the speaker on ${killed} (restarts: 1)`);
+    expect(output).to.match(/after the restart: one node answers ARP for \S+ and only it holds \S+ on lo \(node\d\)/);
+    expect(output).to.not.include('PROBLEM:');
   });
 
   it('leaves no namespace or state behind', async () => {

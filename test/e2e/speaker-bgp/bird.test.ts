@@ -10,6 +10,7 @@ import type { BgpPeerView } from '../../../src/speaker/bgp/desired.ts';
 import { Testbed, waitFor, type BirdRouter } from '../../support/testbed.ts';
 import type { ClusterStateJson } from './driver.ts';
 import { NodeDriver } from './node-driver.ts';
+import { requireRoot } from '../../support/preconditions.ts';
 
 const ROUTER_AS = 64512;
 const NODE_AS = 65001;
@@ -39,7 +40,7 @@ describe('speaker BGP mode: three nodes → BIRD 2', function () {
   };
 
   before(async function () {
-    if (process.getuid?.() !== 0) this.skip();
+    requireRoot(this);
     tb = await Testbed.create({ nodes: 3 });
     // Protocols peer1, peer3, peer5: IPv4 sessions (offered IPv6 too); peer2, peer4, peer6: IPv6 sessions.
     const neighbors = tb.nodes.flatMap((n) => [{ address: n.ipv4, asn: NODE_AS, families: ['ipv4', 'ipv6'] as Array<'ipv4' | 'ipv6'> }, { address: n.ipv6, asn: NODE_AS }]);

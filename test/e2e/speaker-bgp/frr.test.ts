@@ -12,6 +12,7 @@ import type { BgpAdvertisementView, BgpPeerView } from '../../../src/speaker/bgp
 import { run, Testbed, waitFor, type FrrPath, type FrrRouter } from '../../support/testbed.ts';
 import type { ClusterStateJson } from './driver.ts';
 import { NodeDriver } from './node-driver.ts';
+import { requireRoot } from '../../support/preconditions.ts';
 
 const ROUTER_AS = 64512;
 const NODE_AS = 65001;
@@ -52,7 +53,7 @@ describe('speaker BGP mode: three nodes → FRR', function () {
   const nodeIps = (): string[] => tb.nodes.map((n) => n.ipv4);
 
   before(async function () {
-    if (process.getuid?.() !== 0) this.skip();
+    requireRoot(this);
     tb = await Testbed.create({ nodes: 3, client: true });
     frr = await tb.startFrr(tb.router.ns, { asn: ROUTER_AS, routerId: tb.router.ipv4, neighbors: tb.nodes.map((n) => ({ address: n.ipv4, asn: NODE_AS })) });
     await vtyConfig(

@@ -63,7 +63,7 @@ spec:
       if (started.exitCode !== null) throw new Error(`the controller exited (${started.exitCode}): ${readFileSync(controllerLog(), 'utf8')}`);
       return readFileSync(controllerLog(), 'utf8').includes('"msg":"controller running"');
     }, 60_000, 100);
-    await nodes().startSpeaker(NODE, speakerKubeconfig);
+    await nodes().startSpeaker(NODE, { kubeconfig: speakerKubeconfig });
     await kubectl(['apply', '-f', '-'], `apiVersion: v1
 kind: Service
 metadata: { name: web, namespace: ${APP_NS} }

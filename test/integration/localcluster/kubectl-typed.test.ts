@@ -1,13 +1,13 @@
-import { existsSync } from 'node:fs';
 import { expect } from 'chai';
-import { KUBECTL_PATH, withLocalApiServer } from '../../support/apiserver.ts';
+import { withLocalApiServer } from '../../support/apiserver.ts';
+import { requireKubectl } from '../../support/preconditions.ts';
 
 // kubectl's typed commands send protobuf bodies and impersonation headers, unlike apply/get/patch.
 describe('kubectl typed commands against the local API server', function () {
   const cluster = withLocalApiServer();
 
   before(function () {
-    if (!existsSync(KUBECTL_PATH)) this.skip();
+    requireKubectl(this);
   });
 
   async function ok(args: string[]): Promise<string> {

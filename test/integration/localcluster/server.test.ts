@@ -9,7 +9,8 @@ import { expect } from 'chai';
 import { ApiException, ApiextensionsV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api, VersionApi } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { startLocalApiServer, type LocalApiServer } from '../../../src/localcluster/index.ts';
-import { KUBECTL_PATH, REPO_ROOT, createKubectl, loadKubeConfig } from '../../support/apiserver.ts';
+import { REPO_ROOT, createKubectl, loadKubeConfig } from '../../support/apiserver.ts';
+import { requireKubectl } from '../../support/preconditions.ts';
 
 async function statusOf(promise: Promise<unknown>): Promise<number> {
   try {
@@ -131,7 +132,7 @@ describe('local API server over HTTPS with bearer tokens and RBAC', function () 
   });
 
   it('works with kubectl over HTTPS', async function () {
-    if (!existsSync(KUBECTL_PATH)) this.skip();
+    requireKubectl(this);
     const { kubectl, dispose } = await createKubectl(server.kubeconfigPath());
     try {
       const result = await kubectl.run(['get', 'namespaces', '-o', 'name']);

@@ -191,4 +191,69 @@ describe('controller against the local API server', function () {
     expect(pub.status?.conditions?.find((c) => c.type === 'Refused')?.status).to.equal('False');
     expect(pub.status?.assignedIPv4).to.be.greaterThan(0);
   });
+
+  it('a typo or an overlapping edit of a pool in use keeps its last good spec serving: Stale condition, one Event, no Service loses or changes its address', async () => {
+    type PoolStatus = { status?: { conditions?: Array<{ type: string; status: string; reason: string; message: string }> } };
+    const conditionOf = async (pool: string, type: string) => (await rest.getJson<PoolStatus>(`${POOLS}/${pool}`)).status?.conditions?.find((c) => c.type === type);
+    const poolEvents = async (pool: string) => {
+      const list = await rest.getJson<{ items: Array<{ reason: string; message: string; involvedObject: { name: string; kind: string } }> }>('/api/v1/namespaces/anchorlb-system/events');
+      return list.items.filter((event) => event.involvedObject.kind === 'IPAddressPool' && event.involvedObject.name === pool);
+    };
+    const allIngress = async () => {
+      const list = await rest.getJson<{ items: V1Service[] }>(SERVICES);
+      return Object.fromEntries(list.items.map((s) => [s.metadata!.name!, (s.status?.loadBalancer?.ingress ?? []).map((e) => e.ip).join(',')]));
+    };
+    await startController();
+    await rest.create(SERVICES, lbService('on-spare', { annotations: { 'anchorlb.io/address-pool': 'spare' } }));
+    await rest.create(SERVICES, lbService('on-public-v6', { spec: { ipFamilies: ['IPv6'] } }));
+    await rest.create(POOLS, { apiVersion: 'anchorlb.io/v1beta1', kind: 'IPAddressPool', metadata: { name: 'shadow' }, spec: { addresses: ['2001:db8:1::/120'] } });
+    for (const name of ['on-spare', 'on-public-v6']) await waitFor(`${name} gets an address`, async () => ((await ingress(name)).length > 0 ? true : undefined));
+    await controller!.idle();
+    const before = await allIngress();
+    const settled = async (what: string, check: () => Promise<boolean>) => {
+      await waitFor(what, async () => {
+        await controller!.idle();
+        return (await check()) || undefined;
+      });
+      expect(await allIngress()).to.deep.equal(before);
+    };
+
+    // A typo in the pool most Services use.
+    await rest.patch(`${POOLS}/public`, { spec: { addresses: ['192.0.2.0/33', '2001:db8:1::/126'] } });
+    await settled('public is stale', async () => (await conditionOf('public', 'Stale'))?.status === 'True');
+    expect(await conditionOf('public', 'Stale')).to.deep.include({
+      reason: 'InvalidSpec',
+      message: 'this edit is refused and the spec of generation 1 stays in force: pool public: spec.addresses[0]: "192.0.2.0/33": prefix length must be 0 to 32 for IPv4',
+    });
+    expect(await conditionOf('public', 'Refused')).to.deep.include({ status: 'True', reason: 'InvalidSpec' });
+    // The pool refused for overlapping it does not come back.
+    expect(await conditionOf('shadow', 'Refused')).to.deep.include({ status: 'True', reason: 'Overlap' });
+    // A Service created meanwhile gets a free address of the spec in force, or none: never one held.
+    await rest.create(SERVICES, lbService('meanwhile'));
+    await waitFor('meanwhile handled', async () => ((await ingress('meanwhile')).length > 0 || (await eventsFor('meanwhile')).length > 0) || undefined);
+    const meanwhile = (await ingress('meanwhile')).join(',');
+    expect(Object.values(before)).to.not.include(meanwhile === '' ? 'none' : meanwhile);
+    before.meanwhile = meanwhile;
+
+    // A selector no Service could ever match (In with no values): refused at the pool, which keeps serving.
+    await rest.patch(`${POOLS}/public`, {
+      spec: { addresses: ['192.0.2.0/29', '2001:db8:1::/126'], serviceAllocation: { serviceSelectors: [{ matchExpressions: [{ key: 'app', operator: 'In', values: [] }] }] } },
+    });
+    await settled('public refused for its selector', async () => (await conditionOf('public', 'Stale'))?.message.includes('operator In needs at least one value') ?? false);
+    expect((await conditionOf('public', 'Stale'))?.message).to.contain('spec.serviceAllocation.serviceSelectors[0].matchExpressions[0].values: []: operator In needs at least one value');
+    await rest.patch(`${POOLS}/public`, { spec: { serviceAllocation: null } });
+
+    // An edit of the older pool overlapping the newer one in use: refused for the edited pool.
+    await rest.patch(`${POOLS}/public`, { spec: { addresses: ['192.0.2.0/29', '2001:db8:1::/126', '198.51.100.0/24'] } });
+    await settled('public refused for overlap', async () => (await conditionOf('public', 'Stale'))?.reason === 'Overlap');
+    expect((await conditionOf('public', 'Stale'))?.message).to.contain('overlaps 198.51.100.0-198.51.100.15 of pool spare, which is in force');
+    expect(await conditionOf('spare', 'Refused')).to.deep.include({ status: 'False', reason: 'Accepted' });
+
+    // Restored: in force again, nothing moved.
+    await rest.patch(`${POOLS}/public`, { spec: { addresses: ['192.0.2.0/29', '2001:db8:1::/126'] } });
+    await settled('public current again', async () => (await conditionOf('public', 'Stale'))?.status === 'False');
+    expect(await conditionOf('public', 'Refused')).to.deep.include({ status: 'False', reason: 'Accepted' });
+    const told = (await poolEvents('public')).map((event) => event.reason).sort();
+    expect(told).to.deep.equal(['InvalidSpec', 'InvalidSpec', 'Overlap']);
+  });
 });

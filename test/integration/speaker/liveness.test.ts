@@ -59,8 +59,8 @@ describe('speaker/liveness over UDP (loopback)', () => {
     const a = nodes.get('a')!.agent;
     const sender = dgram.createSocket('udp4');
     const send = (datagram: Buffer) => new Promise<void>((resolve) => sender.send(datagram, a.port, '127.0.0.1', () => resolve()));
-    const forged = encodeHeartbeat({ node: 'mallory', incarnation: 1n, sequence: 1n, leaving: false, interfaces: [] }, Buffer.from('wrong key'));
-    const genuine = encodeHeartbeat({ node: 'x', incarnation: 1n, sequence: 7n, leaving: false, interfaces: [] }, key);
+    const forged = encodeHeartbeat({ node: 'mallory', incarnation: 1n, sequence: 1n, sentAt: BigInt(Date.now()), leaving: false, interfaces: [] }, Buffer.from('wrong key'));
+    const genuine = encodeHeartbeat({ node: 'x', incarnation: 1n, sequence: 7n, sentAt: BigInt(Date.now()), leaving: false, interfaces: [] }, key);
     await send(forged);
     await send(genuine);
     await send(genuine);
@@ -68,5 +68,26 @@ describe('speaker/liveness over UDP (loopback)', () => {
     expect(a.membership.live().has('mallory')).to.equal(false);
     expect(a.membership.live().has('x')).to.equal(true);
     sender.close();
+  });
+
+  it('a speaker that restarted refuses a genuine heartbeat recorded before the freshness window (replay), and accepts the live sender', async () => {
+    // Recorded from node y 6 s ago (the default window is 5 s), replayed to a receiver that has never heard of y.
+    const recording = encodeHeartbeat({ node: 'y', incarnation: 1n, sequence: 1_000n, sentAt: BigInt(Date.now() - 6_000), leaving: false, interfaces: ['eth0'] }, key);
+    const nodes = await cluster(['a']);
+    const a = nodes.get('a')!.agent;
+    const sender = dgram.createSocket('udp4');
+    const send = (datagram: Buffer) => new Promise<void>((resolve) => sender.send(datagram, a.port, '127.0.0.1', () => resolve()));
+    try {
+      await send(recording);
+      await until(() => a.membership.counters.stale === 1, 'the replay refused as stale');
+      expect(a.membership.live().has('y')).to.equal(false);
+      expect(nodes.get('a')!.events).to.deep.equal([]);
+      // The same node, heard live: a joined node (the replay did not poison its record).
+      await send(encodeHeartbeat({ node: 'y', incarnation: 1n, sequence: 1n, sentAt: BigInt(Date.now()), leaving: false, interfaces: ['eth0'] }, key));
+      await until(() => a.membership.live().has('y'), 'the live heartbeat accepted');
+      expect(nodes.get('a')!.events).to.deep.equal([{ type: 'joined', node: 'y' }]);
+    } finally {
+      sender.close();
+    }
   });
 });

@@ -119,7 +119,9 @@ describe('Allocator', () => {
       expect(refused).to.deep.equal([
         {
           pool: 'second',
+          reason: 'Overlap',
           message: 'pool second: 192.0.2.2-192.0.2.9 overlaps 192.0.2.0-192.0.2.3 of pool first, which came first',
+          stale: false,
         },
       ]);
       expect(allocator.refusedPools()).to.deep.equal(refused);
@@ -140,6 +142,7 @@ describe('Allocator', () => {
         { name: 'dup-ns', addresses: ['192.0.2.0/24'], namespaces: ['a', 'a'] },
         { name: 'empty', addresses: [] },
       ]);
+      expect(refused.map((r) => r.reason)).to.deep.equal(['DuplicateName', 'InvalidSpec', 'InvalidSpec', 'InvalidSpec', 'InvalidSpec']);
       expect(refused.map((r) => r.message)).to.deep.equal([
         'pool ok: the name is used by an earlier pool',
         'pool bad: spec.addresses[1]: "192.0.2.300": not a CIDR or an a-b address range',
@@ -147,6 +150,97 @@ describe('Allocator', () => {
         'pool dup-ns: spec.serviceAllocation.namespaces: "a" is listed twice',
         'pool empty: spec.addresses: must list at least one range',
       ]);
+    });
+  });
+
+  describe('edits of pools in force (last good spec)', () => {
+    it('a typo in an edit keeps the spec in force: no Service loses its address, an overlapping refused pool stays refused', () => {
+      const allocator = new Allocator();
+      allocator.setPools([
+        { name: 'main', addresses: ['192.0.2.0/29', '2001:db8::/125'] },
+        { name: 'late', addresses: ['192.0.2.4-192.0.2.20'] },
+      ]);
+      const held = ['a', 'b', 'c'].map((name) => ips(allocator.assign(service(name))));
+      const v6 = ips(allocator.assign(service('six', { ipFamilies: ['IPv6'] })));
+      const { refused, released } = allocator.setPools([
+        { name: 'main', addresses: ['192.0.2.0/29', '2001:db8::/1255'] },
+        { name: 'late', addresses: ['192.0.2.4-192.0.2.20'] },
+      ]);
+      expect(released).to.deep.equal([]);
+      expect(refused).to.deep.equal([
+        { pool: 'main', reason: 'InvalidSpec', stale: true, message: 'pool main: spec.addresses[1]: "2001:db8::/1255": prefix length must be 0 to 128 for IPv6' },
+        {
+          pool: 'late',
+          reason: 'Overlap',
+          stale: false,
+          message: 'pool late: 192.0.2.4-192.0.2.20 overlaps 192.0.2.0-192.0.2.7 of pool main, which came first',
+        },
+      ]);
+      expect(['a', 'b', 'c'].map((name) => allocator.assignmentOf(`default/${name}`)?.ips)).to.deep.equal(held);
+      expect(ips(allocator.assign(service('six', { ipFamilies: ['IPv6'] })))).to.deep.equal(v6);
+      // A waiting Service gets the next free address of the spec in force, never one a Service holds.
+      expect(ips(allocator.assign(service('d')))).to.deep.equal(['192.0.2.3']);
+      // Restored: nothing moves.
+      const restored = allocator.setPools([
+        { name: 'main', addresses: ['192.0.2.0/29', '2001:db8::/125'] },
+        { name: 'late', addresses: ['192.0.2.4-192.0.2.20'] },
+      ]);
+      expect(restored.released).to.deep.equal([]);
+      expect(restored.refused.map((r) => r.pool)).to.deep.equal(['late']);
+      expect(['a', 'b', 'c'].map((name) => allocator.assignmentOf(`default/${name}`)?.ips)).to.deep.equal(held);
+    });
+
+    it('an edit overlapping a pool in force is refused for the edited pool, which keeps serving; the other keeps its reservations', () => {
+      const allocator = new Allocator();
+      allocator.setPools([
+        { name: 'older', addresses: ['198.51.100.0/30'] },
+        { name: 'serving', addresses: ['192.0.2.0/28'], avoidBuggyIPs: true },
+      ]);
+      const onServing = ips(allocator.assign(service('a', { requestedPool: 'serving' })));
+      const onOlder = ips(allocator.assign(service('b', { requestedPool: 'older' })));
+      // `older` came first by creation time, yet its edit must not evict `serving`.
+      const { refused, released } = allocator.setPools([
+        { name: 'older', addresses: ['198.51.100.0/30', '192.0.2.0/24'] },
+        { name: 'serving', addresses: ['192.0.2.0/28'], avoidBuggyIPs: true },
+      ]);
+      expect(released).to.deep.equal([]);
+      expect(refused).to.deep.equal([
+        {
+          pool: 'older',
+          reason: 'Overlap',
+          stale: true,
+          message: 'pool older: 192.0.2.0-192.0.2.255 overlaps 192.0.2.0-192.0.2.15 of pool serving, which is in force',
+        },
+      ]);
+      expect(allocator.assignmentOf('default/a')).to.deep.equal({ ips: onServing, pool: 'serving' });
+      expect(allocator.assignmentOf('default/b')).to.deep.equal({ ips: onOlder, pool: 'older' });
+      // .0 stays excluded: the serving pool's spec is the one in force.
+      expect(failure(allocator.assign(service('c', { requestedIPs: ['192.0.2.0'] }))).reason).to.equal('NotInAnyPool');
+      expect(ips(allocator.assign(service('d', { requestedPool: 'older' })))).to.deep.equal(['198.51.100.1']);
+    });
+
+    it('a valid edit takes effect and releases only what the new spec no longer admits', () => {
+      const allocator = withPools({ name: 'p', addresses: ['192.0.2.0/29'] });
+      ips(allocator.assign(service('a')));
+      ips(allocator.assign(service('b')));
+      const { refused, released } = allocator.setPools([{ name: 'p', addresses: ['192.0.2.1-192.0.2.7'] }]);
+      expect(refused).to.deep.equal([]);
+      expect(released.map((r) => [r.service, r.reason])).to.deep.equal([['default/a', 'PoolShrunk']]);
+      expect(allocator.assignmentOf('default/b')?.ips).to.deep.equal(['192.0.2.1']);
+    });
+
+    it('refuses IPv4-mapped IPv6 ranges: an IPv6 Service never gets an IPv4-mapped address', () => {
+      const allocator = new Allocator();
+      const { refused } = allocator.setPools([{ name: 'p', addresses: ['192.0.2.0/30', '::ffff:192.0.2.0/126'] }]);
+      expect(refused).to.deep.equal([
+        {
+          pool: 'p',
+          reason: 'InvalidSpec',
+          stale: false,
+          message: 'pool p: spec.addresses[1]: "::ffff:192.0.2.0/126": is IPv4-mapped (::ffff:0:0/96): write the IPv4 range 192.0.2.0-192.0.2.3 instead',
+        },
+      ]);
+      expect(failure(allocator.assign(service('six', { ipFamilies: ['IPv6'] }))).reason).to.equal('NoEligiblePool');
     });
   });
 

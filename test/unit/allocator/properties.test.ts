@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { Allocator, type AssignResult } from '../../../src/allocator/allocator.ts';
+import { Allocator, type AssignResult, type PoolRefusal } from '../../../src/allocator/allocator.ts';
 import { formatAddress, isBuggyIPv4, parseAddress, parseRange, type Family } from '../../../src/allocator/ip.ts';
 import type { PoolSpec } from '../../../src/allocator/pool.ts';
 import type { ServiceRequest } from '../../../src/allocator/request.ts';
@@ -18,6 +18,8 @@ interface PoolDraft {
   priority: number;
   onlyNamespaceA: boolean;
   onlyWeb: boolean;
+  /** An edit with a mistake in it (a range whose start is after its end). */
+  typo: boolean;
 }
 
 const span = (max: number) =>
@@ -44,6 +46,7 @@ const poolDraft: fc.Arbitrary<PoolDraft> = fc.record({
   priority: fc.integer({ min: 0, max: 2 }),
   onlyNamespaceA: fc.constantFrom(false, false, true),
   onlyWeb: fc.constantFrom(false, false, true),
+  typo: fc.constantFrom(false, false, false, true),
 });
 
 function toSpecs(drafts: PoolDraft[]): PoolSpec[] {
@@ -58,6 +61,7 @@ function toSpecs(drafts: PoolDraft[]): PoolSpec[] {
         `${formatAddress('IPv6', V6_BASE + BigInt(draft.v6[0]))}-${formatAddress('IPv6', V6_BASE + BigInt(draft.v6[1]))}`,
       );
     if (addresses.length === 0) addresses.push(`${formatAddress('IPv4', V4_BASE + 100n)}/31`);
+    if (draft.typo) addresses.push('198.51.100.9-198.51.100.1');
     return {
       name: `pool${i}`,
       addresses,
@@ -142,8 +146,10 @@ function run(initial: PoolDraft[], events: Event[]) {
   const requests = new Map<string, ServiceRequest>();
   for (const e of events) {
     if (e.kind === 'pools') {
+      const before = allocator.assignments();
       specs = toSpecs(e.drafts);
-      allocator.setPools(specs);
+      const { refused } = allocator.setPools(specs);
+      checkEditsKeepAddresses(allocator, specs, refused, before, requests);
     } else if (e.kind === 'release') {
       const key = `${e.namespace}/svc${e.name}`;
       allocator.release(key, 'ServiceDeleted');
@@ -153,17 +159,54 @@ function run(initial: PoolDraft[], events: Event[]) {
       if (result.ok) requests.set(e.request.key, e.request);
       else {
         if (allocator.assignmentOf(e.request.key) === undefined) requests.set(e.request.key, e.request);
-        checkFailureReason(allocator, specs, e.request, result.failure.reason);
+        checkFailureReason(allocator, e.request, result.failure.reason);
       }
     }
-    checkInvariants(allocator, specs, requests);
+    checkInvariants(allocator, requests);
   }
   return { allocator, specs, requests };
 }
 
+/**
+ * No Service loses or changes an address it holds unless a valid spec no longer
+ * admits it: its pool was deleted, or its pool's edit was accepted and leaves the
+ * address outside, excludes it, or no longer admits the Service.
+ */
+function checkEditsKeepAddresses(
+  allocator: Allocator,
+  specs: PoolSpec[],
+  refused: readonly PoolRefusal[],
+  before: Map<string, { ips: string[]; pool: string }>,
+  requests: Map<string, ServiceRequest>,
+): void {
+  const stale = new Set(refused.filter((r) => r.stale).map((r) => r.pool));
+  for (const [key, held] of before) {
+    const after = allocator.assignmentOf(key);
+    if (after !== undefined) {
+      expect(after.ips, `${key} keeps its addresses`).to.deep.equal(held.ips);
+      continue;
+    }
+    const spec = specs.find((s) => s.name === held.pool);
+    if (spec === undefined) continue;
+    expect(stale.has(held.pool), `${key} lost ${held.ips.join(', ')} to a refused edit of pool ${held.pool}`).to.equal(false);
+    const request = requests.get(key) as ServiceRequest;
+    const stillAdmitted = held.ips.every((ip) => {
+      const address = parseAddress(ip, 'test');
+      const inRange = rangesOf(spec).some((r) => r.family === address.family && r.first <= address.value && address.value <= r.last);
+      return inRange && !(spec.avoidBuggyIPs && address.family === 'IPv4' && isBuggyIPv4(address.value));
+    });
+    const covers = (other: PoolSpec) => other.name !== spec.name && held.ips.some((ip) => {
+      const address = parseAddress(ip, 'test');
+      return rangesOf(other).some((r) => r.family === address.family && r.first <= address.value && address.value <= r.last);
+    });
+    const movedAway = allocator.poolsInForce().some(covers);
+    expect(stillAdmitted && admits(spec, request) && !movedAway, `${key} released from pool ${held.pool} whose spec still admits ${held.ips.join(', ')}`).to.equal(false);
+  }
+}
+
 /** The reason given for a failure is true of the state the allocator is in. */
-function checkFailureReason(allocator: Allocator, specs: PoolSpec[], request: ServiceRequest, reason: string): void {
-  const accepted = specs.filter((spec) => allocator.poolStats().has(spec.name));
+function checkFailureReason(allocator: Allocator, request: ServiceRequest, reason: string): void {
+  const accepted = allocator.poolsInForce();
   const [family] = request.ipFamilies as Family[];
   if (reason === 'NotInAnyPool') {
     const outside = (request.requestedIPs ?? []).filter((ip) => {
@@ -202,19 +245,21 @@ function admits(spec: PoolSpec, request: ServiceRequest): boolean {
   return selectors.length === 0 || selectors.some((matches) => matches(request.labels ?? {}));
 }
 
+/** The ranges of a spec in force (every entry parses). */
 function rangesOf(spec: PoolSpec) {
   return spec.addresses.map((text) => parseRange(text, 'test'));
 }
 
-function checkInvariants(allocator: Allocator, specs: PoolSpec[], requests: Map<string, ServiceRequest>): void {
-  const refused = new Set(allocator.refusedPools().map((r) => r.pool));
+/** Judged against the specs in force: a refused edit leaves the pool's previous spec serving. */
+function checkInvariants(allocator: Allocator, requests: Map<string, ServiceRequest>): void {
+  const specs = allocator.poolsInForce();
   const byIp = new Map<string, string[]>();
   const inUse = new Map<string, Set<string>>();
   for (const [key, assignment] of allocator.assignments()) {
     const request = requests.get(key) as ServiceRequest;
     expect(request, `holder ${key} has a request`).to.not.equal(undefined);
     const spec = specs.find((s) => s.name === assignment.pool) as PoolSpec;
-    expect(spec !== undefined && !refused.has(spec.name), `pool ${assignment.pool} of ${key} is accepted`).to.equal(true);
+    expect(spec, `pool ${assignment.pool} of ${key} is in force`).to.not.equal(undefined);
     expect(admits(spec, request), `pool ${spec.name} admits ${key}`).to.equal(true);
     if (request.requestedPool !== undefined) expect(assignment.pool).to.equal(request.requestedPool);
     if (request.requestedIPs !== undefined) expect(assignment.ips).to.deep.equal(request.requestedIPs);
@@ -290,7 +335,9 @@ describe('Allocator properties', () => {
   it('a restart that adopts in any order changes no address', () => {
     fc.assert(
       fc.property(pools, events, fc.integer(), (initial, sequence, seed) => {
-        const { allocator, specs, requests } = run(initial, sequence);
+        const { allocator, requests } = run(initial, sequence);
+        // The restarted allocator is given the specs in force (a refused edit is not among them).
+        const specs = allocator.poolsInForce();
         // Converge first (e.g. PreferDualStack picks up a family its pool gained).
         pass(allocator, requests);
         const before = allocator.assignments();
@@ -315,10 +362,9 @@ describe('Allocator properties', () => {
   it('free space is exactly the pool minus what is held, handed out lowest first', () => {
     fc.assert(
       fc.property(pools, events, (initial, sequence) => {
-        const { allocator, specs } = run(initial, sequence);
+        const { allocator } = run(initial, sequence);
         const held = new Set([...allocator.assignments().values()].flatMap((a) => a.ips));
-        const refused = new Set(allocator.refusedPools().map((r) => r.pool));
-        for (const spec of specs.filter((s) => !refused.has(s.name))) {
+        for (const spec of allocator.poolsInForce()) {
           for (const family of ['IPv4', 'IPv6'] as const) {
             const expected: string[] = [];
             for (const range of rangesOf(spec).filter((r) => r.family === family)) {

@@ -36,6 +36,36 @@ describe('anchorlb doctor checks', () => {
     expect(formatFindings([])).to.equal('No problems found.\n');
   });
 
+  it('reports refused and stale objects with the reason the controller wrote', () => {
+    const pool = (name: string, conditions: Array<{ type: string; status: 'True' | 'False'; reason: string; message: string }>) => ({
+      apiVersion: 'anchorlb.io/v1beta1' as const,
+      kind: 'IPAddressPool' as const,
+      metadata: { name, namespace: 'anchorlb-system' },
+      spec: { addresses: ['198.51.100.0/28'] as [string] },
+      status: { conditions },
+    });
+    const findings = of(
+      diagnose(
+        snapshot({
+          pools: [
+            pool('fine', [{ type: 'Refused', status: 'False', reason: 'Accepted', message: 'the pool is in use' }]),
+            pool('late', [{ type: 'Refused', status: 'True', reason: 'Overlap', message: 'pool late: 198.51.100.0-198.51.100.15 overlaps …' }]),
+            pool('typo', [
+              { type: 'Refused', status: 'True', reason: 'InvalidSpec', message: 'pool typo: spec.addresses[0]: "198.51.100.0/33": …' },
+              { type: 'Stale', status: 'True', reason: 'InvalidSpec', message: 'this edit is refused and the spec of generation 1 stays in force: …' },
+            ]),
+          ],
+        }),
+      ),
+      'refused-object',
+    );
+    expect(findings.map(({ severity, object, problem }) => ({ severity, object, problem }))).to.deep.equal([
+      { severity: 'error', object: 'IPAddressPool anchorlb-system/late', problem: 'Refused (Overlap): pool late: 198.51.100.0-198.51.100.15 overlaps …' },
+      { severity: 'warning', object: 'IPAddressPool anchorlb-system/typo', problem: 'Stale (InvalidSpec): this edit is refused and the spec of generation 1 stays in force: …' },
+    ]);
+    expect(formatFindings(findings)).to.not.equal('No problems found.\n');
+  });
+
   describe('rival load balancers', () => {
     it('reports kube-vip with Service handling on, and tells how to make it class-only', () => {
       const findings = of(diagnose(snapshot({ workloads: [workload('DaemonSet', 'kube-vip-ds', 'ghcr.io/kube-vip/kube-vip:v0.8.0', { env: { svc_enable: 'true', cp_enable: 'true' } })] })), 'rival-load-balancer');

@@ -61,11 +61,11 @@ describe('OperatorHub bundle', () => {
     crds = await Promise.all(manifests.map(async (file) => parse(await readBundleFile(`manifests/${file}`)) as Crd));
   });
 
-  it('is what make manifests generates from its sources (no stale or extra files)', async () => {
+  it('is what make gen generates from its sources (no stale or extra files)', async () => {
     const expected = buildBundle(await loadBundleInputs(REPO_ROOT));
     const onDisk = [...(await readdir(join(BUNDLE, 'manifests'))).map((file) => `manifests/${file}`), ...(await readdir(join(BUNDLE, 'metadata'))).map((file) => `metadata/${file}`)];
     expect(onDisk.sort()).to.deep.equal([...expected.keys()].sort());
-    for (const [path, text] of expected) expect(await readBundleFile(path), `bundle/${path} is stale: run make manifests`).to.equal(text);
+    for (const [path, text] of expected) expect(await readBundleFile(path), `bundle/${path} is stale: run make gen`).to.equal(text);
   });
 
   it('has the registry+v1 annotations, naming the package and a default channel among its channels', async () => {

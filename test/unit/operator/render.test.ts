@@ -4,8 +4,10 @@ import { parseAllDocuments } from 'yaml';
 import type { AnchorLB } from '../../../src/api/index.ts';
 import { authorize, boundRules, rulesOf, ungrantedRules, type RbacObjects, type RequestAttributes } from '../../../src/localcluster/rbac.ts';
 import type { KubeObject } from '../../../src/localcluster/types.ts';
-import { DESIRED_HASH_ANNOTATION, LIVENESS_SECRET_NAME, render, type Manifest } from '../../../src/operator/render.ts';
+import { VERSION } from '../../../src/common/version.ts';
+import { DEFAULT_IMAGE, DESIRED_HASH_ANNOTATION, LIVENESS_SECRET_NAME, render, type Manifest } from '../../../src/operator/render.ts';
 import { DEFAULT_RBAC_DIR, loadRbacTemplates } from '../../../src/operator/templates.ts';
+import { defaultBindStateFile } from '../../../src/speaker/bind.ts';
 
 const SAMPLE: AnchorLB = {
   apiVersion: 'anchorlb.io/v1beta1',
@@ -49,8 +51,11 @@ interface Workload extends Manifest {
   spec: { template: { spec: PodSpec }; updateStrategy?: { rollingUpdate: { maxUnavailable: number } }; strategy?: { type: string } };
 }
 
-async function renderSample(anchorlb: AnchorLB = SAMPLE, livenessSecretExists = false): Promise<Manifest[]> {
-  return render({ anchorlb, rbacTemplates: await loadRbacTemplates(), livenessSecretExists, generateLivenessKey: () => Buffer.alloc(32, 7) });
+/** The BGPPeers' passwordSecret names of the sample installation. */
+const PEER_SECRETS = ['tor-md5'];
+
+async function renderSample(anchorlb: AnchorLB = SAMPLE, livenessSecretExists = false, speakerSecretNames: readonly string[] = PEER_SECRETS): Promise<Manifest[]> {
+  return render({ anchorlb, rbacTemplates: await loadRbacTemplates(), speakerSecretNames, livenessSecretExists, generateLivenessKey: () => Buffer.alloc(32, 7) });
 }
 
 function find(objects: Manifest[], kind: string, name: string): Manifest {
@@ -104,7 +109,7 @@ describe('operator render', () => {
     const secret = find(await renderSample(), 'Secret', LIVENESS_SECRET_NAME);
     expect((secret.data as Record<string, string>).key).to.equal(Buffer.alloc(32, 7).toString('base64'));
     let generated = 0;
-    const objects = render({ anchorlb: SAMPLE, rbacTemplates: await loadRbacTemplates(), livenessSecretExists: true, generateLivenessKey: () => Buffer.from([generated++]) });
+    const objects = render({ anchorlb: SAMPLE, rbacTemplates: await loadRbacTemplates(), speakerSecretNames: PEER_SECRETS, livenessSecretExists: true, generateLivenessKey: () => Buffer.from([generated++]) });
     expect(objects.some((object) => object.kind === 'Secret')).to.equal(false);
     expect(generated).to.equal(0);
   });
@@ -136,13 +141,31 @@ describe('operator render', () => {
     expect(speaker.env.find((entry) => entry.name === 'NODE_NAME')?.valueFrom).to.deep.equal({ fieldRef: { fieldPath: 'spec.nodeName' } });
   });
 
-  it('gives both workloads a writable /tmp and nothing else writable', async () => {
+  it('gives both workloads a writable /tmp, the speaker also the host directory of its bind records, and nothing else writable', async () => {
     const objects = await renderSample();
-    for (const [kind, name] of [['Deployment', 'anchorlb-controller'], ['DaemonSet', 'anchorlb-speaker']] as const) {
+    const tmp = { volume: { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }, mount: { name: 'tmp', mountPath: '/tmp' } };
+    const records = { volume: { name: 'bind-records', hostPath: { path: '/run/anchorlb', type: 'DirectoryOrCreate' } }, mount: { name: 'bind-records', mountPath: '/run/anchorlb' } };
+    for (const [kind, name, expected] of [['Deployment', 'anchorlb-controller', [tmp]], ['DaemonSet', 'anchorlb-speaker', [tmp, records]]] as const) {
       const workload = find(objects, kind, name) as Workload & { spec: { template: { spec: { volumes: unknown[]; containers: { volumeMounts: unknown[] }[] } } } };
-      expect(workload.spec.template.spec.volumes, name).to.deep.equal([{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }]);
-      expect(workload.spec.template.spec.containers[0]?.volumeMounts, name).to.deep.equal([{ name: 'tmp', mountPath: '/tmp' }]);
+      expect(workload.spec.template.spec.volumes, name).to.deep.equal(expected.map((entry) => entry.volume));
+      expect(workload.spec.template.spec.containers[0]?.volumeMounts, name).to.deep.equal(expected.map((entry) => entry.mount));
     }
+  });
+
+  it('the speaker keeps its bind records (by default) in the host directory it mounts, so they outlive the pod', async () => {
+    const { pod, container: speaker } = container(await renderSample(), 'DaemonSet', 'anchorlb-speaker');
+    const volumes = (pod as unknown as { volumes: Array<{ name: string; hostPath?: { path: string } }> }).volumes;
+    const mounts = (speaker as unknown as { volumeMounts: Array<{ name: string; mountPath: string }> }).volumeMounts;
+    const mounted = mounts.filter((mount) => volumes.some((volume) => volume.name === mount.name && volume.hostPath !== undefined));
+    const record = defaultBindStateFile('node1');
+    expect(mounted.some((mount) => record.startsWith(`${mount.mountPath}/`)), `${record} under a hostPath mount`).to.equal(true);
+  });
+
+  it('gives the speaker room above what it was measured to use (272 MiB at peak with 1,000 Services)', async () => {
+    const { container: speaker } = container(await renderSample(), 'DaemonSet', 'anchorlb-speaker');
+    const { resources } = speaker as unknown as { resources: { requests: { memory: string }; limits: { memory: string } } };
+    expect(resources.limits.memory).to.equal('512Mi');
+    expect(resources.requests.memory).to.equal('256Mi');
   });
 
   it('runs the controller as non-root with no capabilities, read-only root, its class and pool namespace', async () => {
@@ -170,17 +193,52 @@ describe('operator render', () => {
     expect(hashes(await renderSample())).to.deep.equal(before);
   });
 
+  it('puts the metrics ports, resources, priority classes and the speakers\' affinity of the AnchorLB into the pods', async () => {
+    const affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'edge', operator: 'In', values: ['yes'] }] }] } } };
+    const resources = { requests: { cpu: '100m', memory: '96Mi' }, limits: { memory: '192Mi' } };
+    const tuned = structuredClone(SAMPLE);
+    tuned.spec = {
+      ...tuned.spec,
+      controller: { ...tuned.spec?.controller, metricsPort: 9472, resources, priorityClassName: 'high' },
+      speaker: { ...tuned.spec?.speaker, metricsPort: 9473, resources, priorityClassName: 'system-node-critical', affinity },
+    };
+    const objects = await renderSample(tuned);
+    const controller = container(objects, 'Deployment', 'anchorlb-controller');
+    const speaker = container(objects, 'DaemonSet', 'anchorlb-speaker');
+    for (const [rendered, port, priority] of [[controller, 9472, 'high'], [speaker, 9473, 'system-node-critical']] as const) {
+      expect(rendered.container.args.slice(rendered.container.args.indexOf('--metrics-port'))[1]).to.equal(String(port));
+      expect(rendered.container.ports).to.deep.include({ name: 'metrics', containerPort: port, protocol: 'TCP' });
+      expect((rendered.container as unknown as { resources: unknown }).resources).to.deep.equal(resources);
+      expect((rendered.pod as unknown as { priorityClassName: string }).priorityClassName).to.equal(priority);
+    }
+    expect((speaker.pod as unknown as { affinity: unknown }).affinity).to.deep.equal(affinity);
+    expect(controller.pod).to.not.have.property('affinity');
+    const plain = container(await renderSample(), 'DaemonSet', 'anchorlb-speaker');
+    expect(plain.pod).to.not.have.any.keys('priorityClassName', 'affinity');
+    expect((plain.container as unknown as { resources: unknown }).resources).to.deep.equal({ requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } });
+  });
+
   it('uses defaults for an AnchorLB with an empty spec', async () => {
     const objects = await renderSample({ ...SAMPLE, spec: {} });
     const { container: speaker } = container(objects, 'DaemonSet', 'anchorlb-speaker');
     expect(speaker.args).to.include.members(['--modes', 'l2,bgp', '--log-level', 'info']);
     expect(speaker.args).to.not.include('--load-balancer-class');
-    expect(speaker.image).to.equal('anchorlb/anchorlb:0.1.0');
+    expect(speaker.image).to.equal(`anchorlb/anchorlb:${VERSION}`);
+  });
+
+  it('names the image `make image` builds for this version, as the installed operator and the sample do', async () => {
+    expect(DEFAULT_IMAGE).to.equal(`anchorlb/anchorlb:${VERSION}`);
+    for (const file of ['config/manager/manager.yaml', 'config/samples/anchorlb.yaml']) {
+      const text = await readFile(new URL(`../../../${file}`, import.meta.url), 'utf8');
+      const images = [...text.matchAll(/^\s*image:\s*(\S+)/gm)].map((match) => match[1]);
+      expect(images.length, file).to.be.greaterThan(0);
+      for (const image of images) expect(image, file).to.equal(DEFAULT_IMAGE);
+    }
   });
 
   it('refuses an AnchorLB without a namespace with a message naming it', async () => {
     const rbacTemplates = await loadRbacTemplates();
-    expect(() => render({ anchorlb: { ...SAMPLE, metadata: { name: 'x' } }, rbacTemplates, livenessSecretExists: true, generateLivenessKey: () => Buffer.alloc(1) })).to.throw(/AnchorLB x: metadata.namespace/);
+    expect(() => render({ anchorlb: { ...SAMPLE, metadata: { name: 'x' } }, rbacTemplates, speakerSecretNames: [], livenessSecretExists: true, generateLivenessKey: () => Buffer.alloc(1) })).to.throw(/AnchorLB x: metadata.namespace/);
   });
 });
 
@@ -227,12 +285,27 @@ describe('config/rbac least privilege', () => {
       expect(can(objects, 'anchorlb-speaker', { verb, group: '', resource: 'services', namespace: 'shop', name: 's' }), verb).to.equal(false);
       expect(can(objects, 'anchorlb-speaker', { verb, group: '', resource: 'services', subresource: 'status', namespace: 'shop', name: 's' }), verb).to.equal(false);
     }
-    expect(can(objects, 'anchorlb-speaker', { verb: 'watch', group: '', resource: 'secrets', namespace: 'lb-system' })).to.equal(true);
     for (const namespace of ['shop', 'kube-system']) {
       for (const verb of ['get', 'list', 'watch']) expect(can(objects, 'anchorlb-speaker', { verb, group: '', resource: 'secrets', namespace, name: 'x' }), `${verb} ${namespace}`).to.equal(false);
     }
     expect(can(objects, 'anchorlb-speaker', { verb: 'update', group: '', resource: 'secrets', namespace: 'lb-system', name: LIVENESS_SECRET_NAME })).to.equal(false);
     expect(can(objects, 'anchorlb-speaker', { verb: 'update', group: 'anchorlb.io', resource: 'ipaddresspools', namespace: 'lb-system', name: 'p' })).to.equal(false);
+  });
+
+  it('lets the speaker read, in its namespace, only the liveness key and the Secrets its BGPPeers name, and follows the peers', async () => {
+    const reads = (objects: Manifest[], name: string | undefined) =>
+      ['get', 'list', 'watch'].map((verb) => can(objects, 'anchorlb-speaker', { verb, group: '', resource: 'secrets', namespace: 'lb-system', ...(name === undefined ? {} : { name }) }));
+    const objects = await renderSample();
+    // list and watch carry the name of a metadata.name field selector, as in kube-apiserver.
+    for (const name of [LIVENESS_SECRET_NAME, 'tor-md5']) expect(reads(objects, name), name).to.deep.equal([true, true, true]);
+    expect(reads(objects, 'someone-elses'), 'another Secret').to.deep.equal([false, false, false]);
+    expect(reads(objects, undefined), 'every Secret').to.deep.equal([false, false, false]);
+    const withoutPeers = await renderSample(SAMPLE, false, []);
+    expect(reads(withoutPeers, 'tor-md5')).to.deep.equal([false, false, false]);
+    expect(reads(withoutPeers, LIVENESS_SECRET_NAME)).to.deep.equal([true, true, true]);
+    expect(reads(withoutPeers, undefined), 'never every Secret, even with no peer').to.deep.equal([false, false, false]);
+    const role = (rendered: Manifest[]) => find(rendered, 'Role', 'anchorlb-speaker').metadata.annotations?.[DESIRED_HASH_ANNOTATION];
+    expect(role(withoutPeers), 'the Role is rewritten when the peers change').to.not.equal(role(objects));
   });
 
   it('lets the controller allocate (Service status, pools, events) but read no Secret at all', async () => {

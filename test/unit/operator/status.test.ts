@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { computeStatus, type WorkloadState } from '../../../src/operator/status.ts';
+import { computeStatus, notServedStatus, type WorkloadState } from '../../../src/operator/status.ts';
 
 const NOW = '2026-01-01T00:00:00Z';
 const LATER = '2026-01-01T00:05:00Z';
@@ -34,6 +34,21 @@ describe('operator status', () => {
     expect(condition(status, 'Degraded')?.message).to.contain('controller: 0/1 ready');
     const failed = computeStatus({ generation: 1, previous: undefined, controller: readyDeployment, speaker: readyDaemonSet, applyError: 'forbidden', now: NOW });
     expect(condition(failed, 'Degraded')).to.include({ status: 'True', reason: 'ApplyFailed', message: 'forbidden' });
+  });
+
+  it('is Degraded with reason InvalidSpec and the field while an invalid spec is not rendered, even with every pod ready', () => {
+    const invalid = 'spec.liveness.heartbeatInterval: "0s": must be more than 0s (the rendering of generation 1 keeps running)';
+    const status = computeStatus({ generation: 2, previous: undefined, controller: readyDeployment, speaker: readyDaemonSet, invalid, now: NOW });
+    expect(condition(status, 'Degraded')).to.include({ status: 'True', reason: 'InvalidSpec', message: invalid });
+    expect(condition(status, 'Available')?.status).to.equal('True');
+  });
+
+  it('tells an AnchorLB that is not served which one is', () => {
+    const status = notServedStatus(1, undefined, 'anchorlb-system/anchorlb', NOW);
+    expect(condition(status, 'Degraded')).to.include({ status: 'True', reason: 'NotServed' });
+    expect(condition(status, 'Available')).to.include({ status: 'False', reason: 'NotServed' });
+    expect(condition(status, 'Degraded')?.message).to.contain('AnchorLB anchorlb-system/anchorlb is the oldest in this namespace');
+    expect(condition(notServedStatus(2, status, 'anchorlb-system/anchorlb', LATER), 'Degraded')?.lastTransitionTime).to.equal(NOW);
   });
 
   it('keeps lastTransitionTime while a condition holds, moves it when it flips', () => {

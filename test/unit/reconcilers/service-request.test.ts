@@ -80,7 +80,10 @@ describe('reconcilers: pool status', () => {
   it('writes counts per family and an accepted condition, capping counts no number can hold', () => {
     const patch = poolStatusPatch(pool('p', '2026-01-01T00:00:00Z'), counts, undefined, '2026-11-25T00:00:00Z');
     expect(patch?.status).to.deep.include({ assignedIPv4: 3, availableIPv4: 13, totalIPv4: 16, assignedIPv6: 1, totalIPv6: Number.MAX_SAFE_INTEGER, observedGeneration: 2 });
-    expect(patch?.status.conditions).to.deep.equal([{ type: 'Refused', status: 'False', reason: 'Accepted', message: 'the pool is in use', observedGeneration: 2, lastTransitionTime: '2026-11-25T00:00:00Z' }]);
+    expect(patch?.status.conditions).to.deep.equal([
+      { type: 'Refused', status: 'False', reason: 'Accepted', message: 'the pool is in use', observedGeneration: 2, lastTransitionTime: '2026-11-25T00:00:00Z' },
+      { type: 'Stale', status: 'False', reason: 'Current', message: 'the current spec is in force', observedGeneration: 2, lastTransitionTime: '2026-11-25T00:00:00Z' },
+    ]);
   });
 
   it('writes nothing when the status already says so', () => {
@@ -90,8 +93,22 @@ describe('reconcilers: pool status', () => {
   });
 
   it('says why a pool is refused, naming the earlier pool it overlaps', () => {
-    const patch = poolStatusPatch(pool('late', '2026-02-01T00:00:00Z'), undefined, 'spec.addresses[0]: "192.0.2.0/28" overlaps pool early', 'now');
+    const refusal = { pool: 'late', reason: 'Overlap', message: 'pool late: 192.0.2.0-192.0.2.15 overlaps 192.0.2.0-192.0.2.255 of pool early, which came first', stale: false } as const;
+    const patch = poolStatusPatch(pool('late', '2026-02-01T00:00:00Z'), undefined, refusal, 'now');
     expect(patch?.status.conditions?.[0]).to.deep.include({ type: 'Refused', status: 'True', reason: 'Overlap' });
     expect(patch?.status.conditions?.[0]?.message).to.contain('early');
+    expect(patch?.status.conditions?.[1]).to.deep.include({ type: 'Stale', status: 'False', reason: 'NotInForce' });
+  });
+
+  it('tells a parse error from an overlap, and a refused edit of a pool in force as stale, naming the generation serving', () => {
+    const refusal = { pool: 'p', reason: 'InvalidSpec', message: 'pool p: spec.addresses[0]: "192.0.2.0/33": prefix length must be 0 to 32 for IPv4', stale: true } as const;
+    const patch = poolStatusPatch(pool('p', '2026-01-01T00:00:00Z'), counts, refusal, 'now', 1);
+    expect(patch?.status.conditions?.map(({ type, status, reason }) => ({ type, status, reason }))).to.deep.equal([
+      { type: 'Refused', status: 'True', reason: 'InvalidSpec' },
+      { type: 'Stale', status: 'True', reason: 'InvalidSpec' },
+    ]);
+    expect(patch?.status.conditions?.[1]?.message).to.equal(`this edit is refused and the spec of generation 1 stays in force: ${refusal.message}`);
+    // The counts are those of the spec in force: nothing was released.
+    expect(patch?.status.assignedIPv4).to.equal(3);
   });
 });

@@ -172,6 +172,17 @@ describe('speaker/bind: the record on disk (files only, no addresses touched)', 
     expect(parseBindState(await readFile(first, 'utf8'), first), 'leftovers stay recorded until removed').to.deep.equal([vip]);
   });
 
+  it('a record that cannot be written is reported at start with its file and the error', async () => {
+    // A directory where the file should be: not writable, even for root.
+    const file = join(dir, 'bound-node1.json');
+    await mkdir(file);
+    const lines: string[] = [];
+    const logger = createLogger('test', 'error');
+    const spied = Object.assign(Object.create(logger) as typeof logger, { error: (fields: unknown, message: string) => void lines.push(`${JSON.stringify(fields)} ${message}`) });
+    await new Bindings().init({ stateFile: file, nodeName: 'node1', logger: spied });
+    expect(lines.join('\n')).to.contain('bindToInterface: cannot record the bound addresses').and.contain(`cannot record the bound addresses in ${file}`).and.contain('EISDIR');
+  });
+
   it('an unusable record is reported with its file and replaced; its addresses are left alone', async () => {
     const file = join(dir, 'bound-node1.json');
     await writeFile(file, '{"version":1,"bound":[{"address":"nope","interface":"lo"}]}');

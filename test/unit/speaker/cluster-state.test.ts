@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import type { V1Service } from '@kubernetes/client-node';
-import { announcedServices, localNodeView, readyEndpointNodes, toBgpState, toL2State, type ClusterSnapshot } from '../../../src/speaker/cluster-state.ts';
+import { announcedServices, localNodeView, passwordSecretNames, readyEndpointNodes, toBgpState, toL2State, type ClusterSnapshot } from '../../../src/speaker/cluster-state.ts';
 import type { BGPPeer, L2Advertisement, L2Failover } from '../../../src/api/index.ts';
 
-const empty = (): ClusterSnapshot => ({ services: [], endpointSlices: [], nodes: [], pools: [], l2Advertisements: [], bgpAdvertisements: [], bgpPeers: [], communities: [], secrets: [] });
+const empty = (): ClusterSnapshot => ({ services: [], endpointSlices: [], nodes: [], pools: [], l2Advertisements: [], bgpAdvertisements: [], bgpPeers: [], communities: [], bfdProfiles: [], secrets: [] });
 const lb = (name: string, extra: Partial<V1Service['spec']> = {}, annotations: Record<string, string> = {}): V1Service => ({
   metadata: { name, namespace: 'shop', annotations },
   spec: { type: 'LoadBalancer', ...extra },
@@ -48,11 +48,48 @@ describe('speaker/cluster-state: Kubernetes objects to views', () => {
     expect(problems).to.deep.equal([{ object: 'BGPPeer/tor', path: 'spec.passwordSecret', value: 'anchorlb-system/missing', message: 'Secret not found or has no "password" key' }]);
   });
 
+  it('names the password Secrets the peers need in the speaker\'s namespace, once each, and none elsewhere', () => {
+    const peers = [
+      peer({ passwordSecret: { name: 'tor-md5' } }),
+      peer({ passwordSecret: { name: 'spine-md5', namespace: 'anchorlb-system' } }),
+      peer({ passwordSecret: { name: 'tor-md5' } }),
+      peer({ passwordSecret: { name: 'other-team', namespace: 'shop' } }),
+      peer({ password: 'inline' }),
+    ];
+    expect(passwordSecretNames(peers, 'anchorlb-system')).to.deep.equal(['spine-md5', 'tor-md5']);
+    expect(passwordSecretNames(peers, 'shop')).to.deep.equal(['other-team']);
+  });
+
+  it('resolves spec.bfdProfile to its BFDProfile with MetalLB\'s defaults; a missing one keeps the name and no settings', () => {
+    const profile = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'anchorlb.io/v1beta1' as const, kind: 'BFDProfile' as const, metadata: { name }, spec });
+    const { state } = toBgpState({ ...empty(), bgpPeers: [peer({ bfdProfile: 'fast' })], bfdProfiles: [profile('fast', { transmitInterval: 50, passiveMode: true })] }, undefined);
+    expect(state.peers[0]).to.deep.include({ bfdProfile: 'fast', bfd: { receiveIntervalMs: 300, transmitIntervalMs: 50, detectMultiplier: 3, passive: true, minimumTtl: 254, echoMode: false } });
+    const missing = toBgpState({ ...empty(), bgpPeers: [peer({ bfdProfile: 'gone' })] }, undefined).state.peers[0];
+    expect(missing).to.include({ bfdProfile: 'gone' });
+    expect(missing).to.not.have.property('bfd');
+  });
+
   it('reports a bad duration with its field and value, and keeps the other peers', () => {
     const good = { ...peer({}), metadata: { ...peer({}).metadata, name: 'good' } };
     const { state, problems } = toBgpState({ ...empty(), bgpPeers: [peer({ holdTime: 'soon' }), good] }, undefined);
     expect(state.peers.map((p) => p.name)).to.deep.equal(['good']);
     expect(problems[0]).to.deep.include({ object: 'BGPPeer/tor', path: 'spec.holdTime', value: 'soon' });
+  });
+
+  it('keeps the version in force of a peer whose edit is unusable, saying it is stale; a new unusable peer is left out', () => {
+    const first = toBgpState({ ...empty(), bgpPeers: [peer({ holdTime: '90s' })] }, undefined);
+    expect(first.state.peers.map((p) => [p.name, p.holdTimeSec])).to.deep.equal([['tor', 90]]);
+    const newcomer = { ...peer({ passwordSecret: { name: 'missing' } }), metadata: { ...peer({}).metadata, name: 'newcomer' } };
+    const edited = toBgpState({ ...empty(), bgpPeers: [peer({ holdTime: 'soon' }), newcomer] }, undefined, first.state.peers);
+    expect(edited.state.peers).to.deep.equal(first.state.peers);
+    expect(edited.problems.map(({ object, path, stale }) => ({ object, path, stale }))).to.deep.equal([
+      { object: 'BGPPeer/tor', path: 'spec.holdTime', stale: true },
+      { object: 'BGPPeer/newcomer', path: 'spec.passwordSecret', stale: undefined },
+    ]);
+    // A valid edit takes effect.
+    const fixed = toBgpState({ ...empty(), bgpPeers: [peer({ holdTime: '30s' })] }, undefined, edited.state.peers);
+    expect(fixed.state.peers.map((p) => [p.name, p.holdTimeSec])).to.deep.equal([['tor', 30]]);
+    expect(fixed.problems).to.deep.equal([]);
   });
 
   it('turns spec.failover into takeover announcements and a failback delay in milliseconds, leaving out what is not set or does not parse', () => {

@@ -47,6 +47,29 @@ describe('speaker/l2: desired announcements (pure)', () => {
     expect(all).to.deep.equal(['192.0.2.10']);
   });
 
+  it('names the IPs a node is selected for but cannot answer for, lacking every interface its advertisements name', () => {
+    const withInterfaces = nodes.map((node) => ({ ...node, interfaces: node.name === 'n3' ? ['eth0', 'vlan42'] : ['eth0'] }));
+    const s = state({
+      nodes: withInterfaces,
+      advertisements: [
+        { name: 'vlan', interfaces: ['vlan42', 'vlan43'] },
+        { name: 'elsewhere', interfaces: ['vlan44'], nodeSelectors: [{ matchLabels: { 'kubernetes.io/hostname': 'n2' } }] },
+      ],
+    });
+    expect([...desiredL2State(s, 'n1', live).noMatchingInterface]).to.deep.equal([
+      ['192.0.2.10', ['vlan42', 'vlan43']],
+      ['192.0.2.11', ['vlan42', 'vlan43']],
+      ['2001:db8::c', ['vlan42', 'vlan43']],
+    ]);
+    expect(desiredL2State(s, 'n2', live).noMatchingInterface.get('192.0.2.10'), 'only what selects n2').to.deep.equal(['vlan42', 'vlan43', 'vlan44']);
+    const n3 = desiredL2State(s, 'n3', live);
+    expect(n3.noMatchingInterface.size).to.equal(0);
+    expect([...n3.announcements.keys()].sort(), 'the one node with the interface holds them all').to.deep.equal(['192.0.2.10', '192.0.2.11', '2001:db8::c']);
+    // The interface appears on n1: it is eligible again and reports nothing.
+    const later = state({ nodes: withInterfaces.map((node) => ({ ...node, interfaces: ['eth0', 'vlan42'] })), advertisements: s.advertisements });
+    expect(desiredL2State(later, 'n1', live).noMatchingInterface.size).to.equal(0);
+  });
+
   it('moves an IP to another node when its owner dies, and reports the same owner from every node', () => {
     const s = state();
     const owner = desiredL2State(s, 'n1', live).owners.get('192.0.2.10')!;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createLogger } from '../../../../src/common/log.ts';
-import { BgpAnnouncer, peerConfigOf } from '../../../../src/speaker/bgp/announcer.ts';
-import type { BgpPeerView, DesiredBgpState } from '../../../../src/speaker/bgp/desired.ts';
+import { BgpAnnouncer, bfdProblem, bfdSpecOf, peerConfigOf } from '../../../../src/speaker/bgp/announcer.ts';
+import type { BfdProfileView, BgpPeerView, DesiredBgpState } from '../../../../src/speaker/bgp/desired.ts';
 
 // Only configurations that never open a socket: refused ones, and one waiting for its sourceAddress.
 const peer = (name: string, extra: Partial<BgpPeerView>): BgpPeerView => ({ name, createdAt: '2026-01-01T00:00:00Z', myASN: 64512, peerASN: 64500, peerAddress: '192.0.2.1', ...extra });
@@ -58,5 +58,37 @@ describe('speaker/bgp: BGPPeer → BGP session configuration', () => {
 
   it('still refuses vrf, naming the field and value', () => {
     expect(() => peerConfigOf(peer('in-vrf', { vrf: 'red' }), node)).to.throw('BGPPeer in-vrf: spec.vrf "red" is not supported by the speaker');
+  });
+});
+
+describe('speaker/bgp: BFD of a peer', () => {
+  const profile: BfdProfileView = { receiveIntervalMs: 300, transmitIntervalMs: 50, detectMultiplier: 4, passive: true, minimumTtl: 250, echoMode: false };
+
+  it('runs from the BGP session address with the profile\'s timers; multihop (with its minimum TTL) for ebgpMultiHop peers, as FRR does', () => {
+    expect(bfdSpecOf(peer('tor', {}), profile, '192.0.2.11')).to.deep.equal({
+      peerAddress: '192.0.2.1',
+      localAddress: '192.0.2.11',
+      multihop: false,
+      passive: true,
+      timers: { desiredMinTxUs: 50_000, requiredMinRxUs: 300_000, detectMult: 4 },
+    });
+    expect(bfdSpecOf(peer('far', { ebgpMultiHop: true }), profile, '192.0.2.11')).to.deep.include({ multihop: true, minimumTtl: 250 });
+  });
+
+  it('refuses a missing profile and echo mode with a message naming them; no profile is no problem', () => {
+    expect(bfdProblem(peer('tor', {}))).to.equal(undefined);
+    expect(bfdProblem(peer('tor', { bfdProfile: 'gone' }))).to.equal('spec.bfdProfile: BFDProfile "gone" not found: BGP runs without BFD');
+    expect(bfdProblem(peer('tor', { bfdProfile: 'echo', bfd: { ...profile, echoMode: true } }))).to.contain('BFDProfile echo: echoMode is not supported');
+    expect(bfdProblem(peer('tor', { bfdProfile: 'fast', bfd: profile }))).to.equal(undefined);
+  });
+
+  it('reports a refused profile on the peer status without opening anything', async () => {
+    const announcer = new BgpAnnouncer({ nodeName: 'node1', nodeAddresses: ['192.0.2.11'], log: createLogger('test', 'silent'), addressCheckMs: 50 });
+    try {
+      await announcer.apply(desired(peer('waiting', { sourceAddress: '198.51.100.77', bfdProfile: 'gone' })));
+      expect(announcer.status()[0]?.bfd).to.deep.equal({ profile: 'gone', state: 'Refused', error: 'spec.bfdProfile: BFDProfile "gone" not found: BGP runs without BFD' });
+    } finally {
+      await announcer.stop();
+    }
   });
 });

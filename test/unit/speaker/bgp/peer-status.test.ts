@@ -16,6 +16,12 @@ describe('speaker/bgp: BGPPeer status merge (pure)', () => {
     expect(mergePeerStatus(merged, 'node1', undefined, noConflict, 3, t0).nodes?.map((n) => n.node)).to.deep.equal(['node3']);
   });
 
+  it('carries this node\'s BFD state into its entry', () => {
+    const bfd = { profile: 'fast', state: 'Down' as const, diag: 'ControlDetectionTimeExpired', transmitIntervalMs: 1000, detectionTimeMs: 3000, lastDownTime: t0.toISOString(), lastDownReason: 'ControlDetectionTimeExpired' };
+    const entry = nodeEntry({ peer: 'tor', node: 'node1', state: 'Established', since: t0.toISOString(), prefixesSent: 1, prefixesReceived: 0, bfd });
+    expect(mergePeerStatus(undefined, 'node1', entry, noConflict, 1, t0).nodes?.[0]?.bfd).to.deep.equal(bfd);
+  });
+
   it('keeps lastTransitionTime while the condition status holds, and moves it when the status flips', () => {
     const first = mergePeerStatus(undefined, 'node1', undefined, noConflict, 1, t0);
     const again = mergePeerStatus(first, 'node1', undefined, noConflict, 2, t1);

@@ -8,6 +8,7 @@ const heartbeatArbitrary: fc.Arbitrary<Heartbeat> = fc.record({
   node: fc.stringMatching(/^[a-z0-9]([a-z0-9.-]{0,60}[a-z0-9])?$/),
   incarnation: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
   sequence: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+  sentAt: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
   leaving: fc.boolean(),
   interfaces: fc.array(fc.stringMatching(/^[a-z][a-z0-9.-]{0,14}$/), { maxLength: 32 }),
 });
@@ -74,7 +75,7 @@ describe('speaker/liveness: heartbeat codec', () => {
   });
 
   it('refuses names and interface lists that no receiver could accept, naming the value', () => {
-    const base: Heartbeat = { node: 'n', incarnation: 1n, sequence: 1n, leaving: false, interfaces: [] };
+    const base: Heartbeat = { node: 'n', incarnation: 1n, sequence: 1n, sentAt: 0n, leaving: false, interfaces: [] };
     expect(() => encodeHeartbeat({ ...base, node: '' }, key)).to.throw(/node name ""/);
     expect(() => encodeHeartbeat({ ...base, interfaces: ['an-interface-name-too-long'] }, key)).to.throw(/an-interface-name-too-long/);
   });
