@@ -89,7 +89,9 @@ export function conflict(resource: ResourceName, name: string, why = 'the object
 
 export function invalid(resource: ResourceName, name: string, causes: StatusCause[]): ApiError {
   const kind = resource.group === '' ? resource.kind : `${resource.kind}.${resource.group}`;
-  const summary = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join(', ');
+  // field.ErrorList.ToAggregate(): one error as it is, several in brackets.
+  const messages = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message));
+  const summary = messages.length === 1 ? (messages[0] ?? '') : `[${messages.join(', ')}]`;
   return new ApiError(422, 'Invalid', `${kind} "${name}" is invalid: ${summary}`, {
     name,
     group: resource.group,

@@ -63,6 +63,18 @@ describe('conformance: structural schemas of custom resources', function () {
     });
   }
 
+  it('names every violation at once, in brackets, each with its field', async () => {
+    const plural = uniqueName('gadgets').replace(/[^a-z0-9]/g, '');
+    const schema = object({ metadata: { type: 'object', description: 'd' }, spec: object({ size: { description: 'no type' } }) });
+    const response = await target.raw(CRD_PATH, { method: 'POST', body: crd(plural, schema) });
+    if (response.status === 201) target.deferCleanup(() => ignoreNotFound(target.raw(`${CRD_PATH}/${plural}.${GROUP}`, { method: 'DELETE' })));
+    expect(response.status, response.text).to.equal(422);
+    const message = String(field(response.json, 'message'));
+    expect(message).to.match(/ is invalid: \[.*openAPIV3Schema\.properties\[metadata\]: Forbidden: .*, .*openAPIV3Schema\.properties\[spec\]\.properties\[size\]\.type: Required value: .*\]$/);
+    const causes = field(response.json, 'details', 'causes') as { field?: string }[];
+    expect(causes.map((cause) => cause.field?.replace(/^.*openAPIV3Schema/, ''))).to.include.members(['.properties[metadata]', '.properties[spec].properties[size].type']);
+  });
+
   it('accepts a root metadata that restricts only name and generateName, and int-or-string and list-map fields where they belong', async () => {
     const plural = uniqueName('gadgets').replace(/[^a-z0-9]/g, '');
     const schema = object({

@@ -10,10 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { stringify } from 'yaml';
-import type { AnchorLB } from '../../../src/api/index.ts';
-import { render } from '../../../src/operator/render.ts';
-import { loadRbacTemplates } from '../../../src/operator/templates.ts';
+import { renderedAccountsYaml } from '../../support/accounts.ts';
 import { REPO_ROOT } from '../../support/apiserver.ts';
 import { SPEAKER_NAMESPACE as NS, withSpeakerNodes } from '../../support/speaker-nodes.ts';
 import { waitFor } from '../../support/testbed.ts';
@@ -43,11 +40,7 @@ describe('the real controller and speaker under the accounts the operator render
     this.timeout(150_000);
     const testbed = (await suite.create({ nodeNames: [NODE], appNamespaces: [APP_NS], prefix: `ra${randomBytes(3).toString('hex')}` })).testbed;
     // Exactly the accounts and permissions the operator creates for an AnchorLB in NS.
-    const anchorlb: AnchorLB = { apiVersion: 'anchorlb.io/v1beta1', kind: 'AnchorLB', metadata: { name: 'anchorlb', namespace: NS }, spec: {} };
-    const accounts = render({ anchorlb, rbacTemplates: await loadRbacTemplates(), livenessSecretExists: true, speakerSecretNames: [], generateLivenessKey: () => Buffer.alloc(32) });
-    const rbac = accounts.filter((object) => object.kind === 'ServiceAccount' || object.kind.endsWith('Role') || object.kind.endsWith('Binding'));
-    expect(rbac).to.have.length(10);
-    await kubectl(['apply', '-f', '-'], rbac.map((object) => stringify(object)).join('---\n'));
+    await kubectl(['apply', '-f', '-'], await renderedAccountsYaml(NS));
     await kubectl(['apply', '-f', '-'], `apiVersion: anchorlb.io/v1beta1
 kind: IPAddressPool
 metadata: { name: shop, namespace: ${NS} }

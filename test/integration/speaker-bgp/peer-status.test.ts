@@ -1,6 +1,7 @@
 /**
- * BGPPeer status writers of several speakers against the local API server: each node's entry
- * survives the others' writes, conflicts appear on both peers, nothing is written twice.
+ * BGPPeer status writers of several speakers against the local API server, as the speaker's
+ * account the operator renders (its RBAC decides): each node's entry survives the others'
+ * writes, conflicts appear on both peers, nothing is written twice.
  */
 import { expect } from 'chai';
 import { readdirSync } from 'node:fs';
@@ -11,7 +12,8 @@ import { KubeRest } from '../../../src/kube/rest.ts';
 import { BgpAnnouncer, type PeerSessionStatus } from '../../../src/speaker/bgp/announcer.ts';
 import { clusterPeerConflicts, type BgpPeerView } from '../../../src/speaker/bgp/desired.ts';
 import { BgpPeerStatusWriter, reportPeerStatus } from '../../../src/speaker/bgp/peer-status.ts';
-import { REPO_ROOT, withLocalApiServer } from '../../support/apiserver.ts';
+import { renderedAccountsYaml } from '../../support/accounts.ts';
+import { REPO_ROOT, loadKubeConfig, withLocalApiServer } from '../../support/apiserver.ts';
 import { waitFor } from '../../support/testbed.ts';
 
 const crdFiles = readdirSync(join(REPO_ROOT, 'crds')).map((file) => join(REPO_ROOT, 'crds', file));
@@ -26,6 +28,8 @@ describe('BGPPeer status writers (several speakers, local API server)', function
   this.timeout(30_000);
   const cluster = withLocalApiServer({ crdFiles });
   let rest: KubeRest;
+  /** The speaker's own account, with the RBAC the operator renders for it. */
+  let speaker: KubeRest;
   const writers = new Map<string, BgpPeerStatusWriter>();
   const status = async (peer: string): Promise<BGPPeerStatus | undefined> => (await rest.getJson<{ status?: BGPPeerStatus }>(`${PEERS}/${peer}`)).status;
   const resourceVersion = async (peer: string): Promise<string | undefined> => (await rest.getJson<{ metadata?: { resourceVersion?: string } }>(`${PEERS}/${peer}`)).metadata?.resourceVersion;
@@ -36,7 +40,10 @@ describe('BGPPeer status writers (several speakers, local API server)', function
     for (const name of ['tor', 'tor-copy']) {
       await rest.create(PEERS, { apiVersion: 'anchorlb.io/v1beta1', kind: 'BGPPeer', metadata: { name }, spec: { myASN: 64512, peerASN: 64500, peerAddress: '192.0.2.254' } });
     }
-    for (const node of ['node1', 'node2', 'node3']) writers.set(node, new BgpPeerStatusWriter({ rest, namespace: NS, nodeName: node, log: createLogger('peer-status', 'silent') }));
+    const applied = await cluster.kubectl(['apply', '-f', '-'], { stdin: await renderedAccountsYaml(NS) });
+    expect(applied.code, applied.stderr).to.equal(0);
+    speaker = new KubeRest(loadKubeConfig(await cluster.server.createServiceAccountKubeconfig(NS, 'anchorlb-speaker')));
+    for (const node of ['node1', 'node2', 'node3']) writers.set(node, new BgpPeerStatusWriter({ rest: speaker, namespace: NS, nodeName: node, log: createLogger('peer-status', 'silent') }));
   });
 
   it('three speakers writing at the same time: every node keeps its own entry, the counters add up', async () => {
@@ -93,7 +100,7 @@ describe('BGPPeer status writers (several speakers, local API server)', function
     const log = createLogger('peer-status', 'silent');
     const announcer = new BgpAnnouncer({ nodeName: 'node2', nodeAddresses: ['192.0.2.12'], log });
     const tor: BgpPeerView = { name: 'tor', createdAt: '2026-01-01T00:00:00Z', myASN: 64512, peerASN: 64500, peerAddress: '192.0.2.254', sourceAddress: '198.51.100.77' };
-    const writer = new BgpPeerStatusWriter({ rest, namespace: NS, nodeName: 'node2', log });
+    const writer = new BgpPeerStatusWriter({ rest: speaker, namespace: NS, nodeName: 'node2', log });
     const reporting = reportPeerStatus(announcer, writer, () => ({ peers: ['tor'], conflicts: [] }), { log, coalesceMs: 10 });
     try {
       await announcer.apply({ sessions: [{ peer: 'tor', config: tor, prefixes: new Map() }], boundAddresses: new Map(), refusedPeers: [], problems: [] });
