@@ -215,7 +215,7 @@ describe('operator render', () => {
     expect(controller.pod).to.not.have.property('affinity');
     const plain = container(await renderSample(), 'DaemonSet', 'anchorlb-speaker');
     expect(plain.pod).to.not.have.any.keys('priorityClassName', 'affinity');
-    expect((plain.container as unknown as { resources: unknown }).resources).to.deep.equal({ requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } });
+    expect((plain.container as unknown as { resources: unknown }).resources).to.deep.equal({ requests: { cpu: '50m', memory: '256Mi' }, limits: { memory: '512Mi' } });
   });
 
   it('uses defaults for an AnchorLB with an empty spec', async () => {
