@@ -36,7 +36,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const KINDS = (process.env.BENCH_KINDS ?? 'speaker,controller,operator').split(',') as Kind[];
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'image,compiled,tsx').split(',') as Variant[];
 const SERVICES = 1000;
-const SETTLE_MS = 5000;
+/** How long after ready the RSS is read (env BENCH_SETTLE_MS). */
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 5000);
 const NS = 'anchorlb-system';
 const NODE = 'bench-node';
 const TARGETS = { readySeconds: 1.5, speakerMb: 80, controllerMb: 100 };
