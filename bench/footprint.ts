@@ -9,6 +9,7 @@
  * idle and with 1,000 LoadBalancer Services (with addresses, which the L2 speaker announces),
  * against bare node. Everything runs in a scratch network namespace (a one-node testbed, the
  * local API server relayed into it). Medians of RUNS (env BENCH_RUNS, default 3).
+ * BENCH_KINDS and BENCH_VARIANTS (comma-separated) run a subset.
  * Targets: speaker < 80 MB at 1,000 Services, controller < 100 MB, ready < 1.5 s.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -31,8 +32,12 @@ import { CONTAINERS_CONF, ensureImage, podman, podRunArgs, type RenderedPodSpec 
 import { Testbed, run } from '../test/support/testbed.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+/** Subsets, comma-separated (env BENCH_KINDS, BENCH_VARIANTS): all by default. */
+const KINDS = (process.env.BENCH_KINDS ?? 'speaker,controller,operator').split(',') as Kind[];
+const VARIANTS = (process.env.BENCH_VARIANTS ?? 'image,compiled,tsx').split(',') as Variant[];
 const SERVICES = 1000;
-const SETTLE_MS = 5000;
+/** How long after ready the RSS is read (env BENCH_SETTLE_MS). */
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 5000);
 const NS = 'anchorlb-system';
 const NODE = 'bench-node';
 const TARGETS = { readySeconds: 1.5, speakerMb: 80, controllerMb: 100 };
@@ -149,8 +154,8 @@ async function main(): Promise<void> {
           await rest.patch(`/api/v1/namespaces/bench/services/${name}/status`, { status: { loadBalancer: { ingress: [{ ip }] } } });
         }
       }
-      for (const kind of ['speaker', 'controller', 'operator'] as const) {
-        for (const variant of ['image', 'compiled', 'tsx'] as const) {
+      for (const kind of KINDS) {
+        for (const variant of VARIANTS) {
           const ready: number[] = [];
           const rss: number[] = [];
           for (let i = 0; i < RUNS; i++) {
