@@ -12,6 +12,8 @@ const ANNOTATION_KEYWORDS = [
   'x-kubernetes-map-type',
   'x-kubernetes-preserve-unknown-fields',
   'x-kubernetes-int-or-string',
+  // CEL rules: the API server runs them; semantic.ts says the same offline.
+  'x-kubernetes-validations',
   'tsType',
 ];
 

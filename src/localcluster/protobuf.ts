@@ -4,11 +4,12 @@ import type { JsonObject } from './types.ts';
 /**
  * Decoding of the Kubernetes protobuf encoding for the few request bodies kubectl
  * sends that way (its typed clients: `create namespace|configmap|secret|serviceaccount|
- * role|rolebinding|clusterrole|clusterrolebinding|token`, `auth can-i`, delete options). Responses stay JSON,
+ * role|rolebinding|clusterrole|clusterrolebinding|token|service|deployment`, `auth can-i`,
+ * delete options). Fields kubectl's typed commands do not set are skipped. Responses stay JSON,
  * which clients accept. Other kinds are refused with 415 naming the kind.
  */
 
-type Scalar = 'string' | 'bytes' | 'int' | 'bool' | 'time';
+type Scalar = 'string' | 'bytes' | 'int' | 'bool' | 'time' | 'intOrString';
 interface Field {
   name: string;
   type: Scalar | Message | MapOf;
@@ -43,11 +44,35 @@ const LABEL_SELECTOR: Message = {
 const SUBJECT: Message = { 1: f('kind'), 2: f('apiGroup'), 3: f('name'), 4: f('namespace') };
 const ROLE_REF: Message = { 1: f('apiGroup'), 2: f('kind'), 3: f('name') };
 
+const SERVICE_PORT: Message = { 1: f('name'), 2: f('protocol'), 3: f('port', 'int'), 4: f('targetPort', 'intOrString'), 5: f('nodePort', 'int'), 6: f('appProtocol') };
+const SERVICE_SPEC: Message = {
+  1: f('ports', SERVICE_PORT, true), 2: f('selector', { map: ['string', 'string'] }), 3: f('clusterIP'), 4: f('type'), 5: f('externalIPs', 'string', true),
+  7: f('sessionAffinity'), 8: f('loadBalancerIP'), 9: f('loadBalancerSourceRanges', 'string', true), 10: f('externalName'), 11: f('externalTrafficPolicy'),
+  12: f('healthCheckNodePort', 'int'), 13: f('publishNotReadyAddresses', 'bool'), 17: f('ipFamilyPolicy'), 18: f('clusterIPs', 'string', true),
+  19: f('ipFamilies', 'string', true), 20: f('allocateLoadBalancerNodePorts', 'bool'), 21: f('loadBalancerClass'), 22: f('internalTrafficPolicy'),
+};
+const CONTAINER: Message = {
+  1: f('name'), 2: f('image'), 3: f('command', 'string', true), 4: f('args', 'string', true), 5: f('workingDir'),
+  6: f('ports', { 1: f('name'), 2: f('hostPort', 'int'), 3: f('containerPort', 'int'), 4: f('protocol'), 5: f('hostIP') }, true),
+  7: f('env', { 1: f('name'), 2: f('value') }, true), 14: f('imagePullPolicy'),
+};
+const POD_TEMPLATE: Message = {
+  1: f('metadata', OBJECT_META),
+  2: f('spec', { 2: f('containers', CONTAINER, true), 3: f('restartPolicy'), 7: f('nodeSelector', { map: ['string', 'string'] }), 8: f('serviceAccountName'), 20: f('initContainers', CONTAINER, true) }),
+};
+const DEPLOYMENT_SPEC: Message = {
+  1: f('replicas', 'int'), 2: f('selector', LABEL_SELECTOR), 3: f('template', POD_TEMPLATE),
+  4: f('strategy', { 1: f('type'), 2: f('rollingUpdate', { 1: f('maxUnavailable', 'intOrString'), 2: f('maxSurge', 'intOrString') }) }),
+  5: f('minReadySeconds', 'int'), 6: f('revisionHistoryLimit', 'int'), 7: f('paused', 'bool'), 9: f('progressDeadlineSeconds', 'int'),
+};
+
 const DELETE_OPTIONS: Message = { 1: f('gracePeriodSeconds', 'int'), 2: f('preconditions', { 1: f('uid'), 2: f('resourceVersion') }), 3: f('orphanDependents', 'bool'), 4: f('propagationPolicy'), 5: f('dryRun', 'string', true) };
 
 const MESSAGES: Record<string, Message> = {
   'v1/DeleteOptions': DELETE_OPTIONS,
   'meta.k8s.io/v1/DeleteOptions': DELETE_OPTIONS,
+  'v1/Service': { 1: f('metadata', OBJECT_META), 2: f('spec', SERVICE_SPEC) },
+  'apps/v1/Deployment': { 1: f('metadata', OBJECT_META), 2: f('spec', DEPLOYMENT_SPEC) },
   'v1/Namespace': { 1: f('metadata', OBJECT_META), 2: f('spec', { 1: f('finalizers', 'string', true) }) },
   'v1/ConfigMap': { 1: f('metadata', OBJECT_META), 2: f('data', { map: ['string', 'string'] }), 3: f('binaryData', { map: ['string', 'bytes'] }), 4: f('immutable', 'bool') },
   'v1/Secret': { 1: f('metadata', OBJECT_META), 2: f('data', { map: ['string', 'bytes'] }), 3: f('type'), 4: f('stringData', { map: ['string', 'string'] }), 5: f('immutable', 'bool') },
@@ -123,6 +148,11 @@ function scalar(type: Scalar, reader: Reader): unknown {
       return Number(BigInt.asIntN(64, reader.varint()));
     case 'bool':
       return reader.varint() !== 0n;
+    case 'intOrString': {
+      // intstr.IntOrString: type 0 is the integer, type 1 the string.
+      const value = decodeMessage(reader.bytesField(), { 1: f('type', 'int'), 2: f('intVal', 'int'), 3: f('strVal') });
+      return value.type === 1 ? String(value.strVal ?? '') : Number(value.intVal ?? 0);
+    }
     case 'time': {
       const time = decodeMessage(reader.bytesField(), { 1: f('seconds', 'int'), 2: f('nanos', 'int') });
       return new Date(Number(time.seconds ?? 0) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -188,6 +188,8 @@ export interface SpeakerSpec {
   };
   /**
    * Tolerations of the speaker pods.
+   *
+   * @maxItems 64
    */
   tolerations?: Toleration[];
   /**
@@ -424,10 +426,14 @@ export interface BGPAdvertisementSpec {
   ipAddressPools?: string[];
   /**
    * Pools to announce, by label.
+   *
+   * @maxItems 16
    */
   ipAddressPoolSelectors?: LabelSelector[];
   /**
    * Nodes that announce (become next hops); empty means all nodes.
+   *
+   * @maxItems 16
    */
   nodeSelectors?: LabelSelector[];
   /**
@@ -436,6 +442,8 @@ export interface BGPAdvertisementSpec {
   peers?: string[];
   /**
    * Announce only Services matching one of these selectors; not with non-default aggregation lengths.
+   *
+   * @maxItems 16
    */
   serviceSelectors?: LabelSelector[];
   /**
@@ -455,6 +463,8 @@ export interface LabelSelector {
   };
   /**
    * Requirements that must all hold.
+   *
+   * @maxItems 32
    */
   matchExpressions?: LabelSelectorRequirement[];
 }
@@ -472,6 +482,8 @@ export interface LabelSelectorRequirement {
   operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
   /**
    * Values for In and NotIn; empty for Exists and DoesNotExist.
+   *
+   * @maxItems 256
    */
   values?: string[];
 }
@@ -545,6 +557,8 @@ export interface BGPPeerSpec {
   routerID?: string;
   /**
    * Nodes that open a session with this router; empty means all.
+   *
+   * @maxItems 16
    */
   nodeSelectors?: LabelSelector[];
   /**
@@ -776,10 +790,14 @@ export interface ServiceAllocation {
   namespaces?: string[];
   /**
    * Only Services in namespaces matching one of these selectors may use the pool.
+   *
+   * @maxItems 16
    */
   namespaceSelectors?: LabelSelector[];
   /**
    * Only Services matching one of these selectors may use the pool.
+   *
+   * @maxItems 16
    */
   serviceSelectors?: LabelSelector[];
 }
@@ -846,10 +864,14 @@ export interface L2AdvertisementSpec {
   ipAddressPools?: string[];
   /**
    * Pools to announce, by label.
+   *
+   * @maxItems 16
    */
   ipAddressPoolSelectors?: LabelSelector[];
   /**
    * Nodes allowed to announce; empty means all nodes.
+   *
+   * @maxItems 16
    */
   nodeSelectors?: LabelSelector[];
   /**
@@ -860,10 +882,14 @@ export interface L2AdvertisementSpec {
   interfaces?: string[];
   /**
    * Announce only Services matching one of these selectors; such Services cannot share an IP.
+   *
+   * @maxItems 16
    */
   serviceSelectors?: LabelSelector[];
   /**
    * Soft preferences in the election; weights of the selectors a node matches add up.
+   *
+   * @maxItems 16
    */
   preferredNodeSelectors?: PreferredNodeSelector[];
   /**

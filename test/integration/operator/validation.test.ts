@@ -3,11 +3,12 @@
  * good rendering running and says why; a second AnchorLB in the namespace is told
  * it is not served, and no object is written back and forth between the two.
  */
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import type { AnchorLB, Condition } from '../../../src/api/index.ts';
 import { createLogger } from '../../../src/common/log.ts';
 import { KubeRest } from '../../../src/kube/rest.ts';
@@ -18,7 +19,21 @@ import { REPO_ROOT, withLocalApiServer } from '../../support/apiserver.ts';
 const NS = 'anchorlb-system';
 const ANCHORLBS = `/apis/anchorlb.io/v1beta1/namespaces/${NS}/anchorlbs`;
 const WORKLOADS = [`/apis/apps/v1/namespaces/${NS}/deployments/anchorlb-controller`, `/apis/apps/v1/namespaces/${NS}/daemonsets/anchorlb-speaker`];
-const crdFiles = readdirSync(join(REPO_ROOT, 'crds')).map((file) => join(REPO_ROOT, 'crds', file));
+/**
+ * The CRDs as a Kubernetes that does not enforce validation rules sees them (before 1.25, or objects
+ * stored before the rules came): the operator itself must keep a bad AnchorLB from doing harm.
+ */
+function withoutValidationRules(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(withoutValidationRules);
+  if (typeof node !== 'object' || node === null) return node;
+  return Object.fromEntries(Object.entries(node).filter(([key]) => key !== 'x-kubernetes-validations').map(([key, value]) => [key, withoutValidationRules(value)]));
+}
+const rulelessDir = mkdtempSync(join(tmpdir(), 'anchorlb-crds-'));
+const crdFiles = readdirSync(join(REPO_ROOT, 'crds')).map((file) => {
+  const target = join(rulelessDir, file);
+  writeFileSync(target, stringify(withoutValidationRules(parse(readFileSync(join(REPO_ROOT, 'crds', file), 'utf8')))));
+  return target;
+});
 
 interface Workload {
   metadata: { resourceVersion: string; labels?: Record<string, string> };
@@ -30,6 +45,7 @@ describe('operator: bad input never costs the running installation', function ()
   const cluster = withLocalApiServer({ crdFiles });
   let rest: KubeRest;
   let reconciler: InstallationReconciler;
+  after(() => rmSync(rulelessDir, { recursive: true, force: true }));
 
   const get = (name: string) => rest.getJson<AnchorLB>(anchorlbPath(NS, name));
   const condition = async (name: string, type: string): Promise<Condition | undefined> => (await get(name)).status?.conditions?.find((c) => c.type === type);

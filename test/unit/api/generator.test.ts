@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import { FAMILY_BITS, KINDS, PLURALS, WELL_KNOWN_COMMUNITIES, formatIP, formatRange, type IPFamily, type KindName } from '../../../src/api/index.ts';
 import { FORMAT_CHECKS } from '../../../src/api/formats.ts';
 import { rangesOverlap } from '../../../src/api/net.ts';
+import { validateRules } from '../../../src/localcluster/cel.ts';
 import { dereference } from '../../../src/schemas/load.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -230,7 +231,8 @@ describe('generated CRDs (crds/*.yaml)', () => {
 
   it('each CRD schema accepts the samples of its kind (what the API server will check)', () => {
     const ajv = createAjv();
-    const validators = new Map(set.kinds.map((kind) => [kind.meta.kind, ajv.compile(crdSchemaOf(kind, set.common))]));
+    const schemas = new Map(set.kinds.map((kind) => [kind.meta.kind, crdSchemaOf(kind, set.common)]));
+    const validators = new Map([...schemas].map(([kind, schema]) => [kind, ajv.compile(schema)]));
     const samples = ['ipaddresspool', 'l2advertisement', 'bgpadvertisement', 'bgppeer', 'bfdprofile', 'community', 'vipstatus', 'anchorlb', 'metallb-ported/metallb'];
     let checked = 0;
     for (const sample of samples) {
@@ -239,6 +241,7 @@ describe('generated CRDs (crds/*.yaml)', () => {
         const validate = validators.get(object.kind);
         expect(validate, object.kind).to.not.equal(undefined);
         expect(validate?.(object), `${sample} ${JSON.stringify(validate?.errors)}`).to.equal(true);
+        expect(validateRules(schemas.get(object.kind) ?? {}, object, undefined), `${sample}: validation rules`).to.deep.equal([]);
         checked += 1;
       }
     }

@@ -54,14 +54,15 @@ describe('localcluster protobuf request bodies', () => {
   });
 
   it('refuses kinds it has no description of with 415 naming the kind, and bodies without the prefix with 400', () => {
-    expect(() => decodeKubernetesProtobuf(envelope('apps/v1', 'Deployment', Buffer.alloc(0)))).to.throw(ApiError, /send apps\/v1\/Deployment as JSON/).with.property('code', 415);
+    expect(() => decodeKubernetesProtobuf(envelope('apps/v1', 'StatefulSet', Buffer.alloc(0)))).to.throw(ApiError, /send apps\/v1\/StatefulSet as JSON/).with.property('code', 415);
     expect(() => decodeKubernetesProtobuf(Buffer.from('{"kind":"Pod"}'))).to.throw(ApiError, /missing the "k8s\\0" prefix/).with.property('code', 400);
   });
 
   it('never fails on arbitrary bytes with anything but a 400 or 415 (fuzz)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), fc.boolean(), (bytes, known) => {
-        const body = known ? envelope('v1', 'Secret', Buffer.from(bytes)) : Buffer.concat([Buffer.from('k8s\0'), Buffer.from(bytes)]);
+        const [apiVersion, kind] = [['v1', 'Secret'], ['v1', 'Service'], ['apps/v1', 'Deployment']][bytes.length % 3] as [string, string];
+        const body = known ? envelope(apiVersion, kind, Buffer.from(bytes)) : Buffer.concat([Buffer.from('k8s\0'), Buffer.from(bytes)]);
         try {
           decodeKubernetesProtobuf(body);
         } catch (error) {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { V1Service } from '@kubernetes/client-node';
 import { currentIngressIPs, isOurs, poolsInPrecedence, poolToSpec, serviceToRequest } from '../../../src/reconcilers/service-request.ts';
 import { poolStatusPatch } from '../../../src/reconcilers/pool-status.ts';
+import { Allocator } from '../../../src/allocator/allocator.ts';
 import type { IPAddressPool } from '../../../src/api/index.ts';
 
 const service = (extra: { annotations?: Record<string, string>; spec?: V1Service['spec'] } = {}): V1Service => ({
@@ -68,6 +69,21 @@ describe('reconcilers: Services and pools to allocator data', () => {
     expect(spec).to.deep.include({ name: 'a', autoAssign: true, avoidBuggyIPs: false, priority: 5, namespaces: ['shop'] });
     expect(spec.serviceSelectors?.[0]?.({ app: 'web' })).to.equal(true);
     expect(spec.serviceSelectors?.[0]?.({ app: 'db' })).to.equal(false);
+  });
+});
+
+describe('reconcilers: pools the API rules refuse', () => {
+  it('a pool breaking a single-object rule is refused with the field and value; a pool in force keeps its last good spec', () => {
+    const good = pool('p', '2026-01-01T00:00:00Z');
+    const bad = pool('p', '2026-01-01T00:00:00Z', { serviceAllocation: { serviceSelectors: [{ matchExpressions: [{ key: 'app', operator: 'In', values: [] }] }] } });
+    expect(poolToSpec(bad).invalid).to.equal('pool p: spec.serviceAllocation.serviceSelectors[0].matchExpressions[0].values: []: operator In needs at least one value');
+    const allocator = new Allocator();
+    allocator.setPools([poolToSpec(good)]);
+    const held = allocator.assign({ key: 'shop/web', namespace: 'shop', ipFamilies: ['IPv4'] });
+    const { refused, released } = allocator.setPools([poolToSpec(bad)]);
+    expect(released).to.deep.equal([]);
+    expect(refused.map(({ reason, stale }) => ({ reason, stale }))).to.deep.equal([{ reason: 'InvalidSpec', stale: true }]);
+    expect(allocator.assignmentOf('shop/web')?.ips).to.deep.equal(held.ok ? held.ips : []);
   });
 });
 
