@@ -39,6 +39,8 @@ export interface RealClusterOptions {
   prefix?: string;
   /** Progress lines (what is being started, where the logs are); default: none. */
   say?: (line: string) => void;
+  /** A directory with the component binaries to use instead of scripts/build-realcluster.sh's. */
+  bin?: string;
 }
 
 /** Runs scripts/build-realcluster.sh (cached after the first build) and returns the binaries' directory. */
@@ -98,7 +100,7 @@ export class RealCluster {
     const say = options.say ?? (() => undefined);
     const nodeCount = options.nodes ?? 0;
     if (!Number.isInteger(nodeCount) || nodeCount < 0 || nodeCount > 3) throw new Error(`realcluster nodes must be 0..3, got ${nodeCount}`);
-    const bin = await buildComponents(say);
+    const bin = options.bin ?? (await buildComponents(say));
     const testbed = await Testbed.create({ nodes: nodeCount, controlPlane: true, client: true, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) });
     const workDir = await mkdtemp(join(tmpdir(), `anchorlb-realcluster-${testbed.prefix}-`));
     let cluster: RealCluster | undefined;
@@ -126,8 +128,8 @@ export class RealCluster {
   }
 
   /** Starts a long-running process in `ns`, logging to logs/NAME.log; its early exit fails later waits. */
-  async spawn(name: string, ns: string, argv: readonly string[]): Promise<ChildProcess> {
-    const child = await this.testbed.spawn(ns, argv, { logFile: this.logOf(name) });
+  async spawn(name: string, ns: string, argv: readonly string[], mountNamespace?: string): Promise<ChildProcess> {
+    const child = await this.testbed.spawn(ns, argv, { logFile: this.logOf(name), ...(mountNamespace === undefined ? {} : { mountNamespace }) });
     this.components.set(name, child);
     return child;
   }
@@ -214,6 +216,9 @@ export class RealCluster {
       `--kubelet-client-key=${kubeletClient.key}`,
       '--kubelet-preferred-address-types=InternalIP',
       '--endpoint-reconciler-type=lease',
+      // Compact etcd's history every 10 s instead of 5 min, so a read at a long-gone resourceVersion
+      // gets 410 Gone in a short test run, as on a cluster that has run for a while.
+      '--etcd-compaction-interval=10s',
     ]);
 
     // This namespace reaches the API server through the relay, with the same certificate (127.0.0.1 is in it).

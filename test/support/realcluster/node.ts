@@ -65,7 +65,7 @@ export class WorkerNode {
 
   /** Starts `argv` as the node's component `component`, in the node's network and mount namespaces. */
   private async spawn(component: string, argv: readonly string[]): Promise<void> {
-    this.children.push(await this.cluster.spawn(`${this.name}-${component}`, this.host.ns, ['nsenter', `--mount=${this.mountNamespace}`, '--', ...argv]));
+    this.children.push(await this.cluster.spawn(`${this.name}-${component}`, this.host.ns, argv, this.mountNamespace));
   }
 
   get containerdSocket(): string {
