@@ -11,11 +11,13 @@
  * namespace that connects to kube-apiserver there.
  */
 import { execFile, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { RELAY_READY, startTcpToUnixRelay } from '../../../src/localcluster/netns-relay.ts';
 import { REPO_ROOT, createKubectl, type Kubectl, type KubectlOptions, type KubectlResult } from '../apiserver.ts';
@@ -224,7 +226,7 @@ export class RealCluster {
     // This namespace reaches the API server through the relay, with the same certificate (127.0.0.1 is in it).
     const admin = await pki.issue('admin', 'kubernetes-admin', ['system:masters']);
     const socket = join(this.workDir, 'apiserver.sock');
-    const relay = await this.testbed.spawn(cp.ns, [process.execPath, '--import', import.meta.resolve('tsx'), join(REPO_ROOT, 'src/localcluster/netns-relay.ts'), '--socket-to-tcp', socket, cp.ipv4, String(API_PORT)], { pipe: true });
+    const relay = await this.testbed.spawn(cp.ns, [process.execPath, '--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href, join(REPO_ROOT, 'src/localcluster/netns-relay.ts'), '--socket-to-tcp', socket, cp.ipv4, String(API_PORT)], { pipe: true });
     this.components.set('apiserver-relay', relay);
     relay.stderr?.on('data', (chunk: Buffer) => this.say(`apiserver-relay: ${chunk.toString().trim()}`));
     await new Promise<void>((resolve, reject) => {
