@@ -69,16 +69,18 @@ describe('conformance: custom resources', function () {
   });
 
   // kubectl validates apply against the OpenAPI documents, which include served CRDs.
+  // kube-apiserver publishes a new CRD's schema a moment after the CRD is established, so poll.
   it('publishes the custom resource schema in OpenAPI v3 and v2', async () => {
-    const index = await target.raw('/openapi/v3');
-    const url = field(index.json, 'paths', 'apis/conformance.anchorlb.io/v1', 'serverRelativeURL');
+    const url = await eventually('the CRD group/version in /openapi/v3', async () => {
+      const index = await target.raw('/openapi/v3');
+      return field(index.json, 'paths', 'apis/conformance.anchorlb.io/v1', 'serverRelativeURL') as string | undefined;
+    });
     expect(url).to.be.a('string');
-    const document = await target.raw(url as string);
+    const document = await target.raw(url);
     const schemas = field(document.json, 'components', 'schemas') as Record<string, unknown>;
     const widget = Object.entries(schemas).find(([name]) => name.endsWith('.Widget'))?.[1];
     expect(field(widget, 'properties', 'spec', 'properties', 'size', 'type')).to.equal('integer');
-    const swagger = await target.raw('/openapi/v2');
-    expect(field(swagger.json, 'definitions', 'io.anchorlb.conformance.v1.Widget')).to.not.equal(undefined);
+    await eventually('the Widget definition in /openapi/v2', async () => field((await target.raw('/openapi/v2')).json, 'definitions', 'io.anchorlb.conformance.v1.Widget'));
   });
 
   // Validation against openAPIV3Schema: 422 Invalid with a cause per bad field.

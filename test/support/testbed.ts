@@ -225,9 +225,9 @@ export class Testbed {
 
   /**
    * Starts a long-running process inside `ns` (stdout/stderr to `logFile` unless `pipe`).
-   * It is killed by `destroy()`; `ip netns exec` execs, so the child's PID is the program's.
+   * It is killed by `destroy()`; `ip netns exec` (and nsenter) exec, so the child's PID is the program's.
    */
-  async spawn(ns: string, argv: readonly string[], options: { logFile?: string; pipe?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<ChildProcess> {
+  async spawn(ns: string, argv: readonly string[], options: { logFile?: string; pipe?: boolean; env?: NodeJS.ProcessEnv; mountNamespace?: string } = {}): Promise<ChildProcess> {
     let stdio: 'pipe' | ['ignore', number, number] = 'pipe';
     let closeLog: (() => Promise<void>) | undefined;
     if (options.pipe !== true) {
@@ -235,7 +235,9 @@ export class Testbed {
       stdio = ['ignore', log.fd, log.fd];
       closeLog = () => log.close();
     }
-    const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio, env: options.env ?? process.env });
+    // `mountNamespace` (a bound nsfs file): that mount namespace instead of the fresh one `ip netns exec` makes.
+    const [command, ...prefix] = options.mountNamespace === undefined ? ['ip', 'netns', 'exec', ns] : ['nsenter', `--net=/run/netns/${ns}`, `--mount=${options.mountNamespace}`, '--'];
+    const child = spawn(command as string, [...prefix, ...argv], { stdio, env: options.env ?? process.env });
     await closeLog?.();
     this.children.add(child);
     child.once('exit', () => this.children.delete(child));

@@ -11,11 +11,13 @@
  * namespace that connects to kube-apiserver there.
  */
 import { execFile, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { RELAY_READY, startTcpToUnixRelay } from '../../../src/localcluster/netns-relay.ts';
 import { REPO_ROOT, createKubectl, type Kubectl, type KubectlOptions, type KubectlResult } from '../apiserver.ts';
@@ -39,6 +41,8 @@ export interface RealClusterOptions {
   prefix?: string;
   /** Progress lines (what is being started, where the logs are); default: none. */
   say?: (line: string) => void;
+  /** A directory with the component binaries to use instead of scripts/build-realcluster.sh's. */
+  bin?: string;
 }
 
 /** Runs scripts/build-realcluster.sh (cached after the first build) and returns the binaries' directory. */
@@ -98,7 +102,7 @@ export class RealCluster {
     const say = options.say ?? (() => undefined);
     const nodeCount = options.nodes ?? 0;
     if (!Number.isInteger(nodeCount) || nodeCount < 0 || nodeCount > 3) throw new Error(`realcluster nodes must be 0..3, got ${nodeCount}`);
-    const bin = await buildComponents(say);
+    const bin = options.bin ?? (await buildComponents(say));
     const testbed = await Testbed.create({ nodes: nodeCount, controlPlane: true, client: true, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) });
     const workDir = await mkdtemp(join(tmpdir(), `anchorlb-realcluster-${testbed.prefix}-`));
     let cluster: RealCluster | undefined;
@@ -126,8 +130,8 @@ export class RealCluster {
   }
 
   /** Starts a long-running process in `ns`, logging to logs/NAME.log; its early exit fails later waits. */
-  async spawn(name: string, ns: string, argv: readonly string[]): Promise<ChildProcess> {
-    const child = await this.testbed.spawn(ns, argv, { logFile: this.logOf(name) });
+  async spawn(name: string, ns: string, argv: readonly string[], mountNamespace?: string): Promise<ChildProcess> {
+    const child = await this.testbed.spawn(ns, argv, { logFile: this.logOf(name), ...(mountNamespace === undefined ? {} : { mountNamespace }) });
     this.components.set(name, child);
     return child;
   }
@@ -214,12 +218,15 @@ export class RealCluster {
       `--kubelet-client-key=${kubeletClient.key}`,
       '--kubelet-preferred-address-types=InternalIP',
       '--endpoint-reconciler-type=lease',
+      // Compact etcd's history every 10 s instead of 5 min, so a read at a long-gone resourceVersion
+      // gets 410 Gone in a short test run, as on a cluster that has run for a while.
+      '--etcd-compaction-interval=10s',
     ]);
 
     // This namespace reaches the API server through the relay, with the same certificate (127.0.0.1 is in it).
     const admin = await pki.issue('admin', 'kubernetes-admin', ['system:masters']);
     const socket = join(this.workDir, 'apiserver.sock');
-    const relay = await this.testbed.spawn(cp.ns, [process.execPath, '--import', import.meta.resolve('tsx'), join(REPO_ROOT, 'src/localcluster/netns-relay.ts'), '--socket-to-tcp', socket, cp.ipv4, String(API_PORT)], { pipe: true });
+    const relay = await this.testbed.spawn(cp.ns, [process.execPath, '--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href, join(REPO_ROOT, 'src/localcluster/netns-relay.ts'), '--socket-to-tcp', socket, cp.ipv4, String(API_PORT)], { pipe: true });
     this.components.set('apiserver-relay', relay);
     relay.stderr?.on('data', (chunk: Buffer) => this.say(`apiserver-relay: ${chunk.toString().trim()}`));
     await new Promise<void>((resolve, reject) => {

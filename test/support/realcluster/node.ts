@@ -65,7 +65,7 @@ export class WorkerNode {
 
   /** Starts `argv` as the node's component `component`, in the node's network and mount namespaces. */
   private async spawn(component: string, argv: readonly string[]): Promise<void> {
-    this.children.push(await this.cluster.spawn(`${this.name}-${component}`, this.host.ns, ['nsenter', `--mount=${this.mountNamespace}`, '--', ...argv]));
+    this.children.push(await this.cluster.spawn(`${this.name}-${component}`, this.host.ns, argv, this.mountNamespace));
   }
 
   get containerdSocket(): string {
@@ -261,8 +261,9 @@ export class WorkerNode {
     };
   }
 
-  private hierarchies(): string[] {
-    return readdirSync(CGROUP_V1).filter((name) => name !== 'unified' && existsSync(join(CGROUP_V1, name, 'cgroup.procs')));
+  /** The cgroup hierarchies mounted here: the v1 ones, and with `unified` the cgroup2 one (runc puts containers there too). */
+  private hierarchies(unified = false): string[] {
+    return readdirSync(CGROUP_V1).filter((name) => (unified || name !== 'unified') && existsSync(join(CGROUP_V1, name, 'cgroup.procs')));
   }
 
   private async createCgroupRoot(): Promise<void> {
@@ -294,7 +295,7 @@ export class WorkerNode {
   }
 
   private async removeCgroupRoot(): Promise<void> {
-    for (const hierarchy of this.hierarchies()) {
+    for (const hierarchy of this.hierarchies(true)) {
       for (const dir of cgroupTree(join(CGROUP_V1, hierarchy, this.cgroupRoot)).reverse()) await rmdir(dir).catch(() => undefined);
     }
   }
