@@ -11,6 +11,7 @@
 import { DEFAULT_LIVENESS } from '../src/speaker/liveness/membership.ts';
 import { L2Cluster } from '../test/e2e/l2/cluster.ts';
 import type { ClusterL2StateJson } from '../test/e2e/l2/driver.ts';
+import { percentile } from './stats.ts';
 
 const TRIALS = Number(process.env.FAILOVER_TRIALS ?? 20);
 const INTERVAL_MS = 5;
@@ -23,11 +24,6 @@ const STATE: ClusterL2StateJson = {
   services: [{ key: 'default/web', ips: Object.values(VIPS), pool: 'pool', externalTrafficPolicy: 'Cluster', nodesWithReadyEndpoints: [] }],
 };
 
-/** Nearest-rank percentile. */
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
 
 const DISRUPTIONS = ['planned (SIGTERM)', 'speaker crash (SIGKILL)', 'node crash', 'link down'] as const;
 type Disruption = (typeof DISRUPTIONS)[number];

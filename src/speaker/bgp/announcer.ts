@@ -117,6 +117,8 @@ export class BgpAnnouncer extends EventEmitter {
   private readonly bfdSpecs = new Map<string, string>();
   /** BFD session key → its last status from the BFD thread. */
   private readonly bfdStatus = new Map<string, BfdSessionStatus>();
+  /** BFD session key → why it could not be started (tried again on the next apply). */
+  private readonly bfdErrors = new Map<string, string>();
 
   constructor(private readonly options: BgpAnnouncerOptions) {
     super();
@@ -385,12 +387,16 @@ export class BgpAnnouncer extends EventEmitter {
       this.bfdSpecs.set(key, json);
       bfd.upsert(spec).then(
         (status) => {
+          this.bfdErrors.delete(key);
           if (this.bfdSpecs.has(key)) this.bfdStatus.set(key, status);
           this.emit('status');
         },
         (error: unknown) => {
+          const message = error instanceof Error ? error.message : String(error);
           this.bfdSpecs.delete(key);
-          this.log.error({ key, error: error instanceof Error ? error.message : String(error) }, 'BFD session not started');
+          this.bfdErrors.set(key, message);
+          this.log.error({ key, error: message }, 'BFD session not started');
+          this.emit('status');
         },
       );
     }
@@ -444,8 +450,10 @@ export class BgpAnnouncer extends EventEmitter {
     const problem = bfdProblem(held.view);
     if (problem !== undefined) return { bfd: { profile, state: 'Refused', error: problem } };
     if (held.view.bfd === undefined || held.bfdLocalAddress === undefined) return { bfd: { profile, state: 'Down' } };
-    const status = this.bfdStatus.get(sessionKey(bfdSpecOf(held.view, held.view.bfd, held.bfdLocalAddress)));
-    if (!status) return { bfd: { profile, state: 'Down' } };
+    const key = sessionKey(bfdSpecOf(held.view, held.view.bfd, held.bfdLocalAddress));
+    const error = this.bfdErrors.get(key);
+    const status = this.bfdStatus.get(key);
+    if (!status) return { bfd: { profile, state: 'Down', ...(error !== undefined ? { error } : {}) } };
     return {
       bfd: {
         profile,

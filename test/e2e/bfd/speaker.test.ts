@@ -1,8 +1,8 @@
 /**
  * BFD in the speaker's BGP mode (BgpAnnouncer through test/e2e/speaker-bgp/driver.ts, one per
- * node namespace) with FRR's `neighbor X bfd`: two nodes announce one VIP by ECMP.
+ * node namespace) with FRR's `neighbor X bfd`: three nodes announce one VIP by ECMP.
  *
- * FRR: bgpd + bfdd + zebra, `neighbor X bfd profile fast` (node1 also `bfd
+ * FRR: bgpd + bfdd + zebra, `neighbor X bfd profile fast` (node1 and node3 also `bfd
  * check-control-plane-failure`); profile fast = 100 ms × 3. The BGP hold time is 9 s: a next hop that leaves the router's
  * kernel route well before that was removed by BFD, not by the hold timer.
  */
@@ -33,8 +33,10 @@ describe('speaker BGP mode with BFD → FRR `neighbor X bfd`', function () {
   let frr: FrrRouter;
   let n1: Host;
   let n2: Host;
+  let n3: Host;
   let d1: NodeDriver;
   let d2: NodeDriver;
+  let d3: NodeDriver;
 
   const bfdUp = (driver: NodeDriver): Promise<unknown> =>
     waitFor(`${driver.node.name}: BFD Up in the peer status`, async () => (await driver.peer('router'))?.bfd?.state === 'Up');
@@ -42,22 +44,25 @@ describe('speaker BGP mode with BFD → FRR `neighbor X bfd`', function () {
 
   before(async function () {
     if (process.getuid?.() !== 0) this.skip();
-    tb = await Testbed.create({ nodes: 2 });
-    [n1, n2] = tb.nodes as [Host, Host];
+    tb = await Testbed.create({ nodes: 3 });
+    [n1, n2, n3] = tb.nodes as [Host, Host, Host];
     frr = await tb.startFrr(tb.router.ns, {
       asn: ROUTER_AS,
       routerId: tb.router.ipv4,
       // node2 without check-control-plane-failure: with it, FRR ignores a BFD Down from a graceful-restart
-      // peer that sends C = 0 (as we do), so a dead node would wait for the hold timer.
+      // peer that sends C = 0 (as we do), so a dead node would wait for the hold timer. node3 with it:
+      // the planned stop keeps its routes.
       neighbors: [
         { address: n1.ipv4, asn: NODE_AS, bfd: { profile: 'fast', checkControlPlaneFailure: true } },
         { address: n2.ipv4, asn: NODE_AS, bfd: { profile: 'fast' } },
+        // FRR 8.4 drops the session and routes on a BFD AdminDown unless check-control-plane-failure is set.
+        { address: n3.ipv4, asn: NODE_AS, bfd: { profile: 'fast', checkControlPlaneFailure: true } },
       ],
       bfd: { profiles: [{ name: 'fast', receiveMs: 100, transmitMs: 100, multiplier: 3 }] },
     });
     // Starting node + tsx takes long on a loaded machine.
-    [d1, d2] = (await Promise.all([n1, n2].map((host) => NodeDriver.start(tb, host)))) as [NodeDriver, NodeDriver];
-    await Promise.all([d1, d2].map((d) => d.apply(clusterState())));
+    [d1, d2, d3] = (await Promise.all([n1, n2, n3].map((host) => NodeDriver.start(tb, host)))) as [NodeDriver, NodeDriver, NodeDriver];
+    await Promise.all([d1, d2, d3].map((d) => d.apply(clusterState())));
   });
 
   after(async () => {
@@ -78,7 +83,7 @@ describe('speaker BGP mode with BFD → FRR `neighbor X bfd`', function () {
     }
     const status = await d1.peer('router');
     expect(status?.bfd).to.include({ profile: 'fast', state: 'Up', transmitIntervalMs: 100, detectionTimeMs: 300 });
-    await waitFor('two FIB next hops', async () => (await frr.fibNexthops(VIP)) === 2);
+    await waitFor('three FIB next hops', async () => (await frr.fibNexthops(VIP)) === 3);
   });
 
   it('a profile change reaches FRR by Poll: no BFD flap, the BGP session is not restarted', async () => {
@@ -110,15 +115,28 @@ describe('speaker BGP mode with BFD → FRR `neighbor X bfd`', function () {
   });
 
   it('node failure (link cut, speaker killed): FRR removes the node from its kernel route by BFD, before the 9 s hold time', async () => {
-    await waitFor('two FIB next hops', async () => (await frr.fibNexthops(VIP)) === 2);
+    await waitFor('three FIB next hops', async () => (await frr.fibNexthops(VIP)) === 3);
     await bfdUp(d2);
     // Link first: a dead node sends nothing. Killing the process first would let its kernel close
     // the TCP session, and FRR, a graceful-restart helper, would keep the routes as stale.
     await tb.exec(n2.ns, ['ip', 'link', 'set', tb.iface, 'down']);
     await tb.kill(d2.child, 'SIGKILL');
     // Generous bound on the product claim: detection is 300 ms; the hold timer would take 9 s.
-    await waitFor('one FIB next hop', async () => (await frr.fibNexthops(VIP)) === 1, 6000, 50);
+    await waitFor('two FIB next hops', async () => (await frr.fibNexthops(VIP)) === 2, 6000, 50);
     expect((await frr.bfdPeer(n2.ipv4, false))?.diagnostic).to.equal('control detection time expired');
+  });
+
+  it('planned stop (SIGTERM, graceful restart, router with check-control-plane-failure): AdminDown reaches FRR first, and the node\'s route is kept as stale', async () => {
+    await bfdUp(d3);
+    await d3.terminate();
+    const peer = await frr.bfdPeer(n3.ipv4, false);
+    expect(peer?.['remote-diagnostic']).to.equal('administratively down');
+    const paths = await waitFor('node3 path stale', async () => {
+      const found = (await frr.paths(`${VIP}/32`)).filter((p) => p.nexthops?.some((h) => h.ip === n3.ipv4));
+      return found.length === 1 && found[0]?.stale === true ? found : undefined;
+    }, 10_000);
+    expect(paths).to.have.length(1);
+    expect(await frr.fibNexthops(VIP)).to.equal(2);
   });
 
   it('BFD Down on our side tears the BGP session down at once (router bfdd killed)', async () => {
