@@ -68,7 +68,8 @@ export const CEL_RULES: Readonly<Record<string, readonly CelRule[]>> = {
   BGPPeerSpec: [
     {
       rule: '!(has(self.peerASN) && has(self.dynamicASN))',
-      messageExpression: "'\"' + self.dynamicASN + '\": not with spec.peerASN (' + string(self.peerASN) + '): give one or the other'",
+      // Not string(self.peerASN): kube-apiserver cannot bound the size of a converted number and refuses the CRD.
+      messageExpression: "'\"' + self.dynamicASN + '\": not with spec.peerASN: give one or the other'",
       fieldPath: '.dynamicASN',
       reason: 'FieldValueForbidden',
     },
