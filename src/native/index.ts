@@ -270,10 +270,6 @@ export function addListenerMd5Key(server: net.Server, peerAddress: string, key: 
   setTcpMd5Key(server, peerAddress, key);
 }
 
-export function removeListenerMd5Key(server: net.Server, peerAddress: string): void {
-  setTcpMd5Key(server, peerAddress, Buffer.alloc(0));
-}
-
 export interface Md5ConnectOptions {
   host: string;
   port: number;
