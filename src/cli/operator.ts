@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parsePort } from './options.ts';
+import { parsePort, UsageError } from './options.ts';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createLogger } from '../common/log.ts';
 import { startHealthServer } from '../common/health-server.ts';
@@ -20,23 +20,18 @@ export function registerOperatorCommand(program: Command): void {
       const logger = createLogger('operator');
       const registry = new Registry();
       collectDefaultMetrics({ register: registry });
-      const fail = (flag: string, value: string, error: unknown) => {
-        process.stderr.write(`anchorlb operator: ${flag} ${value}: ${error instanceof Error ? error.message : String(error)}\n`);
-        process.exitCode = 2;
-      };
+      const usage = (flag: string, value: string, error: unknown): UsageError => new UsageError(`${flag} ${value}: ${error instanceof Error ? error.message : String(error)}`);
       let rbacTemplates: Awaited<ReturnType<typeof loadRbacTemplates>>;
       try {
         rbacTemplates = await loadRbacTemplates(options.rbacDir);
       } catch (error) {
-        fail('--rbac-dir', options.rbacDir, error);
-        return;
+        throw usage('--rbac-dir', options.rbacDir, error);
       }
       let kubeConfig: ReturnType<typeof loadKubeConfig>;
       try {
         kubeConfig = loadKubeConfig(options.kubeconfig);
       } catch (error) {
-        fail('--kubeconfig', options.kubeconfig ?? '(default)', error);
-        return;
+        throw usage('--kubeconfig', options.kubeconfig ?? '(default)', error);
       }
       const operator = new AnchorLBOperator({ kubeConfig, namespace: options.namespace, logger, rbacTemplates });
       let ready = false;

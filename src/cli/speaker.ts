@@ -9,7 +9,7 @@ import { loadKubeConnection, type KubeConnection } from '../kube/connection.ts';
 import { KubeRest } from '../kube/rest.ts';
 import { NodeSpeaker } from '../speaker/node-speaker.ts';
 import { RawAccessError } from '../speaker/l2/announcer.ts';
-import { parsePort } from './options.ts';
+import { parsePort, UsageError } from './options.ts';
 
 interface SpeakerFlags {
   kubeconfig?: string;
@@ -27,10 +27,9 @@ interface SpeakerFlags {
   interfaces?: string;
 }
 
-/** A bad flag: one line naming the flag and value, exit 2. */
+/** A bad flag: one line naming the flag and value, exit 2 (src/cli/main.ts). */
 function usage(message: string): never {
-  process.stderr.write(`anchorlb speaker: ${message}\n`);
-  process.exit(2);
+  throw new UsageError(message);
 }
 
 export function registerSpeakerCommand(program: Command): void {
