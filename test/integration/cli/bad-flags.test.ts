@@ -20,6 +20,7 @@ describe('anchorlb daemons: a bad flag', function () {
     [['controller', '--metrics-port', '70000'], 'anchorlb controller: --metrics-port: expected an integer from 0 to 65535, got "70000"\n'],
     [['operator', '--metrics-port', '70000'], 'anchorlb operator: --metrics-port: expected an integer from 0 to 65535, got "70000"\n'],
     [['speaker', '--node-name', 'node1', '--metrics-port', '70000'], 'anchorlb speaker: --metrics-port: expected an integer from 0 to 65535, got "70000"\n'],
+    [['controller', '--kubeconfig', '/nonexistent/kubeconfig'], "anchorlb controller: --kubeconfig: \"/nonexistent/kubeconfig\": ENOENT: no such file or directory, open '/nonexistent/kubeconfig'\n"],
     [['controller', '--no-such-flag'], "anchorlb controller: unknown option '--no-such-flag'\n"],
     [['operator', '--no-such-flag'], "anchorlb operator: unknown option '--no-such-flag'\n"],
     [['speaker', '--no-such-flag'], "anchorlb speaker: unknown option '--no-such-flag'\n"],
