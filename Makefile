@@ -31,7 +31,7 @@ $(NPM_STAMP): package.json package-lock.json
 setup-kubectl: setup-npm
 	@bash scripts/install-kubectl.sh
 
-# The N-API addon for raw frames and TCP-MD5 (src/speaker/native).
+# The N-API addon for raw frames and TCP-MD5 (src/native).
 setup-native: setup-debian setup-npm
 	@bash scripts/build-native.sh
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Builds the N-API addon in src/speaker/native (raw Ethernet frames, TCP-MD5, TTL options)
+# Builds the N-API addon in src/native (raw Ethernet frames, TCP-MD5, TTL options)
 # with the node-gyp that ships with npm, against this machine's Node headers.
 # Idempotent: does nothing when the built addon is newer than its sources.
-# Output: src/speaker/native/build/Release/anchorlb_native.node (git-ignored).
+# Output: src/native/build/Release/anchorlb_native.node (git-ignored).
 set -euo pipefail
 
-cd "$(dirname "$0")/../src/speaker/native"
+cd "$(dirname "$0")/../src/native"
 ADDON=build/Release/anchorlb_native.node
 SOURCES=(anchorlb_native.c binding.gyp)
 
@@ -29,7 +29,7 @@ command -v make >/dev/null || die "make is not installed (Debian: apt-get instal
 NPM_CLI=$(readlink -f "$(command -v npm)")
 NODE_GYP="$(dirname "$NPM_CLI")/../node_modules/node-gyp/bin/node-gyp.js"
 if [[ ! -f $NODE_GYP ]]; then
-  NODE_GYP=$(readlink -f ../../../node_modules/.bin/node-gyp 2>/dev/null || true)
+  NODE_GYP=$(readlink -f ../../node_modules/.bin/node-gyp 2>/dev/null || true)
   [[ -f $NODE_GYP ]] || die "node-gyp not found (neither bundled with npm nor in node_modules)"
 fi
 

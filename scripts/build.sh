@@ -7,12 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ADDON=src/speaker/native/build/Release/anchorlb_native.node
+ADDON=src/native/build/Release/anchorlb_native.node
 [[ -f $ADDON ]] || { echo "build: $ADDON is missing (make setup-native)" >&2; exit 1; }
 
 rm -rf build
 node node_modules/typescript/bin/tsc -p tsconfig.build.json
 (cd src && find . -name '*.json' -not -path './*/native/build/*' -exec install -D -m 0644 {} ../build/{} \;)
-install -D -m 0644 "$ADDON" build/speaker/native/build/Release/anchorlb_native.node
+install -D -m 0644 "$ADDON" build/native/build/Release/anchorlb_native.node
 touch build/.built
 echo "build: compiled src/ into build/ ($(du -sh build | cut -f1))"

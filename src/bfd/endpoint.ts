@@ -13,7 +13,7 @@
  */
 import { randomInt } from 'node:crypto';
 import net from 'node:net';
-import { UdpSocket, type Datagram } from '../speaker/native/index.ts';
+import { UdpSocket, type Datagram } from '../native/index.ts';
 import { BfdDiag, BfdState, decodeControl, encodeControl } from './codec.ts';
 import { DEFAULT_MINIMUM_TTL, demux, SINGLE_HOP_TTL, type DemuxSession } from './demux.ts';
 import { createSession, detectionTimeUs, step, transmitIntervalUs, type BfdAction, type BfdEvent, type BfdSession, type BfdTimer, type BfdTimers } from './fsm.ts';

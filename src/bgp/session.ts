@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { Logger } from '../common/log.ts';
-import * as native from '../speaker/native/index.ts';
+import * as native from '../native/index.ts';
 import { AdjRibOut, type AnnouncementBatch, type Route } from './adj-rib-out.ts';
 import {
   Afi,

@@ -98,7 +98,7 @@ export class BgpSpeaker extends EventEmitter {
   /** Incoming connections from a peer with a password must carry its TCP-MD5 key. */
   private async keyListener(config: PeerConfig): Promise<void> {
     if (config.password === undefined || !this.server) return;
-    const native = await import('../speaker/native/index.ts');
+    const native = await import('../native/index.ts');
     const available = native.availability();
     if (!available.available) throw new Error(`BGP peer ${config.peerAddress}: TCP-MD5 needs the native addon: ${available.reason}`);
     native.addListenerMd5Key(this.server, config.peerAddress, config.password);

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
-import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createLogger } from '../common/log.ts';
-import { startHealthServer } from '../common/health-server.ts';
 import { loadKubeConnection } from '../kube/connection.ts';
 import { ServiceController } from '../reconcilers/services.ts';
-import { parsePort } from './options.ts';
+import { runDaemon } from './daemon.ts';
+import { parsePort, UsageError } from './options.ts';
 
 export function registerControllerCommand(program: Command): void {
   program
@@ -17,26 +16,24 @@ export function registerControllerCommand(program: Command): void {
     .option('--metrics-host <host>', 'address for the metrics server', '0.0.0.0')
     .action(async (options: { kubeconfig?: string; poolNamespace: string; loadBalancerClass?: string; metricsPort: number; metricsHost: string }) => {
       const logger = createLogger('controller');
-      const registry = new Registry();
-      collectDefaultMetrics({ register: registry });
-      const controller = new ServiceController({
-        kubeConfig: await loadKubeConnection(options.kubeconfig),
-        poolNamespace: options.poolNamespace,
-        loadBalancerClass: options.loadBalancerClass,
-        logger,
-        registry,
+      const kubeConfig = await loadKubeConnection(options.kubeconfig).catch((error: unknown) => {
+        throw new UsageError(`--kubeconfig: "${options.kubeconfig ?? '(default)'}": ${error instanceof Error ? error.message : String(error)}`);
       });
-      let ready = false;
-      const health = await startHealthServer({ host: options.metricsHost, port: options.metricsPort, registry, ready: () => ready });
-      await controller.start();
-      ready = true;
-      logger.info({ poolNamespace: options.poolNamespace, loadBalancerClass: options.loadBalancerClass ?? null, metricsPort: health.port }, 'controller running');
-      const shutdown = async () => {
-        await controller.stop();
-        await health.close();
-        process.exit(0);
-      };
-      process.once('SIGTERM', () => void shutdown());
-      process.once('SIGINT', () => void shutdown());
+      await runDaemon({
+        name: 'controller',
+        logger,
+        metrics: { host: options.metricsHost, port: options.metricsPort },
+        start: async (registry) => {
+          const controller = new ServiceController({
+            kubeConfig,
+            poolNamespace: options.poolNamespace,
+            loadBalancerClass: options.loadBalancerClass,
+            logger,
+            registry,
+          });
+          await controller.start();
+          return { daemon: controller, fields: { poolNamespace: options.poolNamespace, loadBalancerClass: options.loadBalancerClass ?? null } };
+        },
+      });
     });
 }

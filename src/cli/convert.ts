@@ -78,10 +78,6 @@ export function registerConvertCommand(program: Command): void {
     .argument('[files...]', `YAML files to read; none, or ${STDIN}, reads standard input`)
     .option('-o, --output <file>', 'write the converted YAML here instead of standard output')
     .option('-n, --namespace <namespace>', 'put every anchorlb object in this namespace (Services keep theirs)')
-    // Commander exits 1 on a usage error; 1 means "the input has problems" here.
-    .exitOverride((error) => {
-      if (error.exitCode !== 0) process.exit(EXIT_CANNOT_RUN);
-    })
     .action(async (files: string[], options: ConvertCliOptions) => {
       process.exitCode = await runConvert(files, options);
     });

@@ -1,5 +1,6 @@
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { VERSION } from '../common/version.ts';
+import { EXIT_USAGE, UsageError, usageLine } from './options.ts';
 
 type Register = (program: Command) => void;
 
@@ -42,9 +43,28 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
   const names = subcommandsFor(argv);
   const registers = await Promise.all(names.map((name) => (SUBCOMMANDS[name] as () => Promise<Register>)()));
   for (const register of registers) register(program);
+  // Every command reports a bad command line the same way (main below): one line, exit 2.
+  for (const command of [program, ...program.commands]) command.exitOverride().configureOutput({ outputError: () => undefined });
   return program;
 }
 
+/**
+ * Runs the command `argv` names. A bad command line, whether commander or the command finds it,
+ * is one line on stderr (`usageLine`) and exit status 2; help and --version exit 0; any other
+ * error is printed with its stack and exits 1.
+ */
 export async function main(argv: string[]): Promise<void> {
-  await (await buildProgram(argv)).parseAsync(argv);
+  const command = requestedSubcommand(argv);
+  try {
+    await (await buildProgram(argv)).parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError && error.exitCode === 0) return;
+    if (error instanceof CommanderError || error instanceof UsageError) {
+      process.stderr.write(`${usageLine(command, error)}\n`);
+      process.exitCode = EXIT_USAGE;
+      return;
+    }
+    process.stderr.write(`anchorlb${command === undefined ? '' : ` ${command}`}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  }
 }

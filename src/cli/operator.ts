@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { parsePort } from './options.ts';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { runDaemon } from './daemon.ts';
+import { parsePort, UsageError } from './options.ts';
 import { createLogger } from '../common/log.ts';
-import { startHealthServer } from '../common/health-server.ts';
 import { loadKubeConfig } from '../common/kubeconfig.ts';
 import { AnchorLBOperator } from '../operator/operator.ts';
 import { DEFAULT_RBAC_DIR, loadRbacTemplates } from '../operator/templates.ts';
@@ -18,39 +17,29 @@ export function registerOperatorCommand(program: Command): void {
     .option('--metrics-host <host>', 'address for the metrics server', '0.0.0.0')
     .action(async (options: { kubeconfig?: string; namespace: string; rbacDir: string; metricsPort: number; metricsHost: string }) => {
       const logger = createLogger('operator');
-      const registry = new Registry();
-      collectDefaultMetrics({ register: registry });
-      const fail = (flag: string, value: string, error: unknown) => {
-        process.stderr.write(`anchorlb operator: ${flag} ${value}: ${error instanceof Error ? error.message : String(error)}\n`);
-        process.exitCode = 2;
-      };
+      const usage = (flag: string, value: string, error: unknown): UsageError => new UsageError(`${flag} ${value}: ${error instanceof Error ? error.message : String(error)}`);
       let rbacTemplates: Awaited<ReturnType<typeof loadRbacTemplates>>;
       try {
         rbacTemplates = await loadRbacTemplates(options.rbacDir);
       } catch (error) {
-        fail('--rbac-dir', options.rbacDir, error);
-        return;
+        throw usage('--rbac-dir', options.rbacDir, error);
       }
       let kubeConfig: ReturnType<typeof loadKubeConfig>;
       try {
         kubeConfig = loadKubeConfig(options.kubeconfig);
       } catch (error) {
-        fail('--kubeconfig', options.kubeconfig ?? '(default)', error);
-        return;
+        throw usage('--kubeconfig', options.kubeconfig ?? '(default)', error);
       }
-      const operator = new AnchorLBOperator({ kubeConfig, namespace: options.namespace, logger, rbacTemplates });
-      let ready = false;
-      const health = await startHealthServer({ host: options.metricsHost, port: options.metricsPort, registry, ready: () => ready });
-      // The library exits the process on a watch error: the Deployment restarts it and everything is re-derived.
-      await operator.start();
-      ready = true;
-      logger.info({ namespace: options.namespace, metricsPort: health.port }, 'operator running');
-      const shutdown = async () => {
-        await operator.shutdown();
-        await health.close();
-        process.exit(0);
-      };
-      process.once('SIGTERM', () => void shutdown());
-      process.once('SIGINT', () => void shutdown());
+      await runDaemon({
+        name: 'operator',
+        logger,
+        metrics: { host: options.metricsHost, port: options.metricsPort },
+        start: async () => {
+          const operator = new AnchorLBOperator({ kubeConfig, namespace: options.namespace, logger, rbacTemplates });
+          // The library exits the process on a watch error: the Deployment restarts it and everything is re-derived.
+          await operator.start();
+          return { daemon: { stop: () => operator.shutdown() }, fields: { namespace: options.namespace } };
+        },
+      });
     });
 }

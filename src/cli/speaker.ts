@@ -1,15 +1,14 @@
 import type { Command } from 'commander';
 import type { V1Node, V1Secret } from '@kubernetes/client-node';
-import { Registry, collectDefaultMetrics } from 'prom-client';
 import { isParseError } from '../api/net.ts';
 import { parseDuration } from '../api/duration.ts';
 import { createLogger } from '../common/log.ts';
-import { startHealthServer } from '../common/health-server.ts';
 import { loadKubeConnection, type KubeConnection } from '../kube/connection.ts';
 import { KubeRest } from '../kube/rest.ts';
 import { NodeSpeaker } from '../speaker/node-speaker.ts';
 import { RawAccessError } from '../speaker/l2/announcer.ts';
-import { parsePort } from './options.ts';
+import { runDaemon } from './daemon.ts';
+import { parsePort, UsageError } from './options.ts';
 
 interface SpeakerFlags {
   kubeconfig?: string;
@@ -27,10 +26,9 @@ interface SpeakerFlags {
   interfaces?: string;
 }
 
-/** A bad flag: one line naming the flag and value, exit 2. */
+/** A bad flag: one line naming the flag and value, exit 2 (src/cli/main.ts). */
 function usage(message: string): never {
-  process.stderr.write(`anchorlb speaker: ${message}\n`);
-  process.exit(2);
+  throw new UsageError(message);
 }
 
 export function registerSpeakerCommand(program: Command): void {
@@ -106,23 +104,22 @@ export function registerSpeakerCommand(program: Command): void {
         throw error;
       }
 
-      const registry = new Registry();
-      collectDefaultMetrics({ register: registry });
-      let ready = false;
-      const health = await startHealthServer({ host: flags.metricsHost, port: metricsPort, registry, ready: () => ready });
-      await nodeSpeaker.start();
-      ready = true;
-      logger.info({ node: flags.nodeName, modes: [...modes], metricsPort: health.port }, 'speaker running');
-      let stopping = false;
-      const shutdown = async () => {
-        if (stopping) return;
-        stopping = true;
-        logger.info('leaving: handing over and restarting BGP gracefully');
-        await nodeSpeaker.shutdown();
-        await health.close();
-        process.exit(0);
-      };
-      process.once('SIGTERM', () => void shutdown());
-      process.once('SIGINT', () => void shutdown());
+      await runDaemon({
+        name: 'speaker',
+        logger,
+        metrics: { host: flags.metricsHost, port: metricsPort },
+        start: async () => {
+          await nodeSpeaker.start();
+          return {
+            daemon: {
+              stop: () => {
+                logger.info('leaving: handing over and restarting BGP gracefully');
+                return nodeSpeaker.shutdown();
+              },
+            },
+            fields: { node: flags.nodeName, modes: [...modes] },
+          };
+        },
+      });
     });
 }

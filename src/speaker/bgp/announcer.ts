@@ -535,7 +535,7 @@ export class BgpAnnouncer extends EventEmitter {
     for (const held of unkeyed) listener.keyed.add(held.config.peerAddress);
     listener.ready
       .then(async () => {
-        const native = await import('../native/index.ts');
+        const native = await import('../../native/index.ts');
         const available = native.availability();
         if (!available.available) throw new Error(`TCP-MD5 needs the native addon: ${available.reason}`);
         for (const held of unkeyed) native.addListenerMd5Key(listener.server, held.config.peerAddress, held.config.password ?? '');

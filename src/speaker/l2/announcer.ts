@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../common/log.ts';
 import { bindAddress, unbindAddress } from '../bind.ts';
 import type { L2Announcement } from '../l2-desired.ts';
-import { availability, PacketSocket } from '../native/index.ts';
+import { availability, PacketSocket } from '../../native/index.ts';
 import {
   advanceClaim,
   answersOverride,

@@ -10,6 +10,7 @@
  */
 import net from 'node:net';
 import { parseIp, stringifyIp } from 'ip-bigint';
+import { macFromBytes } from '../../common/mac.ts';
 
 export const ETHERTYPE_ARP = 0x0806;
 export const ETHERTYPE_IPV4 = 0x0800;
@@ -49,14 +50,6 @@ export function macToBytes(text: string, field: string): Uint8Array {
     throw new FrameInputError(`${field}: ${JSON.stringify(text)} is not a MAC address (aa:bb:cc:dd:ee:ff)`);
   }
   return Uint8Array.from(text.split(/[:-]/), (pair) => parseInt(pair, 16));
-}
-
-export function macFromBytes(bytes: Uint8Array, offset = 0): string {
-  let text = '';
-  for (let i = 0; i < 6; i++) {
-    text += (i ? ':' : '') + (bytes[offset + i] ?? 0).toString(16).padStart(2, '0');
-  }
-  return text;
 }
 
 function ipToBytes(text: string, family: 4 | 6, field: string): Uint8Array {

@@ -53,7 +53,7 @@ describe('the anchorlb image (make image)', function () {
       'opt/anchorlb/bin/anchorlb.js',
       'opt/anchorlb/build/cli/main.js',
       'opt/anchorlb/build/schemas/ipaddresspool.schema.json',
-      'opt/anchorlb/build/speaker/native/build/Release/anchorlb_native.node',
+      'opt/anchorlb/build/native/build/Release/anchorlb_native.node',
       'opt/anchorlb/config/rbac/speaker.yaml',
       'opt/anchorlb/node_modules/@kubernetes/client-node/package.json',
       'etc/passwd',

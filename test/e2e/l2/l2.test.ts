@@ -3,7 +3,7 @@
 // addon). Behaviour checked from the outside: who answers arping/ndisc6, what is on `lo`,
 // whether the client's pings keep being answered when the owner stops, crashes or loses its link.
 import { expect } from 'chai';
-import { availability } from '../../../src/speaker/native/index.ts';
+import { availability } from '../../../src/native/index.ts';
 import { L2Cluster, type DriverMessage } from './cluster.ts';
 import type { ClusterL2StateJson } from './driver.ts';
 

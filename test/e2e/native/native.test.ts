@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { buildArpRequest, buildNeighborSolicitation } from '../../../src/speaker/l2/frames.ts';
-import { availability, interfaceInfo, PacketSocket } from '../../../src/speaker/native/index.ts';
+import { availability, interfaceInfo, PacketSocket } from '../../../src/native/index.ts';
 import { run, Testbed, waitFor } from '../../support/testbed.ts';
 
 const RESPONDER = fileURLToPath(new URL('./fixtures/responder.ts', import.meta.url));
@@ -313,7 +313,7 @@ describe('native addon (e2e, network namespaces)', function () {
 
     it('without CAP_NET_RAW: availability() says so and opening fails with EPERM naming the capability', async () => {
       const probe = [
-        "import { availability, PacketSocket } from './src/speaker/native/index.ts';",
+        "import { availability, PacketSocket } from './src/native/index.ts';",
         'const a = availability({ rawFrames: true });',
         "let error; try { PacketSocket.open({ interface: 'lo', filter: 'arp', onFrame() {}, onError() {} }); } catch (e) { error = { code: e.code, message: e.message }; }",
         'console.log(JSON.stringify({ a, error }));',
@@ -326,14 +326,14 @@ describe('native addon (e2e, network namespaces)', function () {
     });
 
     it('a key longer than 80 bytes or a peer that is not an address is refused before any socket call', async () => {
-      const { setTcpMd5Key, connectTcpWithMd5 } = await import('../../../src/speaker/native/index.ts');
+      const { setTcpMd5Key, connectTcpWithMd5 } = await import('../../../src/native/index.ts');
       expect(() => setTcpMd5Key(0, '192.0.2.1', 'x'.repeat(81))).to.throw(RangeError, /key: TCP-MD5 key is 81 bytes; the limit is 80/);
       expect(() => setTcpMd5Key(0, 'router-1', 'k')).to.throw(TypeError, /peerAddress: "router-1"/);
       expect(() => connectTcpWithMd5({ host: '192.0.2.1', port: 179, localAddress: '2001:db8::1', key: 'k' })).to.throw(TypeError, /localAddress/);
     });
 
     it('socket options refuse out-of-range TTLs, non-sockets and sockets without an fd, naming the value', async () => {
-      const { setIpTtl, setIpMinTtl, setTcpMd5Key } = await import('../../../src/speaker/native/index.ts');
+      const { setIpTtl, setIpMinTtl, setTcpMd5Key } = await import('../../../src/native/index.ts');
       expect(() => setIpTtl(3, 0)).to.throw(/TTL 0 is out of range 1\.\.255/).with.property('code', 'EINVAL');
       expect(() => setIpMinTtl(3, 256)).to.throw(/minimum TTL 256 is out of range 0\.\.255/).with.property('code', 'EINVAL');
       expect(() => setIpTtl(-1, 64)).to.throw(/fd -1: not a socket/).with.property('code', 'EBADF');

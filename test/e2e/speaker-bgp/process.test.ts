@@ -109,6 +109,16 @@ endpoints:
     expect(ping.stdout).to.include('3 received');
   });
 
+  it('kubectl get bgppeer shows every node\'s session Established with the one prefix it sends (the speakers\' own status writes)', async () => {
+    type PeerStatus = { status?: { nodes?: Array<{ node: string; state: string; prefixesSent: number }>; establishedNodes?: number } };
+    const seen = await waitFor('three Established entries on BGPPeer router', async () => {
+      const peer = JSON.parse(await kubectl(['get', 'bgppeer', 'router', '-n', NS, '-o', 'json'])) as PeerStatus;
+      const nodes = (peer.status?.nodes ?? []).map((n) => [n.node, n.state, n.prefixesSent]);
+      return nodes.length === 3 && nodes.every(([, state, sent]) => state === 'Established' && sent === 1) && { nodes, established: peer.status?.establishedNodes };
+    }, 60_000, 200);
+    expect(seen).to.deep.equal({ nodes: NODE_NAMES.map((name) => [name, 'Established', 1]), established: 3 });
+  });
+
   it('rolling restart (SIGTERM, then a new process) of every speaker while the client streams to the restarted node\'s own IP: zero lost', async () => {
     for (const name of NODE_NAMES) {
       const vip = vipOf(name);

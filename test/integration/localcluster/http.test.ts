@@ -59,16 +59,19 @@ describe('local API server HTTP details', () => {
     const created = await call(server, 'POST', '/apis/example.anchorlb.io/v1/namespaces/default/gadgets', { metadata: { name: 'g1' }, spec: { any: 'thing' } });
     expect(created.status).to.equal(201);
     const events: string[] = [];
+    let watching: () => void = () => undefined;
+    const answered = new Promise<void>((resolve) => (watching = resolve));
     const ended = new Promise<void>((resolve, reject) => {
       const req = request(new URL(`/apis/example.anchorlb.io/v1/namespaces/default/gadgets?watch=true&resourceVersion=${String((created.json.metadata as { resourceVersion: string }).resourceVersion)}`, server.url), (res) => {
+        watching();
         createInterface(res).on('line', (line) => events.push((JSON.parse(line) as { type: string }).type));
         res.on('end', () => resolve());
       });
       req.on('error', reject);
       req.end();
     });
-    // Let the watch reach the server before deleting.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The server has the watch once it has answered it (status and headers), before any event.
+    await answered;
     expect((await call(server, 'DELETE', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gadgets.example.anchorlb.io')).status).to.equal(200);
     await ended;
     expect(events).to.deep.equal(['DELETED']);

@@ -19,8 +19,7 @@ describe('anchorlb operator command line', function () {
 
   it('refuses a metrics port that is not one', async () => {
     const result = await runOperator(['--metrics-port', '70000']);
-    expect(result.code).to.equal(1);
-    expect(result.stderr).to.contain("'--metrics-port <port>' argument '70000' is invalid. expected an integer from 0 to 65535");
+    expect([result.code, result.stderr]).to.deep.equal([2, 'anchorlb operator: --metrics-port: expected an integer from 0 to 65535, got "70000"\n']);
   });
 
   it('names the RBAC directory it cannot read, and the kubeconfig it cannot load', async () => {

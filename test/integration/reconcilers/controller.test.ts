@@ -36,6 +36,25 @@ describe('controller against the local API server', function () {
     const list = await rest.getJson<{ items: Array<{ reason: string; message: string; involvedObject: { name: string } }> }>('/api/v1/namespaces/shop/events');
     return list.items.filter((event) => event.involvedObject.name === name);
   };
+  /**
+   * A rival writes `foreign` into the Service's status again each time anchorlb has answered the
+   * previous write, until anchorlb steps back: what it did after each write, as a user sees it
+   * (its own address back in the status, or its StatusConflict condition set).
+   */
+  const fightRival = async (name: string, foreign: string, ours: string) => {
+    const answers: Array<'rewrote' | 'stepped back'> = [];
+    while (answers.length < 6 && answers.at(-1) !== 'stepped back') {
+      await rest.patch(`${SERVICES}/${name}/status`, { status: { loadBalancer: { ingress: [{ ip: foreign }] } } });
+      answers.push(
+        await waitFor(`anchorlb answers the rival write #${answers.length + 1} on ${name}`, async () => {
+          const service = await rest.getJson<V1Service & { status: { conditions?: Array<{ type: string; status: string }> } }>(`${SERVICES}/${name}`);
+          if (service.status.loadBalancer?.ingress?.[0]?.ip === ours) return 'rewrote' as const;
+          return service.status.conditions?.some((c) => c.type === 'anchorlb.io/StatusConflict' && c.status === 'True') ? ('stepped back' as const) : undefined;
+        }),
+      );
+    }
+    return answers;
+  };
   const startController = async (options: { rivalQuietMs?: number } = {}) => {
     controller = new ServiceController({ kubeConfig: cluster.kubeConfig, poolNamespace: 'anchorlb-system', logger: createLogger('controller-test', 'silent'), registry: new Registry(), ...options });
     await controller.start();
@@ -106,14 +125,10 @@ describe('controller against the local API server', function () {
     await startController({ rivalQuietMs: 3_600_000 });
     await rest.create(SERVICES, lbService('contested', { annotations: { 'anchorlb.io/address-pool': 'spare' } }));
     const ours = await waitFor('contested gets an address', async () => ((await ingress('contested')).length > 0 ? ingress('contested') : undefined));
-    let rivalWrites = 0;
-    for (let round = 0; round < 6; round++) {
-      await rest.patch(`${SERVICES}/contested/status`, { status: { loadBalancer: { ingress: [{ ip: '203.0.113.77' }] } } });
-      rivalWrites++;
-      await new Promise((resolve) => setTimeout(resolve, 150));
-      await controller!.idle();
-    }
-    expect(rivalWrites).to.equal(6);
+    expect(await fightRival('contested', '203.0.113.77', ours[0]!)).to.deep.equal(['rewrote', 'rewrote', 'stepped back']);
+    // Stepped back for good (the quiet period is an hour): a further rival write is left alone too.
+    await rest.patch(`${SERVICES}/contested/status`, { status: { loadBalancer: { ingress: [{ ip: '203.0.113.77' }] } } });
+    await controller!.idle();
     const event = await waitFor('StatusConflict event', async () => (await eventsFor('contested')).find((e) => e.reason === 'StatusConflict'));
     expect(event.message).to.contain('203.0.113.77').and.contain(ours[0]);
     const service = await rest.getJson<V1Service & { status: { conditions?: Array<{ type: string; status: string }> } }>(`${SERVICES}/contested`);
@@ -125,11 +140,7 @@ describe('controller against the local API server', function () {
     await startController({ rivalQuietMs: 1_000 });
     await rest.create(SERVICES, lbService('contested-briefly', { annotations: { 'anchorlb.io/address-pool': 'spare' } }));
     const ours = await waitFor('contested-briefly gets an address', async () => ((await ingress('contested-briefly')).length > 0 ? ingress('contested-briefly') : undefined));
-    for (let round = 0; round < 4; round++) {
-      await rest.patch(`${SERVICES}/contested-briefly/status`, { status: { loadBalancer: { ingress: [{ ip: '203.0.113.78' }] } } });
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      await controller!.idle();
-    }
+    expect(await fightRival('contested-briefly', '203.0.113.78', ours[0]!)).to.deep.equal(['rewrote', 'rewrote', 'stepped back']);
     await waitFor('StatusConflict event', async () => (await eventsFor('contested-briefly')).find((e) => e.reason === 'StatusConflict'));
     // The rival is gone now: after the quiet period anchorlb's address comes back.
     await waitFor('anchorlb writes again', async () => (await ingress('contested-briefly'))[0] === ours[0] || undefined);

@@ -11,7 +11,7 @@ describe('anchorlb command', () => {
     expect(program.name()).to.equal('anchorlb');
     expect(program.version()).to.equal(PACKAGE_VERSION);
     expect(program.helpInformation()).to.contain('Bare-metal load balancer for Kubernetes');
-    expect(program.commands.map((command) => command.name())).to.have.members(['convert', 'bgp-announce', 'local-apiserver', 'controller', 'speaker', 'operator', 'doctor']);
+    expect(program.commands.map((command) => command.name())).to.have.members(['convert', 'bgp-announce', 'bfd', 'local-apiserver', 'controller', 'speaker', 'operator', 'doctor']);
   });
 
   it('loads only the subcommand it runs', async () => {

@@ -16,7 +16,7 @@ import { closeSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { macFromBytes } from '../l2/frames.ts';
+import { macFromBytes } from '../common/mac.ts';
 
 /** ANCHORLB_NATIVE_ADDON points at an addon built elsewhere (packaging) or at a broken one (tests). */
 const ADDON_PATH = process.env.ANCHORLB_NATIVE_ADDON ?? fileURLToPath(new URL('./build/Release/anchorlb_native.node', import.meta.url));
@@ -268,10 +268,6 @@ export function setIpMinTtl(target: HasFd, ttl: number): void {
 /** Key every connection from `peerAddress` to this listening server must carry. */
 export function addListenerMd5Key(server: net.Server, peerAddress: string, key: string | Uint8Array): void {
   setTcpMd5Key(server, peerAddress, key);
-}
-
-export function removeListenerMd5Key(server: net.Server, peerAddress: string): void {
-  setTcpMd5Key(server, peerAddress, Buffer.alloc(0));
 }
 
 export interface Md5ConnectOptions {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const WRAPPER = fileURLToPath(new URL('../../../../src/speaker/native/index.ts', import.meta.url));
+const WRAPPER = fileURLToPath(new URL('../../../src/native/index.ts', import.meta.url));
 
 const PROBE = `
 const native = await import(${JSON.stringify(WRAPPER)});

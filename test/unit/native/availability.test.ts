@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { hasEffectiveCapability } from '../../../../src/speaker/native/index.ts';
+import { hasEffectiveCapability } from '../../../src/native/index.ts';
 
 const CAP_NET_RAW = 13;
 
