@@ -85,6 +85,8 @@ export function registerSpeakerCommand(program: Command): void {
       const node = await rest.getJson<V1Node>(`/api/v1/nodes/${flags.nodeName}`).catch(() => undefined);
       const nodeAddresses = (node?.status?.addresses ?? []).filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP').map((a) => a.address);
 
+      const registry = new Registry();
+      collectDefaultMetrics({ register: registry });
       let nodeSpeaker: NodeSpeaker;
       try {
         nodeSpeaker = new NodeSpeaker({
@@ -97,6 +99,7 @@ export function registerSpeakerCommand(program: Command): void {
           liveness: { key: Buffer.from(encodedKey, 'base64'), port: livenessPort, intervalMs: intervalSeconds * 1000, missedHeartbeats: missed, bindAddress: '0.0.0.0' },
           ...(flags.interfaces ? { interfaces: flags.interfaces.split(',').map((name) => name.trim()).filter(Boolean) } : {}),
           nodeAddresses,
+          registry,
         });
       } catch (error) {
         if (error instanceof RawAccessError) {
@@ -106,8 +109,6 @@ export function registerSpeakerCommand(program: Command): void {
         throw error;
       }
 
-      const registry = new Registry();
-      collectDefaultMetrics({ register: registry });
       let ready = false;
       const health = await startHealthServer({ host: flags.metricsHost, port: metricsPort, registry, ready: () => ready });
       await nodeSpeaker.start();

@@ -190,6 +190,11 @@ export class BgpAnnouncer extends EventEmitter {
     });
   }
 
+  /** UPDATE messages sent on the peer's current session (for the metrics). */
+  updatesSent(peer: string): number {
+    return this.held.get(peer)?.session?.stats.updatesSent ?? 0;
+  }
+
   /**
    * The prefixes a peer's session carries now, once Established (none otherwise): what the
    * node really announces, for VIPStatus — a draining node's withdrawn routes are not in it.
