@@ -24,3 +24,14 @@ export async function promtoolCheckMetrics(exposition: string): Promise<void> {
   const problems = `${result.stdout}${result.stderr}`.split('\n').filter((line) => line.trim() !== '' && !LIBRARY_LINT.test(line));
   if (result.code !== 0 && problems.length > 0) throw new Error(`promtool check metrics refused the scrape:\n${problems.join('\n')}`);
 }
+
+/** The value of one sample in an exposition: the series `name` whose labels include `labels`; undefined when there is none. */
+export function sampleOf(exposition: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of exposition.split('\n')) {
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (match?.[1] !== name) continue;
+    const has = new Map([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([key, value]) => has.get(key) === value)) return Number(match[3]);
+  }
+  return undefined;
+}
