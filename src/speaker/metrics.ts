@@ -57,28 +57,19 @@ export class SpeakerMetrics {
   constructor(registry: Registry, sources: SpeakerMetricSources) {
     const registers = [registry];
     const node = sources.node;
-    const perAnnouncement = (gauge: Gauge<'service' | 'protocol' | 'node' | 'ip'>, list: Announcement[]) => {
-      gauge.reset();
-      for (const a of list) for (const s of a.services) gauge.set({ service: `${s.namespace}/${s.name}`, protocol: a.protocol, node, ip: a.ip }, 1);
-    };
-    new Gauge({
-      name: 'anchorlb_speaker_announced',
-      help: 'Service IPs this node means to announce (intent), by protocol',
-      labelNames: ['service', 'protocol', 'node', 'ip'],
-      registers,
-      collect() {
-        perAnnouncement(this, sources.intended());
-      },
-    });
-    new Gauge({
-      name: 'anchorlb_speaker_announced_actual',
-      help: 'Service IPs this node really announces: L2 answered, BGP carried by an Established session',
-      labelNames: ['service', 'protocol', 'node', 'ip'],
-      registers,
-      collect() {
-        perAnnouncement(this, sources.announced());
-      },
-    });
+    const perAnnouncement = (name: string, help: string, list: () => Announcement[]) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['service', 'protocol', 'node', 'ip'],
+        registers,
+        collect() {
+          this.reset();
+          for (const a of list()) for (const s of a.services) this.set({ service: `${s.namespace}/${s.name}`, protocol: a.protocol, node, ip: a.ip }, 1);
+        },
+      });
+    perAnnouncement('anchorlb_speaker_announced', 'Service IPs this node means to announce (intent), by protocol', () => sources.intended());
+    perAnnouncement('anchorlb_speaker_announced_actual', 'Service IPs this node really announces: L2 answered, BGP carried by an Established session', () => sources.announced());
     new Gauge({
       name: 'anchorlb_speaker_announce_drift',
       help: 'IPs whose real announcement differs from the intent (1 per IP and protocol)',
