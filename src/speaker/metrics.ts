@@ -5,6 +5,7 @@
  * `announcementDrift` is the pure part: intent against what is really announced.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { SessionStats } from '../bgp/session.ts';
 import type { PeerSessionStatus } from './bgp/announcer.ts';
 import type { IpFrameCounts } from './l2/announcer.ts';
 import type { ServiceRef } from './vipstatus.ts';
@@ -25,13 +26,20 @@ export interface Drift {
   kind: 'NotAnnounced' | 'NotIntended';
 }
 
+/** A BGP session's message counters (cumulative over its reconnections). */
+export type SessionCounters = Pick<SessionStats, 'updatesSent' | 'notificationsSent' | 'notificationsReceived'>;
+
+export function sessionCounters(stats: Readonly<SessionStats> | undefined): SessionCounters {
+  return { updatesSent: stats?.updatesSent ?? 0, notificationsSent: stats?.notificationsSent ?? 0, notificationsReceived: stats?.notificationsReceived ?? 0 };
+}
+
 /** What the speaker reads at scrape time. */
 export interface SpeakerMetricSources {
   node: string;
   intended(): Announcement[];
   announced(): Announcement[];
   l2Frames(): ReadonlyMap<string, IpFrameCounts> | undefined;
-  bgpSessions(): Array<PeerSessionStatus & { updatesSent: number }>;
+  bgpSessions(): Array<PeerSessionStatus & SessionCounters>;
   liveMembers(): number;
   heartbeatsRefused(): { unauthenticated: number; malformed: number };
 }
@@ -115,16 +123,20 @@ export class SpeakerMetrics {
         for (const session of sources.bgpSessions()) this.set({ peer: session.peer }, session.prefixesSent);
       },
     });
-    new Counter({
-      name: 'anchorlb_bgp_updates_total',
-      help: 'UPDATE messages sent to a peer (from 0 again when the session restarts)',
-      labelNames: ['peer'],
-      registers,
-      collect() {
-        this.reset();
-        for (const session of sources.bgpSessions()) this.inc({ peer: session.peer }, session.updatesSent);
-      },
-    });
+    const bgpCounter = (name: string, help: string, field: keyof SessionCounters) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['peer'],
+        registers,
+        collect() {
+          this.reset();
+          for (const session of sources.bgpSessions()) this.inc({ peer: session.peer }, session[field]);
+        },
+      });
+    bgpCounter('anchorlb_bgp_updates_total', 'UPDATE messages sent to a peer', 'updatesSent');
+    bgpCounter('anchorlb_bgp_notifications_sent_total', 'NOTIFICATION messages sent to a peer', 'notificationsSent');
+    bgpCounter('anchorlb_bgp_notifications_received_total', 'NOTIFICATION messages received from a peer', 'notificationsReceived');
     new Gauge({
       name: 'anchorlb_bfd_session_up',
       help: 'BFD session with a BGP peer that has a bfdProfile is Up (1) or not (0)',

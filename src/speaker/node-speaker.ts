@@ -15,7 +15,7 @@ import { BgpPeerStatusWriter } from './bgp/peer-status.ts';
 import { bindings, defaultBindStateFile, wantedBindings } from './bind.ts';
 import { L2Announcer, type L2AnnouncerEvent } from './l2/announcer.ts';
 import { LinkWatcher, readLinkState, type LinkChange, type LinkState } from './l2/links.ts';
-import { SpeakerMetrics, type Announcement } from './metrics.ts';
+import { SpeakerMetrics, sessionCounters, type Announcement } from './metrics.ts';
 import { Speaker } from './speaker.ts';
 import { VipStatusWriter, type AnnouncedVip, type ServiceRef } from './vipstatus.ts';
 
@@ -120,7 +120,7 @@ export class NodeSpeaker {
       intended: () => this.intended(),
       announced: () => this.announced().map((vip) => ({ ip: vip.ip, protocol: vip.mode === 'L2' ? 'layer2' : 'bgp', services: vip.services })),
       l2Frames: () => l2?.framesByIp,
-      bgpSessions: () => (bgp ? bgp.status().map((status) => ({ ...status, updatesSent: bgp.updatesSent(status.peer) })) : []),
+      bgpSessions: () => (bgp ? bgp.status().map((status) => ({ ...status, ...sessionCounters(bgp.sessionStats(status.peer)) })) : []),
       liveMembers: () => speaker.liveness.membership.live().size,
       heartbeatsRefused: () => ({ unauthenticated: speaker.liveness.counters.unauthenticated, malformed: speaker.liveness.counters.malformed }),
     });

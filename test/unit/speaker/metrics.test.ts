@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
-import { announcementDrift, SpeakerMetrics, type Announcement, type SpeakerMetricSources } from '../../../src/speaker/metrics.ts';
+import { announcementDrift, SpeakerMetrics, type Announcement, type SessionCounters, type SpeakerMetricSources } from '../../../src/speaker/metrics.ts';
 import type { PeerSessionStatus } from '../../../src/speaker/bgp/announcer.ts';
 import { sampleOf } from '../../support/promtool.ts';
 
@@ -23,7 +23,7 @@ describe('speaker/metrics', () => {
   });
 
   describe('SpeakerMetrics scrape', () => {
-    const session = (peer: string, state: PeerSessionStatus['state'], bfd?: 'Up' | 'Down'): PeerSessionStatus & { updatesSent: number } => ({
+    const session = (peer: string, state: PeerSessionStatus['state'], bfd?: 'Up' | 'Down'): PeerSessionStatus & SessionCounters => ({
       peer,
       node: 'node1',
       state,
@@ -31,6 +31,8 @@ describe('speaker/metrics', () => {
       prefixesSent: state === 'Established' ? 2 : 0,
       prefixesReceived: 0,
       updatesSent: 3,
+      notificationsSent: 1,
+      notificationsReceived: 0,
       ...(bfd ? { bfd: { profile: 'fast', state: bfd } } : {}),
     });
     const sources = (over: Partial<SpeakerMetricSources> = {}): SpeakerMetricSources => ({
@@ -59,6 +61,8 @@ describe('speaker/metrics', () => {
       expect(sampleOf(text, 'anchorlb_bgp_session_up', { peer: 'tor-b' })).to.equal(0);
       expect(sampleOf(text, 'anchorlb_bgp_announced_prefixes', { peer: 'tor-a' })).to.equal(2);
       expect(sampleOf(text, 'anchorlb_bgp_updates_total', { peer: 'tor-a' })).to.equal(3);
+      expect(sampleOf(text, 'anchorlb_bgp_notifications_sent_total', { peer: 'tor-b' })).to.equal(1);
+      expect(sampleOf(text, 'anchorlb_bgp_notifications_received_total', { peer: 'tor-b' })).to.equal(0);
       expect(sampleOf(text, 'anchorlb_bfd_session_up', { peer: 'tor-b' })).to.equal(0);
       expect(sampleOf(text, 'anchorlb_speaker_members')).to.equal(3);
       expect(sampleOf(text, 'anchorlb_speaker_heartbeats_refused_total', { reason: 'unauthenticated' })).to.equal(2);
