@@ -5,7 +5,7 @@ SHELL := /bin/bash
 # The real cluster's nodes (make cluster, test/realcluster): containerd with runc, CNI plugins,
 # catatonit for the pause image, iptables/conntrack for kube-proxy, openssl for certificates.
 REALCLUSTER_PACKAGES := containerd runc catatonit containernetworking-plugins iptables conntrack openssl
-DEBIAN_PACKAGES := frr bird2 gobgpd iproute2 iputils-arping iputils-ping ndisc6 tcpdump libpcap-dev python3 make g++ podman skopeo $(REALCLUSTER_PACKAGES)
+DEBIAN_PACKAGES := frr bird2 gobgpd prometheus iproute2 iputils-arping iputils-ping ndisc6 tcpdump libpcap-dev python3 make g++ podman skopeo $(REALCLUSTER_PACKAGES)
 NPM_STAMP := node_modules/.anchorlb-installed
 
 .PHONY: setup setup-debian setup-npm setup-kubectl setup-native gen gen-check lint typecheck test test-unit test-only build image

@@ -90,6 +90,8 @@ export interface SessionStats {
   routeRefreshReceived: number;
   endOfRibReceived: number;
   updatesSent: number;
+  notificationsSent: number;
+  notificationsReceived: number;
   establishedCount: number;
   lastError?: string;
   /** The peer's last NOTIFICATION, as text. */
@@ -117,6 +119,8 @@ export class BgpSession extends EventEmitter {
     routeRefreshReceived: 0,
     endOfRibReceived: 0,
     updatesSent: 0,
+    notificationsSent: 0,
+    notificationsReceived: 0,
     establishedCount: 0,
   };
   private fsm: Fsm;
@@ -247,7 +251,9 @@ export class BgpSession extends EventEmitter {
         return;
       case 'send': {
         const conn = this.conns.get(action.conn);
-        if (conn) this.write(conn, encodeMessage(action.message, conn.options));
+        if (!conn) return;
+        if (action.message.type === 'notification') this.stats.notificationsSent++;
+        this.write(conn, encodeMessage(action.message, conn.options));
         return;
       }
       case 'close': {
@@ -394,6 +400,7 @@ export class BgpSession extends EventEmitter {
   private noteNotification(message: Extract<BgpMessage, { type: 'notification' }>): void {
     const communication = shutdownCommunication(message);
     const text = `${describeError(message.code, message.subcode)}${communication ? `: "${communication}"` : ''}`;
+    this.stats.notificationsReceived++;
     this.stats.lastNotificationReceived = text;
     this.log.warn({ peer: this.config.peerAddress, notification: text }, 'BGP NOTIFICATION received');
   }

@@ -83,32 +83,33 @@ export function registerSpeakerCommand(program: Command): void {
       const node = await rest.getJson<V1Node>(`/api/v1/nodes/${flags.nodeName}`).catch(() => undefined);
       const nodeAddresses = (node?.status?.addresses ?? []).filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP').map((a) => a.address);
 
-      let nodeSpeaker: NodeSpeaker;
-      try {
-        nodeSpeaker = new NodeSpeaker({
-          kubeConfig,
-          nodeName: flags.nodeName,
-          namespace: flags.namespace,
-          loadBalancerClass: flags.loadBalancerClass,
-          modes: { l2: modes.has('l2'), bgp: modes.has('bgp') },
-          logger,
-          liveness: { key: Buffer.from(encodedKey, 'base64'), port: livenessPort, intervalMs: intervalSeconds * 1000, missedHeartbeats: missed, bindAddress: '0.0.0.0' },
-          ...(flags.interfaces ? { interfaces: flags.interfaces.split(',').map((name) => name.trim()).filter(Boolean) } : {}),
-          nodeAddresses,
-        });
-      } catch (error) {
-        if (error instanceof RawAccessError) {
-          process.stderr.write(`anchorlb speaker: ${error.message}\n`);
-          process.exit(1);
-        }
-        throw error;
-      }
-
+      const nodeName = flags.nodeName;
       await runDaemon({
         name: 'speaker',
         logger,
         metrics: { host: flags.metricsHost, port: metricsPort },
-        start: async () => {
+        start: async (registry) => {
+          let nodeSpeaker: NodeSpeaker;
+          try {
+            nodeSpeaker = new NodeSpeaker({
+              kubeConfig,
+              nodeName,
+              namespace: flags.namespace,
+              loadBalancerClass: flags.loadBalancerClass,
+              modes: { l2: modes.has('l2'), bgp: modes.has('bgp') },
+              logger,
+              liveness: { key: Buffer.from(encodedKey, 'base64'), port: livenessPort, intervalMs: intervalSeconds * 1000, missedHeartbeats: missed, bindAddress: '0.0.0.0' },
+              ...(flags.interfaces ? { interfaces: flags.interfaces.split(',').map((name) => name.trim()).filter(Boolean) } : {}),
+              nodeAddresses,
+              registry,
+            });
+          } catch (error) {
+            if (error instanceof RawAccessError) {
+              process.stderr.write(`anchorlb speaker: ${error.message}\n`);
+              process.exit(1);
+            }
+            throw error;
+          }
           await nodeSpeaker.start();
           return {
             daemon: {
@@ -117,7 +118,7 @@ export function registerSpeakerCommand(program: Command): void {
                 return nodeSpeaker.shutdown();
               },
             },
-            fields: { node: flags.nodeName, modes: [...modes] },
+            fields: { node: nodeName, modes: [...modes] },
           };
         },
       });

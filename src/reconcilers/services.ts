@@ -6,7 +6,7 @@
  */
 import type { V1Namespace, V1Service } from '@kubernetes/client-node';
 import type { KubeConnection } from '../kube/connection.ts';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { SERVICE_ANNOTATIONS } from '../api/annotations.ts';
 import { GROUP, VERSION, PLURALS, type IPAddressPool } from '../api/index.ts';
 import { Allocator, type Failure, type Release } from '../allocator/allocator.ts';
@@ -17,6 +17,7 @@ import { Informer } from '../kube/informer.ts';
 import { KubeRest } from '../kube/rest.ts';
 import { WorkQueue, type ReconcileResult } from '../kube/workqueue.ts';
 import { currentIngressIPs, isLoadBalancer, isOurs, poolsInPrecedence, poolToSpec, serviceKey, serviceToRequest } from './service-request.ts';
+import { ControllerMetrics } from './metrics.ts';
 import { poolStatusPatch } from './pool-status.ts';
 
 export interface ServiceControllerOptions {
@@ -61,7 +62,8 @@ export class ServiceController {
   private readonly servingGeneration = new Map<string, number>();
   /** The refusal each pool's last Event told, so that it is told once. */
   private readonly saidRefusal = new Map<string, string>();
-  private readonly metrics;
+  private readonly metrics: ControllerMetrics;
+  private poolsLoaded = false;
 
   constructor(private readonly options: ServiceControllerOptions) {
     const { kubeConfig, logger } = options;
@@ -74,11 +76,7 @@ export class ServiceController {
     this.queue = new WorkQueue((key) => (key === POOLS_KEY ? this.reconcilePools() : this.reconcileService(key)), {
       onError: (key, error, retryInMs) => logger.warn({ key, err: error instanceof Error ? error.message : String(error), retryInMs }, 'reconcile failed'),
     });
-    this.metrics = {
-      total: new Gauge({ name: 'anchorlb_pool_addresses_total', help: 'Addresses in a pool', labelNames: ['pool', 'family'], registers: [options.registry] }),
-      inUse: new Gauge({ name: 'anchorlb_pool_addresses_in_use', help: 'Addresses of a pool assigned to Services', labelNames: ['pool', 'family'], registers: [options.registry] }),
-      errors: new Counter({ name: 'anchorlb_allocation_errors_total', help: 'Allocations that failed, by reason', labelNames: ['reason'], registers: [options.registry] }),
-    };
+    this.metrics = new ControllerMetrics(options.registry, { configLoaded: () => this.poolsLoaded, refusedPools: () => this.allocator.refusedPools().length });
   }
 
   async start(): Promise<void> {
@@ -120,6 +118,7 @@ export class ServiceController {
 
   private applyPools(): Release[] {
     const result = this.allocator.setPools(poolsInPrecedence(this.pools.list()).map(poolToSpec));
+    this.poolsLoaded = true;
     return result.released;
   }
 

@@ -3,6 +3,7 @@
  * desired state) wired to the L2 and BGP announcers, the BGPPeer status writer and
  * VIPStatus, which report what the announcers actually do, never what was intended.
  */
+import type { Registry } from 'prom-client';
 import type { KubeConnection } from '../kube/connection.ts';
 import type { Logger } from '../common/log.ts';
 import { EventRecorder } from '../kube/events.ts';
@@ -14,6 +15,7 @@ import { BgpPeerStatusWriter } from './bgp/peer-status.ts';
 import { bindings, defaultBindStateFile, wantedBindings } from './bind.ts';
 import { L2Announcer, type L2AnnouncerEvent } from './l2/announcer.ts';
 import { LinkWatcher, readLinkState, type LinkChange, type LinkState } from './l2/links.ts';
+import { SpeakerMetrics, sessionCounters, type Announcement } from './metrics.ts';
 import { Speaker } from './speaker.ts';
 import { VipStatusWriter, type AnnouncedVip, type ServiceRef } from './vipstatus.ts';
 
@@ -31,6 +33,8 @@ export interface NodeSpeakerOptions {
   nodeAddresses: string[];
   /** Record of the addresses bound to interfaces, so a restart removes what a killed run left (default: defaultBindStateFile). */
   bindStateFile?: string;
+  /** Where the speaker's series go (src/speaker/metrics.ts); none: not measured. */
+  registry?: Registry;
 }
 
 /** How long a leaving speaker tries to delete its VIPStatus objects (the API server may be gone too). */
@@ -59,6 +63,7 @@ export class NodeSpeaker {
   private links: LinkWatcher | undefined;
   /** IP → what was last reported about this node having none of its advertisements' interfaces. */
   private readonly noInterfaceReported = new Map<string, string>();
+  private readonly metrics?: SpeakerMetrics;
 
   constructor(private readonly options: NodeSpeakerOptions) {
     const { logger, nodeName } = options;
@@ -89,9 +94,11 @@ export class NodeSpeaker {
       backoffBaseMs: 500,
       onError: (key, error, retryInMs) => logger.warn({ key, err: error instanceof Error ? error.message : String(error), retryInMs }, 'status write failed'),
     });
+    if (options.registry) this.metrics = this.measure(options.registry);
     this.l2?.onEvent((event) => void this.onL2Event(event));
     // A node back from a partition may have pulled clients to itself: say again who holds our IPs.
     this.speaker.liveness.onEvent((event) => {
+      if (event.type === 'joined' || event.type === 'left' || event.type === 'failed') this.metrics?.memberEvents.inc({ event: event.type });
       if (event.type === 'joined') this.l2?.reannounce();
     });
     this.bgp?.on('bindFailed', (failure: BindFailure) => void this.reportBindFailure(failure, 'BGP'));
@@ -104,6 +111,27 @@ export class NodeSpeaker {
       this.writes.add('vips');
       void this.reportNoMatchingInterface(view.l2?.noMatchingInterface ?? new Map());
     });
+  }
+
+  private measure(registry: Registry): SpeakerMetrics {
+    const { l2, bgp, speaker } = this;
+    return new SpeakerMetrics(registry, {
+      node: this.options.nodeName,
+      intended: () => this.intended(),
+      announced: () => this.announced().map((vip) => ({ ip: vip.ip, protocol: vip.mode === 'L2' ? 'layer2' : 'bgp', services: vip.services })),
+      l2Frames: () => l2?.framesByIp,
+      bgpSessions: () => (bgp ? bgp.status().map((status) => ({ ...status, ...sessionCounters(bgp.sessionStats(status.peer)) })) : []),
+      liveMembers: () => speaker.liveness.membership.live().size,
+      heartbeatsRefused: () => ({ unauthenticated: speaker.liveness.counters.unauthenticated, malformed: speaker.liveness.counters.malformed }),
+    });
+  }
+
+  /** What the desired state says this node announces: the L2 IPs it owns, the BGP routes of its sessions. */
+  private intended(): Announcement[] {
+    const view = this.speaker.view;
+    const l2: Announcement[] = [...(view.l2?.announcements.keys() ?? [])].map((ip) => ({ ip, protocol: 'layer2', services: this.servicesOn(ip) }));
+    const bgpIps = new Set((view.bgp?.sessions ?? []).flatMap((session) => [...session.prefixes.keys()].map((prefix) => prefix.split('/')[0] ?? prefix)));
+    return [...l2, ...[...bgpIps].map((ip): Announcement => ({ ip, protocol: 'bgp', services: this.servicesOn(ip) }))];
   }
 
   /** The interfaces this node announces from when an advertisement names none: the listed ones present, else the announceable ones. */
@@ -176,6 +204,7 @@ export class NodeSpeaker {
       if (this.l2Held.has(event.ip)) return;
       this.l2Held.set(event.ip, { interface: event.interface, since: new Date().toISOString() });
       const transition = this.speaker.transitions.transitionFor(event.ip, Date.now());
+      if (transition.outageMs !== undefined) this.metrics?.failoverSeconds.observe({ ip: event.ip, reason: transition.reason }, transition.outageMs / 1000);
       const moved = transition.from ? `, moved from ${transition.from}: ${transition.reason}${transition.outageMs !== undefined ? `, ${transition.outageMs} ms` : ''}` : '';
       for (const service of this.servicesOn(event.ip)) {
         await this.events.record({ apiVersion: 'v1', kind: 'Service', ...service }, 'Normal', 'Announced', `${event.ip} announced from ${this.options.nodeName} via L2 on ${event.interface}${moved}`);
@@ -186,6 +215,7 @@ export class NodeSpeaker {
       await this.reportBindFailure(event, 'L2');
     } else if (event.type === 'conflict') {
       logger.warn(event, 'another host answers for this IP: not announcing it');
+      this.metrics?.conflicts.inc({ ip: event.ip });
       for (const service of this.servicesOn(event.ip)) {
         await this.events.record({ apiVersion: 'v1', kind: 'Service', ...service }, 'Warning', 'Conflict', `${event.ip}: ${event.foreignMac} on ${event.interface} already answers for it; ${this.options.nodeName} does not announce it and probes again in ${Math.round(event.retryInMs / 1000)}s`);
       }
@@ -215,8 +245,12 @@ export class NodeSpeaker {
     await this.peerStatus.write({ peers: view.peers, sessions: this.bgp.status(), conflicts: view.peerConflicts });
   }
 
-  /** What this node really announces: L2 from the announcer's events, BGP from Established sessions carrying the route. */
   private async writeVipStatus(): Promise<void> {
+    await this.vipStatus.write(this.announced());
+  }
+
+  /** What this node really announces: L2 from the announcer's events, BGP from Established sessions carrying the route. */
+  private announced(): AnnouncedVip[] {
     const announced: AnnouncedVip[] = [];
     for (const [ip, held] of this.l2Held) {
       const transition = this.speaker.transitions.transitionFor(ip, Date.parse(held.since));
@@ -234,6 +268,6 @@ export class NodeSpeaker {
         announced.push({ ip, mode: 'BGP', services: this.servicesOn(ip), status: { peers, since } });
       }
     }
-    await this.vipStatus.write(announced);
+    return announced;
   }
 }

@@ -87,6 +87,15 @@ export class SpeakerNodes {
     return child;
   }
 
+  /** The speaker's /metrics now, fetched inside its node namespace from the port its last "speaker running" line names. */
+  async metricsOf(name: string): Promise<string> {
+    const running = readFileSync(this.logOf(name), 'utf8').split('\n').filter((line) => line.includes('"msg":"speaker running"')).at(-1);
+    const port = running === undefined ? undefined : (JSON.parse(running) as { metricsPort?: number }).metricsPort;
+    if (port === undefined) throw new Error(`the speaker on ${name} has not said its metrics port`);
+    const script = `fetch('http://127.0.0.1:${port}/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))`;
+    return (await this.testbed.exec(this.nsOf(name), [process.execPath, '-e', script])).stdout;
+  }
+
   /** Signals a speaker we started, by its PID, and waits until it is gone. */
   async stopSpeaker(name: string, signal: NodeJS.Signals): Promise<void> {
     const child = this.speakers.get(name);

@@ -9,7 +9,7 @@ import net from 'node:net';
 import type { Logger } from '../../common/log.ts';
 import type { Route, RouteAttributes as BgpRouteAttributes } from '../../bgp/adj-rib-out.ts';
 import { parsePrefix } from '../../bgp/codec/index.ts';
-import { BgpSession, type PeerConfig, type SessionState } from '../../bgp/session.ts';
+import { BgpSession, type PeerConfig, type SessionState, type SessionStats } from '../../bgp/session.ts';
 import { sessionKey, type SessionSpec as BfdSessionSpec, type SessionStatus as BfdSessionStatus, type StateChangeEvent } from '../../bfd/endpoint.ts';
 import { BfdService } from '../../bfd/service.ts';
 import { bindAddress, localAddresses, unbindAddress } from '../bind.ts';
@@ -190,6 +190,11 @@ export class BgpAnnouncer extends EventEmitter {
         ...this.bfdStatusOf(held),
       };
     });
+  }
+
+  /** The counters of the peer's session (for the metrics); undefined before it started. */
+  sessionStats(peer: string): Readonly<SessionStats> | undefined {
+    return this.held.get(peer)?.session?.stats;
   }
 
   /**

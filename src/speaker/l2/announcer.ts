@@ -98,6 +98,12 @@ interface InterfaceSocket {
   groups: Set<string>;
 }
 
+export interface IpFrameCounts {
+  requestsReceived: number;
+  responsesSent: number;
+  gratuitousSent: number;
+}
+
 export class L2Announcer {
   readonly counters = {
     probesSent: 0,
@@ -111,6 +117,8 @@ export class L2Announcer {
     bindErrors: 0,
     socketErrors: 0,
   };
+  /** Per IP (kept after a withdraw, as Prometheus counters): requests for it received, replies and gratuitous ARP / unsolicited NA sent. */
+  readonly framesByIp = new Map<string, IpFrameCounts>();
   private readonly timing: ClaimTiming;
   private readonly logger: Logger;
   private readonly claims = new Map<string, ClaimRecord>();
@@ -308,8 +316,15 @@ export class L2Announcer {
       const mac = entry.socket.interface.mac;
       this.send(entry, record.family === 4 ? buildGratuitousArp({ mac, ip: record.ip }) : buildUnsolicitedNeighborAdvertisement({ mac, ip: record.ip }));
       this.counters.announcementsSent++;
+      this.countFrame(record.ip, 'gratuitousSent');
       if (first) this.emit({ type: 'announced', ip: record.ip, interface: entry.socket.interface.name });
     }
+  }
+
+  private countFrame(ip: string, kind: keyof IpFrameCounts): void {
+    const counts = this.framesByIp.get(ip) ?? { requestsReceived: 0, responsesSent: 0, gratuitousSent: 0 };
+    counts[kind]++;
+    this.framesByIp.set(ip, counts);
   }
 
   private send(entry: InterfaceSocket, frame: Buffer): void {
@@ -489,7 +504,9 @@ export class L2Announcer {
     if (!question) return;
     const record = this.claims.get(question.ip);
     if (!record?.interfaces.includes(interfaceName)) return;
+    if (!question.probe) this.countFrame(record.ip, 'requestsReceived');
     if (!(question.probe ? answersProbes(record.claim) : answersRequests(record.claim))) return;
+    this.countFrame(record.ip, 'responsesSent');
     if (parsed.frame.kind === 'arp') {
       this.send(entry, buildArpReply(parsed.frame.arp, ownMac));
       this.counters.arpRepliesSent++;

@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { requireRoot } from '../../support/preconditions.ts';
 import { SPEAKER_NAMESPACE as NS, withSpeakerNodes } from '../../support/speaker-nodes.ts';
+import { promtoolCheckMetrics, requirePromtool, sampleOf } from '../../support/promtool.ts';
 import { waitFor, type FrrRouter, type Testbed } from '../../support/testbed.ts';
 
 const APP_NS = 'shop';
@@ -117,6 +118,23 @@ endpoints:
       return nodes.length === 3 && nodes.every(([, state, sent]) => state === 'Established' && sent === 1) && { nodes, established: peer.status?.establishedNodes };
     }, 60_000, 200);
     expect(seen).to.deep.equal({ nodes: NODE_NAMES.map((name) => [name, 'Established', 1]), established: 3 });
+  });
+
+  it("each speaker's /metrics: the session with the router up, one prefix announced, its own IP announced by bgp (intent and really); promtool check metrics passes", async function () {
+    requirePromtool(this);
+    for (const name of NODE_NAMES) {
+      const text = await waitFor(`${name}'s session up in its metrics`, async () => {
+        const body = await nodes().metricsOf(name);
+        return sampleOf(body, 'anchorlb_bgp_session_up', { peer: 'router' }) === 1 && body;
+      }, 30_000, 200);
+      const own = { service: `${APP_NS}/web-${name}`, protocol: 'bgp', node: name, ip: vipOf(name) };
+      expect(sampleOf(text, 'anchorlb_bgp_announced_prefixes', { peer: 'router' }), name).to.equal(1);
+      expect(sampleOf(text, 'anchorlb_bgp_updates_total', { peer: 'router' }), name).to.be.at.least(1);
+      expect(sampleOf(text, 'anchorlb_speaker_announced', own), name).to.equal(1);
+      expect(sampleOf(text, 'anchorlb_speaker_announced_actual', own), name).to.equal(1);
+      expect(sampleOf(text, 'anchorlb_speaker_announce_drift'), name).to.equal(undefined);
+      await promtoolCheckMetrics(text);
+    }
   });
 
   it('rolling restart (SIGTERM, then a new process) of every speaker while the client streams to the restarted node\'s own IP: zero lost', async () => {

@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { DEFAULT_LIVENESS } from '../../../src/speaker/liveness/membership.ts';
 import { Pinger } from '../l2/cluster.ts';
 import { SPEAKER_NAMESPACE as NS, withSpeakerNodes } from '../../support/speaker-nodes.ts';
+import { promtoolCheckMetrics, requirePromtool, sampleOf } from '../../support/promtool.ts';
 import { type Testbed, waitFor } from '../../support/testbed.ts';
 
 const APP_NS = 'shop';
@@ -132,6 +133,29 @@ spec:
     expect(statuses[0]?.status?.lastTransition?.reason).to.equal('Elected');
   });
 
+  it("the owner's /metrics: the IP announced (intent and really) by layer2, ARP requests, replies and gratuitous ARP counted, no drift; promtool check metrics passes", async function () {
+    requirePromtool(this);
+    expect(firstOwner, 'the first test found the owner').to.not.equal('');
+    const announced = { service: `${APP_NS}/web`, protocol: 'layer2', node: firstOwner, ip: VIP };
+    // arping in the first test asked twice: those requests were received and answered.
+    const text = await waitFor('the owner to show the announcement', async () => {
+      const body = await nodes().metricsOf(firstOwner);
+      return sampleOf(body, 'anchorlb_speaker_announced_actual', announced) === 1 && body;
+    }, 20_000, 200);
+    expect(sampleOf(text, 'anchorlb_speaker_announced', announced)).to.equal(1);
+    expect(sampleOf(text, 'anchorlb_speaker_announce_drift')).to.equal(undefined);
+    expect(sampleOf(text, 'anchorlb_layer2_gratuitous_sent_total', { ip: VIP })).to.be.at.least(1);
+    expect(sampleOf(text, 'anchorlb_layer2_requests_received_total', { ip: VIP })).to.be.at.least(2);
+    expect(sampleOf(text, 'anchorlb_layer2_responses_sent_total', { ip: VIP })).to.be.at.least(2);
+    expect(sampleOf(text, 'anchorlb_speaker_members')).to.equal(NODE_NAMES.length);
+    for (const other of NODE_NAMES.filter((name) => name !== firstOwner)) {
+      const body = await nodes().metricsOf(other);
+      expect(sampleOf(body, 'anchorlb_speaker_announced_actual', { ip: VIP }), `${other} does not announce ${VIP}`).to.equal(undefined);
+      expect(sampleOf(body, 'anchorlb_speaker_announced', { ip: VIP }), `${other} does not mean to`).to.equal(undefined);
+    }
+    await promtoolCheckMetrics(text);
+  });
+
   it('SIGTERM to the owner: another node takes over without losing a ping, with an Event and VIPStatus NodeLeft', async () => {
     expect(firstOwner, 'the first test found the owner').to.not.equal('');
     const pinger = await Pinger.start(bed(), client(), VIP, 5);
@@ -183,6 +207,13 @@ spec:
     expect(status.status?.lastTransition?.outageMs).to.be.a('number').within(DETECTION_MS, TAKEOVER_BOUND_MS);
     const ping = await bed().exec(client().ns, ['ping', '-c', '3', '-i', '0.2', '-W', '1', VIP], { allowFailure: true });
     expect(ping.stdout).to.include('3 received');
+    // The same measured outage, in the failover histogram of the node that took over.
+    const outageSeconds = (status.status?.lastTransition?.outageMs ?? 0) / 1000;
+    const metrics = await nodes().metricsOf(third);
+    const failover = { ip: VIP, reason: 'NodeFailed' };
+    expect(sampleOf(metrics, 'anchorlb_failover_duration_seconds_count', failover)).to.equal(1);
+    expect(sampleOf(metrics, 'anchorlb_failover_duration_seconds_sum', failover)).to.be.closeTo(outageSeconds, 0.01);
+    expect(sampleOf(metrics, 'anchorlb_speaker_member_events_total', { event: 'failed' })).to.be.at.least(1);
   });
 
   it('a Service IP another host already answers for: Conflict Event, and no node announces it', async () => {

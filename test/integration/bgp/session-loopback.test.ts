@@ -64,6 +64,7 @@ describe('BGP session over loopback (our speaker against itself)', function () {
     await node.stop({ communication: 'maintenance window' });
     await waitFor('router sees the session down', () => router.status()[0]?.state !== 'Established', 10_000, 20);
     expect(received()?.lastNotificationReceived).to.equal('Cease / Administrative Shutdown: "maintenance window"');
+    expect(received()?.notificationsReceived).to.equal(1);
   });
 
   it('updateRoutes adds and withdraws without resending the rest; removePeer shuts the session down', async () => {
@@ -82,12 +83,14 @@ describe('BGP session over loopback (our speaker against itself)', function () {
     await node.stop({ graceful: true });
     await waitFor('router sees the session down', () => router.status()[0]?.state !== 'Established', 10_000, 20);
     expect(received()?.lastNotificationReceived).to.equal(undefined);
+    expect(received()?.notificationsReceived).to.equal(0);
   });
 
   it('refuses a peer in the wrong AS with Bad Peer AS', async () => {
     await node.addPeer({ peerAddress: '127.0.0.1', peerAsn: 64999, port: router.listenPort ?? 0, sourceAddress: '127.0.0.2' });
     await waitFor('notification', () => received()?.lastNotificationReceived, 10_000, 20);
     expect(received()?.lastNotificationReceived).to.equal('OPEN Message Error / Bad Peer AS');
+    expect(node.status()[0]?.stats.notificationsSent).to.be.at.least(1);
   });
 
   it('with the configured keepalive, dynamic external peer AS, and the local address in the status', async () => {

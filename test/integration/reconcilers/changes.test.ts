@@ -13,6 +13,7 @@ import { KubeRest } from '../../../src/kube/rest.ts';
 import { ServiceController } from '../../../src/reconcilers/services.ts';
 import { createLogger } from '../../../src/common/log.ts';
 import { REPO_ROOT, withLocalApiServer } from '../../support/apiserver.ts';
+import { promtoolCheckMetrics, requirePromtool } from '../../support/promtool.ts';
 import { waitFor } from '../../support/testbed.ts';
 import { startControllerProcess, type ControllerProcess } from './controller-process.ts';
 
@@ -217,7 +218,21 @@ describe('controller process /metrics', function () {
       const body = await metrics();
       return body.includes('anchorlb_pool_addresses_in_use{pool="tiny",family="IPv4"} 1') && /anchorlb_allocation_errors_total\{reason="Exhausted"\} [1-9]/.test(body) ? body : undefined;
     });
-    expect(text).to.contain('anchorlb_pool_addresses_total{pool="tiny",family="IPv4"} 1');
-    expect(text).to.contain('anchorlb_pool_addresses_total{pool="tiny",family="IPv6"} 0');
+    expect(text).to.contain('anchorlb_pool_addresses{pool="tiny",family="IPv4"} 1');
+    expect(text).to.contain('anchorlb_pool_addresses{pool="tiny",family="IPv6"} 0');
+    expect(text).to.contain('anchorlb_config_loaded_bool 1');
+    expect(text).to.contain('anchorlb_config_stale_bool 0');
+  });
+
+  it('says the configuration is stale while a pool is refused, and back when it is gone', async () => {
+    await rest.create(POOLS, pool('overlapping', ['203.0.113.10/31']));
+    await waitFor('config stale 1', async () => (await metrics()).includes('anchorlb_config_stale_bool 1'));
+    await rest.delete(`${POOLS}/overlapping`);
+    await waitFor('config stale 0', async () => (await metrics()).includes('anchorlb_config_stale_bool 0'));
+  });
+
+  it('passes promtool check metrics', async function () {
+    requirePromtool(this);
+    await promtoolCheckMetrics(await metrics());
   });
 });
