@@ -267,19 +267,18 @@ export class ServiceAllocationIndex {
   /** Records what the Service under `key` holds now (`undefined`: it is gone). */
   set(key: string, service: KubeObject | undefined): void {
     const before = this.held.get(key);
+    // The new holdings count first, so an address kept across the write is never seen free (which would lower the floors).
+    if (service) {
+      const now = allocationsOf(service);
+      this.held.set(key, now);
+      for (const ip of now.clusterIPs) count(this.ipHolders, ip, 1);
+      for (const port of now.nodePorts) count(this.portHolders, port, 1);
+    } else this.held.delete(key);
     for (const ip of before?.clusterIPs ?? []) {
       count(this.ipHolders, ip, -1);
       if (!this.ipHolders.has(ip)) this.lowerFloors(ip);
     }
     for (const port of before?.nodePorts ?? []) count(this.portHolders, port, -1);
-    if (!service) {
-      this.held.delete(key);
-      return;
-    }
-    const now = allocationsOf(service);
-    this.held.set(key, now);
-    for (const ip of now.clusterIPs) count(this.ipHolders, ip, 1);
-    for (const port of now.nodePorts) count(this.portHolders, port, 1);
   }
 
   /** Forgets everything and records `services` (after the store was replaced from a snapshot). */
