@@ -3,8 +3,8 @@ import { ApiError, alreadyExists, badRequest, conflict, fieldInvalid, fieldRequi
 import { ResourceRegistry, ageOf, apiVersionOf, builtinResources, storageKey, type PrinterColumn, type ResourceType } from './registry.ts';
 import { SchemaCompiler, applyDefaults, pruneUnknownFields, type SchemaValidator } from './schema.ts';
 import { ruleProblems, validateRules } from './cel.ts';
-import { DEFAULT_SERVICE_NETWORK, admitService, allocationsOf, type Allocations } from './services.ts';
-import { ObjectStore } from './store.ts';
+import { DEFAULT_SERVICE_NETWORK, ServiceAllocationIndex, admitService } from './services.ts';
+import { ObjectStore, objectKey } from './store.ts';
 import { structuralSchemaCauses } from './structural.ts';
 import { admitBuiltin, admitBuiltinStatus, pruneBuiltinFields } from './builtins.ts';
 import { eventFromCore, eventToCore } from './conversion.ts';
@@ -70,6 +70,10 @@ function specPart(object: KubeObject): string {
   return JSON.stringify(rest);
 }
 
+function serviceKey(service: KubeObject): string {
+  return objectKey(service.metadata.namespace, service.metadata.name ?? '');
+}
+
 function withoutVersion(object: KubeObject): string {
   return JSON.stringify({ ...object, metadata: { ...object.metadata, resourceVersion: undefined } });
 }
@@ -80,15 +84,25 @@ export class ApiCore {
   private readonly compiler = new SchemaCompiler();
   private readonly customVersions = new Map<string, CustomVersion>();
   private gcScheduled = false;
+  /** What stored Services hold, following every Service write (admission must not scan the table). */
+  private readonly serviceAllocations = new ServiceAllocationIndex();
 
   constructor(options: { historyLimit?: number; store?: ObjectStore } = {}) {
     this.store = options.store ?? new ObjectStore(options.historyLimit);
+    this.store.subscribe((change) => {
+      if (change.resource !== '/services') return;
+      this.serviceAllocations.set(serviceKey(change.object), change.type === 'DELETED' ? undefined : change.object);
+    });
     for (const resource of builtinResources()) this.registry.add(resource);
     this.bootstrap();
   }
 
-  /** Re-creates what a fresh server has (namespaces, the kubernetes Service) and re-registers stored CRDs. */
+  /**
+   * Re-creates what a fresh server has (namespaces, the kubernetes Service), re-registers stored CRDs
+   * and re-reads what stored Services hold: call it after replacing the store's content (`restore`).
+   */
   bootstrap(): void {
+    this.serviceAllocations.reset(this.store.list('/services').map((service) => ({ key: serviceKey(service), service })));
     for (const namespace of INITIAL_NAMESPACES) {
       if (!this.store.get('/namespaces', undefined, namespace)) this.create(this.resource('', 'v1', 'namespaces'), undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
     }
@@ -434,7 +448,7 @@ export class ApiCore {
       object.spec = { finalizers: ['kubernetes'], ...(isJsonObject(object.spec) ? object.spec : {}) };
       object.status = old?.status ?? { phase: 'Active' };
     } else if (key === '/services') {
-      causes.push(...admitService(object, old, this.serviceAllocations(object), DEFAULT_SERVICE_NETWORK));
+      causes.push(...admitService(object, old, this.serviceAllocations.others(serviceKey(object)), DEFAULT_SERVICE_NETWORK));
     } else if (key === 'apiextensions.k8s.io/customresourcedefinitions') {
       causes.push(...this.admitCrd(object, old));
     } else if (resource.crdName) {
@@ -477,17 +491,6 @@ export class ApiCore {
       }
     });
     return causes;
-  }
-
-  private serviceAllocations(service: KubeObject): Allocations {
-    const used: Allocations = { clusterIPs: new Set(), nodePorts: new Set() };
-    for (const other of this.store.list('/services')) {
-      if (other.metadata.namespace === service.metadata.namespace && other.metadata.name === service.metadata.name) continue;
-      const held = allocationsOf(other);
-      for (const ip of held.clusterIPs) used.clusterIPs.add(ip);
-      for (const port of held.nodePorts) used.nodePorts.add(port);
-    }
-    return used;
   }
 
   private admitCustom(resource: ResourceType, object: KubeObject, old: KubeObject | undefined, options: WriteOptions): StatusCause[] {

@@ -17,10 +17,15 @@ export interface ServiceNetwork {
 
 export const DEFAULT_SERVICE_NETWORK: ServiceNetwork = { ipv4Cidr: '10.96.0.0/12', ipv6Cidr: 'fd00:10:96::/112', nodePortMin: 30000, nodePortMax: 32767 };
 
-/** What other Services already hold. */
+/** What other Services already hold, as admission asks it. */
 export interface Allocations {
-  clusterIPs: Set<string>;
-  nodePorts: Set<number>;
+  hasClusterIP(ip: string): boolean;
+  hasNodePort(port: number): boolean;
+  /**
+   * The lowest address of `cidr` after the network address (before the broadcast,
+   * within its first 65,536) that no other Service holds and is not in `besides`.
+   */
+  lowestFreeClusterIP(cidr: string, besides: readonly string[]): string | undefined;
 }
 
 type Family = 'IPv4' | 'IPv6';
@@ -47,16 +52,6 @@ function inCidr(ip: string, cidr: string): boolean {
   const range = cidrRange(cidr);
   const parsed = parseIp(ip);
   return parsed.version === range.version && parsed.number > range.first && parsed.number < range.last;
-}
-
-function allocateIp(cidr: string, used: Set<string>): string | undefined {
-  const range = cidrRange(cidr);
-  // Lowest free address after the network address, skipping the broadcast.
-  for (let n = range.first + 1n; n < range.last && n < range.first + 65536n; n++) {
-    const ip = stringifyIp({ number: n, version: range.version });
-    if (!used.has(ip)) return ip;
-  }
-  return undefined;
 }
 
 function strings(value: unknown): string[] {
@@ -173,10 +168,10 @@ function assignClusterIPs(spec: JsonObject, oldSpec: JsonObject | undefined, use
     if (wanted !== undefined) {
       if (familyOf(wanted) !== family) causes.push(fieldInvalid(`spec.clusterIPs[${i}]`, wanted, `expected an ${family} value as indicated by \`ipFamilies[${i}]\``));
       else if (!inCidr(wanted, cidr)) causes.push(fieldInvalid(`spec.clusterIPs[${i}]`, wanted, `failed to allocate IP ${wanted}: the provided IP (${wanted}) is not in the valid range. The range of valid IPs is ${cidr}`));
-      else if (used.clusterIPs.has(wanted) && !oldIPs.includes(wanted)) causes.push(fieldInvalid(`spec.clusterIPs[${i}]`, wanted, `failed to allocate IP ${wanted}: provided IP is already allocated`));
+      else if (used.hasClusterIP(wanted) && !oldIPs.includes(wanted)) causes.push(fieldInvalid(`spec.clusterIPs[${i}]`, wanted, `failed to allocate IP ${wanted}: provided IP is already allocated`));
       else assigned.push(wanted);
     } else {
-      const ip = allocateIp(cidr, new Set([...used.clusterIPs, ...assigned]));
+      const ip = used.lowestFreeClusterIP(cidr, assigned);
       if (ip === undefined) causes.push(fieldInvalid(`spec.clusterIPs[${i}]`, null, `failed to allocate an ${family} address: range is full`));
       else assigned.push(ip);
     }
@@ -194,7 +189,9 @@ function assignNodePorts(spec: JsonObject, oldSpec: JsonObject | undefined, port
   const wantsNodePorts = spec.type === 'NodePort' || (spec.type === 'LoadBalancer' && spec.allocateLoadBalancerNodePorts !== false);
   const oldPorts = Array.isArray(oldSpec?.ports) ? oldSpec.ports : [];
   const oldNodePorts = new Set(oldPorts.map((p) => (isJsonObject(p) ? p.nodePort : undefined)).filter((p): p is number => typeof p === 'number'));
-  const taken = new Set(used.nodePorts);
+  // Ports this Service takes here, besides those the others hold.
+  const mine = new Set<number>();
+  const taken = { has: (port: number) => mine.has(port) || used.hasNodePort(port), add: (port: number) => mine.add(port) };
   let next = network.nodePortMin;
   ports.forEach((port, i) => {
     if (!isJsonObject(port)) return;
@@ -237,11 +234,99 @@ function assignNodePorts(spec: JsonObject, oldSpec: JsonObject | undefined, port
   return causes;
 }
 
-/** Cluster IPs and node ports held by a Service, for building `Allocations`. */
-export function allocationsOf(service: KubeObject): { clusterIPs: string[]; nodePorts: number[] } {
+/** Cluster IPs and node ports held by a Service. */
+function allocationsOf(service: KubeObject): { clusterIPs: string[]; nodePorts: number[] } {
   const spec = isJsonObject(service.spec) ? service.spec : {};
   const ports = Array.isArray(spec.ports) ? spec.ports : [];
   const nodePorts = ports.map((p) => (isJsonObject(p) ? p.nodePort : undefined)).filter((p): p is number => typeof p === 'number');
   if (typeof spec.healthCheckNodePort === 'number') nodePorts.push(spec.healthCheckNodePort);
   return { clusterIPs: strings(spec.clusterIPs).filter((ip) => ip !== 'None'), nodePorts };
+}
+
+function count<T>(counts: Map<T, number>, value: T, delta: number): void {
+  const next = (counts.get(value) ?? 0) + delta;
+  if (next > 0) counts.set(value, next);
+  else counts.delete(value);
+}
+
+/**
+ * What every stored Service holds, kept up to date one Service write at a time,
+ * so admitting a Service costs the same with ten Services stored as with ten
+ * thousand (no scan of the table; allocation scans resume where all addresses
+ * before were held).
+ */
+export class ServiceAllocationIndex {
+  /** Service key (namespace/name) → what it holds. */
+  private readonly held = new Map<string, { clusterIPs: string[]; nodePorts: number[] }>();
+  /** How many Services hold each address / port (more than one only in data written around admission). */
+  private readonly ipHolders = new Map<string, number>();
+  private readonly portHolders = new Map<number, number>();
+  /** Per CIDR: every address from the first host address up to (not including) this one is held. */
+  private readonly floors = new Map<string, bigint>();
+
+  /** Records what the Service under `key` holds now (`undefined`: it is gone). */
+  set(key: string, service: KubeObject | undefined): void {
+    const before = this.held.get(key);
+    // The new holdings count first, so an address kept across the write is never seen free (which would lower the floors).
+    if (service) {
+      const now = allocationsOf(service);
+      this.held.set(key, now);
+      for (const ip of now.clusterIPs) count(this.ipHolders, ip, 1);
+      for (const port of now.nodePorts) count(this.portHolders, port, 1);
+    } else this.held.delete(key);
+    for (const ip of before?.clusterIPs ?? []) {
+      count(this.ipHolders, ip, -1);
+      if (!this.ipHolders.has(ip)) this.lowerFloors(ip);
+    }
+    for (const port of before?.nodePorts ?? []) count(this.portHolders, port, -1);
+  }
+
+  /** Forgets everything and records `services` (after the store was replaced from a snapshot). */
+  reset(services: Iterable<{ key: string; service: KubeObject }>): void {
+    this.held.clear();
+    this.ipHolders.clear();
+    this.portHolders.clear();
+    this.floors.clear();
+    for (const { key, service } of services) this.set(key, service);
+  }
+
+  /** What the Services other than the one under `key` hold. */
+  others(key: string): Allocations {
+    const own = this.held.get(key) ?? { clusterIPs: [], nodePorts: [] };
+    const heldByOthers = <T>(holders: Map<T, number>, mine: T[], value: T) => (holders.get(value) ?? 0) > mine.filter((v) => v === value).length;
+    const hasClusterIP = (ip: string) => heldByOthers(this.ipHolders, own.clusterIPs, ip);
+    return {
+      hasClusterIP,
+      hasNodePort: (port) => heldByOthers(this.portHolders, own.nodePorts, port),
+      lowestFreeClusterIP: (cidr, besides) => {
+        const range = cidrRange(cidr);
+        const end = range.last < range.first + 65536n ? range.last : range.first + 65536n;
+        // The scan starts at the floor; an address of this Service's own may lie below it.
+        let best: bigint | undefined;
+        for (const ip of own.clusterIPs) {
+          if (hasClusterIP(ip) || besides.includes(ip) || ipVersion(ip) !== range.version) continue;
+          const n = parseIp(ip).number;
+          if (n > range.first && n < end && (best === undefined || n < best)) best = n;
+        }
+        let floor = this.floors.get(cidr) ?? range.first + 1n;
+        for (let n = floor; n < end && (best === undefined || n < best); n++) {
+          const ip = stringifyIp({ number: n, version: range.version });
+          if (n === floor && this.ipHolders.has(ip)) floor = n + 1n;
+          if (!hasClusterIP(ip) && !besides.includes(ip)) best = n;
+        }
+        this.floors.set(cidr, floor);
+        return best === undefined ? undefined : stringifyIp({ number: best, version: range.version });
+      },
+    };
+  }
+
+  private lowerFloors(ip: string): void {
+    const version = ipVersion(ip);
+    if (version !== 4 && version !== 6) return;
+    const n = parseIp(ip).number;
+    for (const [cidr, floor] of this.floors) {
+      const range = cidrRange(cidr);
+      if (range.version === version && n > range.first && n < floor) this.floors.set(cidr, n);
+    }
+  }
 }

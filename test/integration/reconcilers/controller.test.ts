@@ -267,3 +267,34 @@ describe('controller against the local API server', function () {
     expect(told).to.deep.equal(['InvalidSpec', 'Overlap']);
   });
 });
+
+describe('controller start-up against Services it addressed before', function () {
+  this.timeout(60_000);
+  const cluster = withLocalApiServer({ crdFiles });
+
+  it('adopts every Service already addressed without a single write', async () => {
+    const rest = new KubeRest(cluster.kubeConfig);
+    for (const name of ['anchorlb-system', 'shop']) await rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    await rest.create(POOLS, { apiVersion: 'anchorlb.io/v1beta1', kind: 'IPAddressPool', metadata: { name: 'public' }, spec: { addresses: ['192.0.2.0/24', '2001:db8:1::/120'] } });
+    for (let i = 0; i < 20; i++) await rest.create(SERVICES, lbService(`web-${i}`, i % 2 === 0 ? {} : { spec: { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] } }));
+    const start = async () => {
+      const controller = new ServiceController({ kubeConfig: cluster.kubeConfig, poolNamespace: 'anchorlb-system', logger: createLogger('controller-test', 'silent'), registry: new Registry() });
+      await controller.start();
+      await controller.idle();
+      return controller;
+    };
+    const first = await start();
+    const list = await rest.getJson<{ items: V1Service[] }>(SERVICES);
+    expect(list.items.filter((s) => (s.status?.loadBalancer?.ingress ?? []).length > 0)).to.have.length(20);
+    await first.stop();
+    // The store's revision (any list's resourceVersion) counts every write to the server.
+    const revision = async () => (await rest.getJson<{ metadata: { resourceVersion: string } }>('/api/v1/namespaces')).metadata.resourceVersion;
+    const before = await revision();
+    const second = await start();
+    try {
+      expect(await revision()).to.equal(before);
+    } finally {
+      await second.stop();
+    }
+  });
+});

@@ -206,4 +206,24 @@ describe('localcluster ApiCore object semantics', () => {
     const secret = core.create(core.resource('', 'v1', 'secrets'), 'default', { metadata: { name: 's' }, stringData: { password: 'hunter2' } });
     expect([secret.data, secret.stringData, secret.type]).to.deep.equal([{ password: Buffer.from('hunter2').toString('base64') }, undefined, 'Opaque']);
   });
+
+  it('gives Services distinct cluster IPs and node ports, reuses freed ones, and still knows them after a restore from a snapshot', () => {
+    const services = () => core.resource('', 'v1', 'services');
+    const create = (name: string, extra: Record<string, unknown> = {}) => core.create(services(), 'default', { metadata: { name }, spec: { type: 'NodePort', ports: [{ port: 80 }], ...extra } }).spec as { clusterIP: string; ports: { nodePort: number }[] };
+    const made = Array.from({ length: 20 }, (_, i) => create(`s${i}`));
+    const ips = made.map((s) => s.clusterIP);
+    const ports = made.map((s) => s.ports[0]?.nodePort);
+    expect(new Set(ips).size).to.equal(20);
+    expect(new Set(ports).size).to.equal(20);
+    expect(ips).to.not.include('10.96.0.1'); // the kubernetes Service's
+    core.delete(services(), 'default', 's3');
+    expect(create('again')).to.deep.include({ clusterIP: ips[3] });
+    const restored = new ApiCore();
+    restored.store.restore(core.store.snapshot());
+    restored.bootstrap();
+    const refused = errorOf(() => restored.create(services(), 'default', { metadata: { name: 'copy' }, spec: { type: 'NodePort', clusterIP: ips[5], ports: [{ port: 80, nodePort: ports[6] }] } }));
+    expect([refused.code, refused.details?.causes?.map((c) => c.field)]).to.deep.equal([422, ['spec.clusterIPs[0]', 'spec.ports[0].nodePort']]);
+    const fresh = restored.create(services(), 'default', { metadata: { name: 'fresh' }, spec: { ports: [{ port: 80 }] } }).spec as { clusterIP: string };
+    expect(ips).to.not.include(fresh.clusterIP);
+  });
 });
