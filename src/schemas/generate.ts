@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { compile, type JSONSchema } from 'json-schema-to-typescript';
 import { stringify } from 'yaml';
 import { dereference, isSchemaNode, loadSchemas, type KindSchema, type SchemaNode, type SchemaSet } from './load.ts';
-import { CEL_RULES } from '../api/cel-rules.ts';
+import { CEL_RULES } from './cel-rules.ts';
 
 export const GROUP = 'anchorlb.io';
 export const VERSION = 'v1beta1';
@@ -34,7 +34,7 @@ function toCrdSchemaNode(node: unknown): unknown {
   return { ...out, ...withValidationRules(node) };
 }
 
-/** The CEL rules of src/api/cel-rules.ts that belong on this node (by its title), as `x-kubernetes-validations`. */
+/** The CEL rules of src/schemas/cel-rules.ts that belong on this node (by its title), as `x-kubernetes-validations`. */
 function withValidationRules(node: SchemaNode): SchemaNode {
   const rules = typeof node.title === 'string' ? CEL_RULES[node.title] : undefined;
   return rules ? { 'x-kubernetes-validations': rules.map((rule) => ({ ...rule })) } : {};

@@ -1,5 +1,5 @@
 /**
- * Bad input refused at the door: for each CEL rule of src/api/cel-rules.ts, a bad
+ * Bad input refused at the door: for each CEL rule of src/schemas/cel-rules.ts, a bad
  * manifest applied with kubectl to the project's API server (with crds/ applied)
  * is refused with the expected message, and a good one is accepted.
  */
