@@ -5,7 +5,9 @@
  * on the schema node with that `title`; the project's API server evaluates them
  * (src/localcluster/cel.ts). Each rule points at its field (`fieldPath`) and its
  * message gives the value (unless it is a secret) in semantic.ts's words. Rules on list items need the lists bounded
- * (`maxItems`), or kube-apiserver's cost estimate refuses the CRD.
+ * (`maxItems`), and the strings they match or concatenate a `maxLength` (or an `enum`), or
+ * kube-apiserver's cost estimate refuses the CRD; `string()` of a number has no size bound in
+ * that estimate at all (a messageExpression using it is refused), so messages give strings only.
  */
 
 export interface CelRule {
@@ -68,7 +70,7 @@ export const CEL_RULES: Readonly<Record<string, readonly CelRule[]>> = {
   BGPPeerSpec: [
     {
       rule: '!(has(self.peerASN) && has(self.dynamicASN))',
-      messageExpression: "'\"' + self.dynamicASN + '\": not with spec.peerASN (' + string(self.peerASN) + '): give one or the other'",
+      messageExpression: "'\"' + self.dynamicASN + '\": not with spec.peerASN: give one or the other'",
       fieldPath: '.dynamicASN',
       reason: 'FieldValueForbidden',
     },
