@@ -77,10 +77,27 @@ export class WorkerNode {
     return run(['ctr', '--address', this.containerdSocket, '--namespace', 'k8s.io', ...args], { timeoutMs: 120_000 });
   }
 
+  /**
+   * Imports the OCI archive `archive` into this node's containerd (the CRI's namespace) as
+   * `name`, the fully qualified reference a kubelet asks for. An archive whose index names it
+   * only by `org.opencontainers.image.ref.name` (as `make image` writes it) keeps that name
+   * when it begins with the repository given as base name.
+   */
+  async importImage(archive: string, name: string): Promise<void> {
+    const repository = name.slice(0, name.lastIndexOf(':'));
+    await this.ctr(['images', 'import', '--base-name', repository, archive]);
+    const names = (await this.ctr(['images', 'list', '--quiet'])).stdout.split('\n');
+    if (!names.includes(name)) throw new Error(`${this.name}: importing ${archive} gave the images ${JSON.stringify(names.filter((line) => line !== ''))}, not ${name}`);
+  }
+
   /** Starts containerd (and imports the pause image), the kubelet and kube-proxy. */
   async start(): Promise<void> {
     const say = (line: string) => this.cluster.say(`${this.name} (${this.host.ns}, ${this.host.ipv4}): ${line}`);
     await mkdir(join(this.dir, 'cni'), { recursive: true });
+    // A default route (the testbed's router), as real hosts have: without one a host-network
+    // pod cannot reach a Service address (the route lookup fails, ENETUNREACH, before
+    // kube-proxy's DNAT applies), so no speaker reaches the API server.
+    await run(['ip', '-n', this.host.ns, 'route', 'replace', 'default', 'via', this.cluster.testbed.router.ipv4]);
     await this.createCgroupRoot();
     await this.createMountNamespace();
 
@@ -91,7 +108,7 @@ export class WorkerNode {
     await this.cluster.waitFor(`containerd on ${this.name}`, async () => existsSync(this.containerdSocket) && (await this.ctr(['version']).then(() => true, () => false)), 60_000);
     const archive = join(this.cluster.workDir, 'pause.oci.tar');
     if (!existsSync(archive)) await writePauseImage(archive);
-    await this.ctr(['images', 'import', '--no-unpack=false', archive]);
+    await this.importImage(archive, PAUSE_IMAGE);
 
     say('kubelet and kube-proxy');
     const pki = this.cluster.pki;
