@@ -183,18 +183,113 @@ static napi_value interface_info(napi_env env, napi_callback_info info) {
 }
 
 // ---------------------------------------------------------------------------------------
-// packet sockets
+// sockets watched by libuv: what raw and UDP sockets share
 
-typedef struct packet_socket {
+typedef struct polled_socket {
   uv_poll_t poll;  // first member: the uv handle pointer is the struct pointer
   napi_env env;
   int fd;
-  int ifindex;
-  char ifname[IFNAMSIZ];
   napi_ref self;      // strong while open: an open socket is never collected
-  napi_ref on_frame;  // (frame: Buffer, packetType: number) => void
+  napi_ref on_data;   // onFrame / onPacket
   napi_ref on_error;  // (error: Error) => void
   napi_async_context async_context;
+} polled_socket;
+
+// Calls a JS callback from a libuv callback; an exception it throws is reported as uncaught.
+static void call_js(polled_socket *sock, napi_ref callback_ref, size_t argc, napi_value *argv) {
+  napi_value callback, self, ignored;
+  napi_get_reference_value(sock->env, callback_ref, &callback);
+  napi_get_reference_value(sock->env, sock->self, &self);
+  if (napi_make_callback(sock->env, sock->async_context, self, callback, argc, argv, &ignored) ==
+      napi_pending_exception) {
+    napi_value exception;
+    napi_get_and_clear_last_exception(sock->env, &exception);
+    napi_fatal_exception(sock->env, exception);
+  }
+}
+
+static void on_poll_closed(uv_handle_t *handle) {
+  free(handle);  // the poll handle is the first member of every polled socket
+}
+
+// Stops receiving and closes the fd; memory goes when libuv has let go of the handle.
+static void stop_and_close(polled_socket *sock) {
+  uv_poll_stop(&sock->poll);
+  if (sock->fd >= 0) close(sock->fd);
+  sock->fd = -1;
+  uv_close((uv_handle_t *)&sock->poll, on_poll_closed);
+}
+
+// A socket still open when its Node environment (main thread or worker) ends.
+static void close_at_teardown(void *sock) { stop_and_close(sock); }
+
+// Takes an open, non-blocking fd and a calloc'ed socket and starts delivering to on_data /
+// on_error; returns the JS handle. On failure the fd is closed, the socket freed, and an
+// error naming `what` is thrown.
+static napi_value watch_socket(napi_env env, polled_socket *sock, int fd, napi_value on_data, napi_value on_error,
+                               const char *resource_name, uv_poll_cb on_readable, const char *what) {
+  sock->env = env;
+  sock->fd = fd;
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  int rc = uv_poll_init(loop, &sock->poll, fd);
+  if (rc < 0) {
+    close(fd);
+    free(sock);
+    throw_error(env, -rc, "cannot watch the %s: %s", what, uv_strerror(rc));
+    return NULL;
+  }
+  napi_value handle, name;
+  napi_create_object(env, &handle);
+  napi_wrap(env, handle, sock, NULL, NULL, NULL);
+  napi_create_reference(env, handle, 1, &sock->self);
+  napi_create_reference(env, on_data, 1, &sock->on_data);
+  napi_create_reference(env, on_error, 1, &sock->on_error);
+  napi_create_string_utf8(env, resource_name, NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, handle, name, &sock->async_context);
+  napi_add_env_cleanup_hook(env, close_at_teardown, sock);
+  uv_poll_start(&sock->poll, UV_READABLE, on_readable);
+  return handle;
+}
+
+static polled_socket *unwrap_socket(napi_env env, napi_value handle, const char *kind) {
+  void *pointer = NULL;
+  if (napi_unwrap(env, handle, &pointer) != napi_ok || !pointer) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    throw_error(env, EBADF, "%s is closed", kind);
+    return NULL;
+  }
+  return pointer;
+}
+
+// packetClose(handle), udpClose(handle): idempotent
+static napi_value close_socket(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv, NULL)) return NULL;
+  void *pointer = NULL;
+  if (napi_remove_wrap(env, argv[0], &pointer) != napi_ok || !pointer) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    return NULL;
+  }
+  polled_socket *sock = pointer;
+  napi_remove_env_cleanup_hook(env, close_at_teardown, sock);
+  napi_async_destroy(env, sock->async_context);
+  napi_delete_reference(env, sock->on_data);
+  napi_delete_reference(env, sock->on_error);
+  napi_delete_reference(env, sock->self);
+  stop_and_close(sock);
+  return NULL;
+}
+
+// ---------------------------------------------------------------------------------------
+// packet sockets
+
+typedef struct packet_socket {
+  polled_socket base;  // first member; on_data: (frame: Buffer, packetType: number) => void
+  int ifindex;
+  char ifname[IFNAMSIZ];
   unsigned char buffer[RECEIVE_BUFFER_SIZE];
 } packet_socket;
 
@@ -241,25 +336,9 @@ static int build_filter(unsigned mode, struct sock_filter *prog) {
   return n;
 }
 
-// Calls a JS callback from a libuv callback; an exception it throws is reported as uncaught.
-static void invoke_js(napi_env env, napi_async_context async_context, napi_ref self_ref, napi_ref callback_ref,
-                      size_t argc, napi_value *argv) {
-  napi_value callback, self, ignored;
-  napi_get_reference_value(env, callback_ref, &callback);
-  napi_get_reference_value(env, self_ref, &self);
-  if (napi_make_callback(env, async_context, self, callback, argc, argv, &ignored) == napi_pending_exception) {
-    napi_value exception;
-    napi_get_and_clear_last_exception(env, &exception);
-    napi_fatal_exception(env, exception);
-  }
-}
-
-static void call_js(packet_socket *sock, napi_ref callback_ref, size_t argc, napi_value *argv) {
-  invoke_js(sock->env, sock->async_context, sock->self, callback_ref, argc, argv);
-}
-
 static void on_readable(uv_poll_t *handle, int status, int events) {
-  packet_socket *sock = (packet_socket *)handle;
+  packet_socket *packet = (packet_socket *)handle;
+  polled_socket *sock = &packet->base;
   napi_env env = sock->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
@@ -273,14 +352,14 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     if (err == ENETDOWN || err == 0) {
       uv_poll_start(&sock->poll, UV_READABLE, on_readable);
     } else {
-      napi_value error = make_error(env, err, "interface %s: raw socket failed: %s", sock->ifname, strerror(err));
+      napi_value error = make_error(env, err, "interface %s: raw socket failed: %s", packet->ifname, strerror(err));
       call_js(sock, sock->on_error, 1, &error);
     }
     napi_close_handle_scope(env, scope);
     return;
   }
   if (status < 0) {
-    napi_value error = make_error(env, -status, "interface %s: raw socket poll failed: %s", sock->ifname,
+    napi_value error = make_error(env, -status, "interface %s: raw socket poll failed: %s", packet->ifname,
                                   uv_strerror(status));
     uv_poll_stop(&sock->poll);
     call_js(sock, sock->on_error, 1, &error);
@@ -291,12 +370,12 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   for (int i = 0; i < MAX_FRAMES_PER_WAKEUP && sock->fd >= 0; i++) {
     struct sockaddr_ll from;
     socklen_t from_length = sizeof from;
-    ssize_t n = recvfrom(sock->fd, sock->buffer, sizeof sock->buffer, MSG_DONTWAIT | MSG_TRUNC,
+    ssize_t n = recvfrom(sock->fd, packet->buffer, sizeof packet->buffer, MSG_DONTWAIT | MSG_TRUNC,
                          (struct sockaddr *)&from, &from_length);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENETDOWN) {
-        napi_value error = make_error(env, errno, "interface %s: receiving a frame failed: %s", sock->ifname,
+        napi_value error = make_error(env, errno, "interface %s: receiving a frame failed: %s", packet->ifname,
                                       strerror(errno));
         call_js(sock, sock->on_error, 1, &error);
       }
@@ -305,30 +384,15 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     // Frames we sent ourselves come back on an ETH_P_ALL socket when PACKET_IGNORE_OUTGOING
     // is unavailable; they are never requests to answer.
     if (from.sll_pkttype == PACKET_OUTGOING) continue;
-    size_t length = (size_t)n > sizeof sock->buffer ? sizeof sock->buffer : (size_t)n;
+    size_t length = (size_t)n > sizeof packet->buffer ? sizeof packet->buffer : (size_t)n;
     napi_value argv[2];
     void *data;
-    napi_create_buffer_copy(env, length, sock->buffer, &data, &argv[0]);
+    napi_create_buffer_copy(env, length, packet->buffer, &data, &argv[0]);
     napi_create_int32(env, from.sll_pkttype, &argv[1]);
-    call_js(sock, sock->on_frame, 2, argv);
+    call_js(sock, sock->on_data, 2, argv);
   }
   napi_close_handle_scope(env, scope);
 }
-
-static void on_poll_closed(uv_handle_t *handle) {
-  free(handle);  // the poll handle is the first member of packet_socket
-}
-
-// Stops receiving and closes the fd; memory goes when libuv has let go of the handle.
-static void stop_and_close(packet_socket *sock) {
-  uv_poll_stop(&sock->poll);
-  if (sock->fd >= 0) close(sock->fd);
-  sock->fd = -1;
-  uv_close((uv_handle_t *)&sock->poll, on_poll_closed);
-}
-
-// A socket still open when its Node environment (main thread or worker) ends.
-static void close_at_teardown(void *sock) { stop_and_close(sock); }
 
 static bool set_membership(napi_env env, packet_socket *sock, int type, const unsigned char *mac, bool add) {
   struct packet_mreq mreq;
@@ -340,7 +404,7 @@ static bool set_membership(napi_env env, packet_socket *sock, int type, const un
     memcpy(mreq.mr_address, mac, 6);
   }
   int option = add ? PACKET_ADD_MEMBERSHIP : PACKET_DROP_MEMBERSHIP;
-  if (setsockopt(sock->fd, SOL_PACKET, option, &mreq, sizeof mreq) < 0) {
+  if (setsockopt(sock->base.fd, SOL_PACKET, option, &mreq, sizeof mreq) < 0) {
     throw_error(env, errno, "interface %s: cannot %s packet membership: %s", sock->ifname, add ? "add" : "drop",
                 strerror(errno));
     return false;
@@ -410,50 +474,18 @@ static napi_value open_packet_socket(napi_env env, napi_callback_info info) {
     throw_error(env, ENOMEM, "interface %s: out of memory", ifname);
     return NULL;
   }
-  sock->env = env;
-  sock->fd = fd;
   sock->ifindex = ifindex;
   strncpy(sock->ifname, ifname, IFNAMSIZ - 1);
-
-  uv_loop_t *loop;
-  napi_get_uv_event_loop(env, &loop);
-  int rc = uv_poll_init(loop, &sock->poll, fd);
-  if (rc < 0) {
-    close(fd);
-    free(sock);
-    throw_error(env, -rc, "interface %s: cannot watch the raw socket: %s", ifname, uv_strerror(rc));
-    return NULL;
-  }
-
-  napi_value handle, resource_name;
-  napi_create_object(env, &handle);
-  napi_wrap(env, handle, sock, NULL, NULL, NULL);
-  napi_create_reference(env, handle, 1, &sock->self);
-  napi_create_reference(env, argv[2], 1, &sock->on_frame);
-  napi_create_reference(env, argv[3], 1, &sock->on_error);
-  napi_create_string_utf8(env, "anchorlb:PacketSocket", NAPI_AUTO_LENGTH, &resource_name);
-  napi_async_init(env, handle, resource_name, &sock->async_context);
-  napi_add_env_cleanup_hook(env, close_at_teardown, sock);
-  uv_poll_start(&sock->poll, UV_READABLE, on_readable);
-  return handle;
-}
-
-static packet_socket *unwrap_open(napi_env env, napi_value handle) {
-  void *pointer = NULL;
-  if (napi_unwrap(env, handle, &pointer) != napi_ok || !pointer) {
-    napi_value ignored;
-    napi_get_and_clear_last_exception(env, &ignored);
-    throw_error(env, EBADF, "raw socket is closed");
-    return NULL;
-  }
-  return pointer;
+  char what[IFNAMSIZ + 32];
+  snprintf(what, sizeof what, "raw socket of interface %s", ifname);
+  return watch_socket(env, &sock->base, fd, argv[2], argv[3], "anchorlb:PacketSocket", on_readable, what);
 }
 
 // packetSend(handle, frame)
 static napi_value packet_send(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!get_args(env, info, 2, argv, NULL)) return NULL;
-  packet_socket *sock = unwrap_open(env, argv[0]);
+  packet_socket *sock = (packet_socket *)unwrap_socket(env, argv[0], "raw socket");
   if (!sock) return NULL;
   void *data;
   size_t length;
@@ -464,7 +496,7 @@ static napi_value packet_send(napi_env env, napi_callback_info info) {
     return NULL;
   }
   ssize_t sent;
-  do sent = send(sock->fd, data, length, 0);
+  do sent = send(sock->base.fd, data, length, 0);
   while (sent < 0 && errno == EINTR);
   if (sent < 0) {
     throw_error(env, errno, "interface %s: sending a frame of %zu bytes failed: %s", sock->ifname, length,
@@ -478,7 +510,7 @@ static napi_value packet_send(napi_env env, napi_callback_info info) {
 static napi_value packet_membership(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   if (!get_args(env, info, 4, argv, NULL)) return NULL;
-  packet_socket *sock = unwrap_open(env, argv[0]);
+  packet_socket *sock = (packet_socket *)unwrap_socket(env, argv[0], "raw socket");
   if (!sock) return NULL;
   char kind[16];
   if (!get_string(env, argv[1], kind, sizeof kind, "membership kind")) return NULL;
@@ -501,26 +533,6 @@ static napi_value packet_membership(napi_env env, napi_callback_info info) {
   } else {
     throw_error(env, EINVAL, "membership kind %s is not multicast or allmulti", kind);
   }
-  return NULL;
-}
-
-// packetClose(handle): idempotent
-static napi_value packet_close(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!get_args(env, info, 1, argv, NULL)) return NULL;
-  void *pointer = NULL;
-  if (napi_remove_wrap(env, argv[0], &pointer) != napi_ok || !pointer) {
-    napi_value ignored;
-    napi_get_and_clear_last_exception(env, &ignored);
-    return NULL;
-  }
-  packet_socket *sock = pointer;
-  napi_remove_env_cleanup_hook(env, close_at_teardown, sock);
-  napi_async_destroy(env, sock->async_context);
-  napi_delete_reference(env, sock->on_frame);
-  napi_delete_reference(env, sock->on_error);
-  napi_delete_reference(env, sock->self);
-  stop_and_close(sock);
   return NULL;
 }
 
@@ -662,14 +674,9 @@ static napi_value set_ip_min_ttl(napi_env env, napi_callback_info info) {
 #define MAX_DATAGRAMS_PER_WAKEUP 64
 
 typedef struct udp_socket {
-  uv_poll_t poll;  // first member: the uv handle pointer is the struct pointer
-  napi_env env;
-  int fd;
+  // first member; on_data: (payload: Buffer, source: string, sourcePort: number, ttl: number, destination: string) => void
+  polled_socket base;
   int family;
-  napi_ref self;       // strong while open
-  napi_ref on_packet;  // (payload: Buffer, source: string, sourcePort: number, ttl: number, destination: string) => void
-  napi_ref on_error;   // (error: Error) => void
-  napi_async_context async_context;
   unsigned char buffer[UDP_BUFFER_SIZE];
 } udp_socket;
 
@@ -699,7 +706,8 @@ static bool parse_socket_address(napi_env env, int family, const char *address, 
 }
 
 static void udp_on_readable(uv_poll_t *handle, int status, int events) {
-  udp_socket *sock = (udp_socket *)handle;
+  udp_socket *udp = (udp_socket *)handle;
+  polled_socket *sock = &udp->base;
   napi_env env = sock->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
@@ -719,7 +727,7 @@ static void udp_on_readable(uv_poll_t *handle, int status, int events) {
       struct cmsghdr align;
       unsigned char bytes[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct in6_pktinfo)) + 64];
     } control;
-    struct iovec iov = {.iov_base = sock->buffer, .iov_len = sizeof sock->buffer};
+    struct iovec iov = {.iov_base = udp->buffer, .iov_len = sizeof udp->buffer};
     struct msghdr msg = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1,
                          .msg_control = control.bytes, .msg_controllen = sizeof control.bytes};
     ssize_t n = recvmsg(sock->fd, &msg, MSG_DONTWAIT);
@@ -729,7 +737,7 @@ static void udp_on_readable(uv_poll_t *handle, int status, int events) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH || errno == ENETDOWN) continue;
       napi_value error = make_error(env, errno, "receiving a UDP datagram failed: %s", strerror(errno));
-      invoke_js(env, sock->async_context, sock->self, sock->on_error, 1, &error);
+      call_js(sock, sock->on_error, 1, &error);
       break;
     }
     int ttl = -1;
@@ -757,27 +765,18 @@ static void udp_on_readable(uv_poll_t *handle, int status, int events) {
       inet_ntop(AF_INET6, &sin6->sin6_addr, source, sizeof source);
       source_port = ntohs(sin6->sin6_port);
     }
-    size_t length = (size_t)n > sizeof sock->buffer ? sizeof sock->buffer : (size_t)n;
+    size_t length = (size_t)n > sizeof udp->buffer ? sizeof udp->buffer : (size_t)n;
     napi_value argv[5];
     void *data;
-    napi_create_buffer_copy(env, length, sock->buffer, &data, &argv[0]);
+    napi_create_buffer_copy(env, length, udp->buffer, &data, &argv[0]);
     napi_create_string_utf8(env, source, NAPI_AUTO_LENGTH, &argv[1]);
     napi_create_int32(env, source_port, &argv[2]);
     napi_create_int32(env, ttl, &argv[3]);
     napi_create_string_utf8(env, destination, NAPI_AUTO_LENGTH, &argv[4]);
-    invoke_js(env, sock->async_context, sock->self, sock->on_packet, 5, argv);
+    call_js(sock, sock->on_data, 5, argv);
   }
   napi_close_handle_scope(env, scope);
 }
-
-static void udp_stop_and_close(udp_socket *sock) {
-  uv_poll_stop(&sock->poll);
-  if (sock->fd >= 0) close(sock->fd);
-  sock->fd = -1;
-  uv_close((uv_handle_t *)&sock->poll, on_poll_closed);
-}
-
-static void udp_close_at_teardown(void *sock) { udp_stop_and_close(sock); }
 
 // openUdpSocket(family 4 | 6, localAddress ('' = any), port, ttl (0 = default), onPacket, onError) -> handle
 static napi_value open_udp_socket(napi_env env, napi_callback_info info) {
@@ -843,47 +842,15 @@ static napi_value open_udp_socket(napi_env env, napi_callback_info info) {
     throw_error(env, ENOMEM, "out of memory");
     return NULL;
   }
-  sock->env = env;
-  sock->fd = fd;
   sock->family = family;
-  uv_loop_t *loop;
-  napi_get_uv_event_loop(env, &loop);
-  rc = uv_poll_init(loop, &sock->poll, fd);
-  if (rc < 0) {
-    close(fd);
-    free(sock);
-    throw_error(env, -rc, "cannot watch the UDP socket: %s", uv_strerror(rc));
-    return NULL;
-  }
-  napi_value handle, resource_name;
-  napi_create_object(env, &handle);
-  napi_wrap(env, handle, sock, NULL, NULL, NULL);
-  napi_create_reference(env, handle, 1, &sock->self);
-  napi_create_reference(env, argv[4], 1, &sock->on_packet);
-  napi_create_reference(env, argv[5], 1, &sock->on_error);
-  napi_create_string_utf8(env, "anchorlb:UdpSocket", NAPI_AUTO_LENGTH, &resource_name);
-  napi_async_init(env, handle, resource_name, &sock->async_context);
-  napi_add_env_cleanup_hook(env, udp_close_at_teardown, sock);
-  uv_poll_start(&sock->poll, UV_READABLE, udp_on_readable);
-  return handle;
-}
-
-static udp_socket *udp_unwrap(napi_env env, napi_value handle) {
-  void *pointer = NULL;
-  if (napi_unwrap(env, handle, &pointer) != napi_ok || !pointer) {
-    napi_value ignored;
-    napi_get_and_clear_last_exception(env, &ignored);
-    throw_error(env, EBADF, "UDP socket is closed");
-    return NULL;
-  }
-  return pointer;
+  return watch_socket(env, &sock->base, fd, argv[4], argv[5], "anchorlb:UdpSocket", udp_on_readable, "UDP socket");
 }
 
 // udpSend(handle, payload, address, port)
 static napi_value udp_send(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   if (!get_args(env, info, 4, argv, NULL)) return NULL;
-  udp_socket *sock = udp_unwrap(env, argv[0]);
+  udp_socket *sock = (udp_socket *)unwrap_socket(env, argv[0], "UDP socket");
   if (!sock) return NULL;
   void *data;
   size_t length;
@@ -900,29 +867,9 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
   socklen_t to_length;
   if (!parse_socket_address(env, sock->family, address, port, &to, &to_length)) return NULL;
   ssize_t sent;
-  do sent = sendto(sock->fd, data, length, 0, (struct sockaddr *)&to, to_length);
+  do sent = sendto(sock->base.fd, data, length, 0, (struct sockaddr *)&to, to_length);
   while (sent < 0 && errno == EINTR);
   if (sent < 0) throw_error(env, errno, "sending to %s port %d failed: %s", address, port, strerror(errno));
-  return NULL;
-}
-
-// udpClose(handle): idempotent
-static napi_value udp_close(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!get_args(env, info, 1, argv, NULL)) return NULL;
-  void *pointer = NULL;
-  if (napi_remove_wrap(env, argv[0], &pointer) != napi_ok || !pointer) {
-    napi_value ignored;
-    napi_get_and_clear_last_exception(env, &ignored);
-    return NULL;
-  }
-  udp_socket *sock = pointer;
-  napi_remove_env_cleanup_hook(env, udp_close_at_teardown, sock);
-  napi_async_destroy(env, sock->async_context);
-  napi_delete_reference(env, sock->on_packet);
-  napi_delete_reference(env, sock->on_error);
-  napi_delete_reference(env, sock->self);
-  udp_stop_and_close(sock);
   return NULL;
 }
 
@@ -934,14 +881,14 @@ static napi_value init(napi_env env, napi_value exports) {
       {"openPacketSocket", NULL, open_packet_socket, NULL, NULL, NULL, napi_enumerable, NULL},
       {"packetSend", NULL, packet_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"packetMembership", NULL, packet_membership, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"packetClose", NULL, packet_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"packetClose", NULL, close_socket, NULL, NULL, NULL, napi_enumerable, NULL},
       {"createTcpSocket", NULL, create_tcp_socket, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setTcpMd5Key", NULL, set_tcp_md5_key, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setIpTtl", NULL, set_ip_ttl, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setIpMinTtl", NULL, set_ip_min_ttl, NULL, NULL, NULL, napi_enumerable, NULL},
       {"openUdpSocket", NULL, open_udp_socket, NULL, NULL, NULL, napi_enumerable, NULL},
       {"udpSend", NULL, udp_send, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"udpClose", NULL, udp_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"udpClose", NULL, close_socket, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;
