@@ -5,6 +5,7 @@
 # The binaries are cached outside the git tree, keyed on go.mod + go.sum, so a second
 # run reuses them: prints the directory holding them.
 set -euo pipefail
+script=$(readlink -f "$0")
 cd "$(dirname "$0")/../test/realcluster"
 
 if ! command -v go >/dev/null; then
@@ -18,11 +19,25 @@ cache="${ANCHORLB_CACHE:-/var/cache/anchorlb}/realcluster/$key"
 bin="$cache/bin"
 tools=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
 
-done_all=1
-for t in "${tools[@]}"; do [[ -x "$bin/$t" ]] || done_all=0; done
-if [[ $done_all == 1 ]]; then echo "$bin"; exit 0; fi
+built() {
+  local t
+  for t in "${tools[@]}"; do [[ -x "$bin/$t" ]] || return 1; done
+}
+if built; then echo "$bin"; exit 0; fi
 
 mkdir -p "$cache"
+# --background (make test): start the build detached at the lowest priority and return, so a
+# fresh machine builds while the quick suites run (they leave the cores idle much of the time);
+# the real-cluster tests call this script again later and wait on the lock below.
+if [[ ${1:-} == --background ]]; then
+  nohup setsid nice -n 19 bash "$script" </dev/null >/dev/null 2>&1 &
+  echo "build-realcluster: building the Kubernetes components in the background (log $cache/build.log)" >&2
+  exit 0
+fi
+# One build at a time: a second caller waits for the first and then finds the binaries.
+exec 9>"$cache/build.lock"
+flock 9
+if built; then echo "$bin"; exit 0; fi
 tmp=$(mktemp -d "$cache/build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 echo "build-realcluster: building Kubernetes $K8S_VERSION and etcd from Go modules into $bin (first time: long; log $cache/build.log)" >&2
