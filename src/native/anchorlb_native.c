@@ -8,6 +8,8 @@
 //   - UDP sockets that report each datagram's received TTL / hop limit and destination
 //     address (IP_RECVTTL / IPV6_RECVHOPLIMIT, IP_PKTINFO / IPV6_RECVPKTINFO, via recvmsg),
 //     for BFD (RFC 5881 §5: TTL 255 sent and checked; RFC 5883: minimum TTL).
+//   - Link events: a netlink socket on RTMGRP_LINK that wakes JS when this network namespace's
+//     links change (the messages are not parsed: the caller re-reads the links).
 // Plain node_api.h (no node-addon-api): the surface is small and this keeps the build
 // free of dependencies. Every failure becomes a JS Error with `code` set to the errno name.
 #define _GNU_SOURCE
@@ -15,6 +17,8 @@
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/if_packet.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -263,7 +267,7 @@ static polled_socket *unwrap_socket(napi_env env, napi_value handle, const char 
   return pointer;
 }
 
-// packetClose(handle), udpClose(handle): idempotent
+// packetClose(handle), udpClose(handle), linkEventsClose(handle): idempotent
 static napi_value close_socket(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv, NULL)) return NULL;
@@ -874,6 +878,93 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
 }
 
 // ---------------------------------------------------------------------------------------
+// link events
+
+typedef struct link_events {
+  polled_socket base;  // first member; on_data: () => void, once per burst of messages
+  unsigned char buffer[8192];
+} link_events;
+
+static void link_events_on_readable(uv_poll_t *handle, int status, int events) {
+  link_events *link = (link_events *)handle;
+  polled_socket *sock = &link->base;
+  napi_env env = sock->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  (void)events;
+  bool changed = false;
+  if (status < 0) {
+    // ENOBUFS: the kernel dropped messages it could not queue (a burst). Some change happened;
+    // the caller's re-read sees it, so it is a wake-up like any other.
+    int err = 0;
+    socklen_t length = sizeof err;
+    if (getsockopt(sock->fd, SOL_SOCKET, SO_ERROR, &err, &length) < 0) err = errno;
+    if (status != UV_EBADF || (err != ENOBUFS && err != 0)) {
+      napi_value error = make_error(env, err ? err : -status, "netlink link events failed: %s",
+                                    err ? strerror(err) : uv_strerror(status));
+      uv_poll_stop(&sock->poll);
+      call_js(sock, sock->on_error, 1, &error);
+      napi_close_handle_scope(env, scope);
+      return;
+    }
+    uv_poll_start(&sock->poll, UV_READABLE, link_events_on_readable);
+    changed = true;
+  }
+  for (int i = 0; i < MAX_FRAMES_PER_WAKEUP && sock->fd >= 0; i++) {
+    ssize_t n = recv(sock->fd, link->buffer, sizeof link->buffer, MSG_DONTWAIT);
+    if (n >= 0 || errno == ENOBUFS) {
+      changed = true;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      napi_value error = make_error(env, errno, "receiving netlink link events failed: %s", strerror(errno));
+      call_js(sock, sock->on_error, 1, &error);
+    }
+    break;
+  }
+  if (changed && sock->fd >= 0) call_js(sock, sock->on_data, 0, NULL);
+  napi_close_handle_scope(env, scope);
+}
+
+// openLinkEvents(onChange, onError) -> handle: onChange() after links of this network namespace
+// were added, removed or changed.
+static napi_value open_link_events(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv, NULL)) return NULL;
+  napi_valuetype t1, t2;
+  napi_typeof(env, argv[0], &t1);
+  napi_typeof(env, argv[1], &t2);
+  if (t1 != napi_function || t2 != napi_function) {
+    throw_type_error(env, "onChange and onError must be functions");
+    return NULL;
+  }
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) {
+    throw_error(env, errno, "cannot open a netlink socket: %s", strerror(errno));
+    return NULL;
+  }
+  struct sockaddr_nl local;
+  memset(&local, 0, sizeof local);
+  local.nl_family = AF_NETLINK;
+  local.nl_groups = RTMGRP_LINK;
+  if (bind(fd, (struct sockaddr *)&local, sizeof local) < 0) {
+    int err = errno;
+    close(fd);
+    throw_error(env, err, "cannot join the netlink link group: %s", strerror(err));
+    return NULL;
+  }
+  link_events *link = calloc(1, sizeof *link);
+  if (!link) {
+    close(fd);
+    throw_error(env, ENOMEM, "out of memory");
+    return NULL;
+  }
+  return watch_socket(env, &link->base, fd, argv[0], argv[1], "anchorlb:LinkEvents", link_events_on_readable,
+                      "netlink socket");
+}
+
+// ---------------------------------------------------------------------------------------
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
@@ -889,6 +980,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"openUdpSocket", NULL, open_udp_socket, NULL, NULL, NULL, napi_enumerable, NULL},
       {"udpSend", NULL, udp_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"udpClose", NULL, close_socket, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openLinkEvents", NULL, open_link_events, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"linkEventsClose", NULL, close_socket, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

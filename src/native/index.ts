@@ -1,6 +1,6 @@
 // Typed wrapper over the native addon (anchorlb_native.c): raw Ethernet frames on AF_PACKET,
 // TCP socket options Node lacks (TCP-MD5, TTL, minimum TTL), and UDP sockets that report the
-// TTL / hop limit and destination address of each datagram (BFD).
+// TTL / hop limit and destination address of each datagram (BFD), and link events (netlink).
 //
 // The addon is loaded lazily on first use. When it is missing or cannot be loaded, every
 // function throws NativeUnavailableError with the reason, and availability() reports the same
@@ -59,6 +59,8 @@ interface NativeAddon {
   ): object;
   udpSend(handle: object, payload: Buffer, address: string, port: number): void;
   udpClose(handle: object): void;
+  openLinkEvents(onChange: () => void, onError: (error: Error) => void): object;
+  linkEventsClose(handle: object): void;
 }
 
 export type Availability = { available: true } | { available: false; reason: string };
@@ -391,6 +393,29 @@ export class UdpSocket {
   close(): void {
     if (this.handle === undefined) return;
     addon().udpClose(this.handle);
+    this.handle = undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Link events
+
+/**
+ * Calls `onChange` after links of this network namespace were added, removed or changed
+ * (netlink RTMGRP_LINK; once per burst, the messages themselves are not read: re-read the links).
+ * A socket of this process, so nothing outlives it. Keeps its event loop alive until closed.
+ */
+export class LinkEvents {
+  private handle: object | undefined;
+
+  constructor(onChange: () => void, onError: (error: Error) => void) {
+    this.handle = addon().openLinkEvents(onChange, onError);
+  }
+
+  /** Idempotent. */
+  close(): void {
+    if (this.handle === undefined) return;
+    addon().linkEventsClose(this.handle);
     this.handle = undefined;
   }
 }

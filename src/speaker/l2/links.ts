@@ -1,14 +1,14 @@
 /**
  * This node's links, watched: interfaces appear after the speaker started (VLANs, bonds,
- * re-plugged NICs) and go away. `ip -o monitor link` (iproute2, one child process) wakes a
- * re-read of sysfs at once; a slow periodic re-read covers a monitor that died or is missing.
+ * re-plugged NICs) and go away. A netlink socket on the link group (src/native LinkEvents) wakes a
+ * re-read of sysfs at once; a slow periodic re-read covers events that cannot be had.
  * Only a change is reported: names added or removed, links re-created under the same name
  * (another ifindex: a raw socket on the old one hears nothing), or a different announceable set.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../common/log.ts';
+import { LinkEvents } from '../../native/index.ts';
 import { isAnnounceable, readLinkFacts } from './interfaces.ts';
 
 export interface LinkState {
@@ -62,12 +62,12 @@ export interface LinkWatcherOptions {
   sysfs?: string;
 }
 
-/** Quiet time after a monitor line before the re-read: one re-read for a burst (a VLAN brought up is several messages). */
+/** Quiet time after a link event before the re-read: one re-read for a burst (a VLAN brought up is several messages). */
 const SETTLE_MS = 50;
 
 export class LinkWatcher {
   private state: LinkState;
-  private monitor: ChildProcess | undefined;
+  private events: LinkEvents | undefined;
   private poll: NodeJS.Timeout | undefined;
   private settle: NodeJS.Timeout | undefined;
   private restart: NodeJS.Timeout | undefined;
@@ -78,40 +78,45 @@ export class LinkWatcher {
   }
 
   start(): void {
-    this.startMonitor();
+    this.startEvents();
     this.poll = setInterval(() => this.reread(), this.options.pollMs ?? 10_000);
     this.poll.unref();
     this.reread();
   }
 
-  /** Stops the monitor (our child, by its handle) and the timers. Idempotent. */
+  /** Stops the link events and the timers. Idempotent. */
   stop(): void {
     this.stopped = true;
     clearInterval(this.poll);
     clearTimeout(this.settle);
     clearTimeout(this.restart);
-    this.monitor?.kill();
-    this.monitor = undefined;
+    this.events?.close();
+    this.events = undefined;
   }
 
-  private startMonitor(): void {
+  private startEvents(): void {
     if (this.stopped) return;
-    const child = spawn('ip', ['-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    this.monitor = child;
-    child.stdout?.on('data', () => {
-      this.settle ??= setTimeout(() => {
-        this.settle = undefined;
-        this.reread();
-      }, SETTLE_MS);
-    });
-    child.on('error', (error) => this.options.logger.warn({ err: error.message }, 'cannot watch links with `ip monitor link`; re-reading them periodically'));
-    child.on('exit', (code, signal) => {
-      if (this.stopped || this.monitor !== child) return;
-      this.options.logger.warn({ code, signal }, '`ip monitor link` exited; restarted, links re-read meanwhile');
-      this.restart = setTimeout(() => this.startMonitor(), this.options.pollMs ?? 10_000);
-      this.restart.unref();
-      this.reread();
-    });
+    const pollMs = this.options.pollMs ?? 10_000;
+    try {
+      this.events = new LinkEvents(
+        () => {
+          this.settle ??= setTimeout(() => {
+            this.settle = undefined;
+            this.reread();
+          }, SETTLE_MS);
+        },
+        (error) => {
+          this.options.logger.warn({ err: error.message }, 'link events (netlink) failed; reopened later, links re-read meanwhile');
+          this.events?.close();
+          this.events = undefined;
+          this.restart = setTimeout(() => this.startEvents(), pollMs);
+          this.restart.unref();
+          this.reread();
+        },
+      );
+    } catch (error) {
+      this.options.logger.warn({ err: error instanceof Error ? error.message : String(error), everyMs: pollMs }, 'cannot watch link events (netlink); re-reading the links periodically');
+    }
   }
 
   private reread(): void {

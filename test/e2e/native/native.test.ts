@@ -14,6 +14,7 @@ const RESPONDER = fileURLToPath(new URL('./fixtures/responder.ts', import.meta.u
 const MD5_PEER = fileURLToPath(new URL('./fixtures/md5-peer.ts', import.meta.url));
 const CAPTURE = fileURLToPath(new URL('./fixtures/capture.ts', import.meta.url));
 const SEND_FRAMES = fileURLToPath(new URL('./fixtures/send-frames.ts', import.meta.url));
+const LINKS = fileURLToPath(new URL('./fixtures/links.ts', import.meta.url));
 /** Addresses answered by our responder only: configured on no interface. */
 const VIP4 = '192.0.2.100';
 const VIP6 = '2001:db8::100';
@@ -207,6 +208,27 @@ describe('native addon (e2e, network namespaces)', function () {
     expect(output.messages.filter((m) => 'error' in m)).to.deep.equal([]);
     await testbed.kill(capture);
     await testbed.exec(node.ns, ['ip', 'link', 'del', watched]);
+  });
+
+  it('link events: the speaker\'s link watcher reports a link added, re-created and removed without its periodic re-read', async () => {
+    const node = testbed.nodes[0]!;
+    const [link, peer] = [`${testbed.prefix}-d0`, `${testbed.prefix}-d1`];
+    const add = (): Promise<unknown> => testbed.exec(node.ns, ['ip', 'link', 'add', link, 'type', 'veth', 'peer', 'name', peer]);
+    const watcher = await testbed.spawn(node.ns, tsx(LINKS), { pipe: true });
+    const output = new Output(watcher);
+    await output.next('link watcher ready', (m) => m.ready === true);
+    type Change = { added: string[]; removed: string[]; recreated: string[] };
+    const changes = (): Change[] => output.messages.flatMap((m) => (m.change ? [m.change as Change] : []));
+    // The periodic re-read is 10 min away: only an event can report these within the wait.
+    await add();
+    await output.next(`${link} added`, (m) => (m.change as Change | undefined)?.added.includes(link) === true, 5_000);
+    await testbed.exec(node.ns, ['ip', 'link', 'del', link]);
+    await add();
+    await output.next(`${link} removed or re-created`, () => changes().some((c) => c.removed.includes(link) || c.recreated.includes(link)), 5_000);
+    await testbed.exec(node.ns, ['ip', 'link', 'del', link]);
+    await output.next(`${link} removed`, () => changes().at(-1)?.removed.includes(link) === true, 5_000);
+    expect(output.messages.filter((m) => 'error' in m)).to.deep.equal([]);
+    await testbed.kill(watcher);
   });
 
   /** Starts an md5-peer server in `ns` and waits until it listens. */
